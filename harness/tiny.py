@@ -1,0 +1,82 @@
+"""Tiny real checkpoints built locally (no hub): a small ``LlamaForCausalLM`` plus a character-level
+tokenizer, saved with ``save_pretrained``. Tests and the CPU demo load them through the same code
+paths as a real checkpoint.
+
+Examples:
+    >>> path = build_tiny_checkpoint("/tmp/tiny")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from pathlib import Path
+
+SPECIAL = ["<pad>", "<s>", "</s>", "<unk>"]
+#: Characters the tokenizer knows: printable ASCII plus newline and tab. Others map to <unk>.
+CHARS = sorted(set(string.printable) - set("\x0b\x0c\r"))
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant: {% endif %}"
+)
+
+
+def build_tokenizer(*, chat_template: bool = False):
+    """A character-level ``PreTrainedTokenizerFast`` built from scratch."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(SPECIAL + CHARS)}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        padding_side="left",
+    )
+    if chat_template:
+        fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_checkpoint(
+    path: str | os.PathLike,
+    *,
+    hidden_size: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    intermediate_size: int = 128,
+    max_position_embeddings: int = 2048,
+    seed: int = 0,
+    chat_template: bool = False,
+) -> Path:
+    """Build, randomly initialise (seeded) and save a tiny Llama checkpoint with its tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = build_tokenizer(chat_template=chat_template)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=max_position_embeddings,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(cfg)
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
