@@ -29,6 +29,10 @@ class BackendError(HarnessError):
 class UnusableInputError(HarnessError):
     """Inputs that cannot be compared (``harness check`` exits 2 on these)."""
 
+    #: The CLI exits with this code (see ``harness/cli/__init__.py``), so CI can tell
+    #: "the gate could not judge" (2) from "the gate failed" (1).
+    exit_code = 2
+
 
 def did_you_mean(name: str, choices: Iterable[str], what: str) -> str:
     """Return an "Unknown X 'name'. Did you mean ...? Available: ..." message."""
