@@ -1,0 +1,304 @@
+"""The ``hf`` backend: batched ``transformers`` generation on CPU or GPU.
+
+Prompts are tokenized once, sorted by length (so a batch wastes little padding), padded on the
+LEFT, generated with ``model.generate`` and put back in input order. Chat prompts go through the
+tokenizer's chat template when it has one, else :func:`messages_to_text`. Sampling is exactly
+``temperature`` + ``top_p`` (top-k and repetition penalty from the checkpoint's
+``generation_config.json`` are switched off, as in vLLM and OpenAI-compatible servers), so
+the same :class:`SamplingParams` mean the same thing on every backend.
+
+Examples:
+    >>> from harness.backends.hf import HFBackend  # doctest: +SKIP
+    >>> be = HFBackend(model="./ckpt", batch_size=8)  # doctest: +SKIP
+    >>> be.generate(["1+1="], SamplingParams(max_new_tokens=8))[0][0].text  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+from harness.backends.base import Generation, PromptInput, SamplingParams, messages_to_text
+from harness.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def _looks_local(model: str) -> bool:
+    """True when ``model`` is meant as a path rather than a hub id (``org/name``)."""
+    return os.path.exists(model) or model.startswith((".", "/", "~")) or model.count("/") > 1
+
+
+def check_checkpoint_dir(path: Path) -> None:
+    """Raise one clear :class:`BackendError` unless ``path`` holds a loadable checkpoint.
+
+    Args:
+        path: a local directory.
+
+    Raises:
+        BackendError: not a directory, no/garbage ``config.json``, or no weight files.
+    """
+    if not path.is_dir():
+        raise BackendError(
+            f"expected a checkpoint directory with config.json at {path}, found "
+            f"{'a file' if path.exists() else 'nothing'}; pass a directory saved with save_pretrained "
+            "or a hub id (hub ids need network access)."
+        )
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        found = sorted(p.name for p in path.iterdir())[:8]
+        raise BackendError(
+            f"expected a checkpoint directory with config.json at {path}, found {found or 'an empty directory'}; "
+            "pass a directory saved with model.save_pretrained()."
+        )
+    try:
+        data = json.loads(cfg.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BackendError(
+            f"expected valid JSON in {cfg}, found a file that does not parse ({e}); re-save the checkpoint."
+        ) from None
+    if not isinstance(data, dict) or "model_type" not in data:
+        raise BackendError(
+            f"expected a transformers config with a 'model_type' key in {cfg}, found "
+            f"{type(data).__name__} with keys {sorted(data)[:6] if isinstance(data, dict) else '-'}; "
+            "re-save the checkpoint with save_pretrained."
+        )
+    if not any((path / w).is_file() for w in WEIGHT_FILES) and not list(path.glob("*.safetensors")):
+        raise BackendError(
+            f"expected model weights ({', '.join(WEIGHT_FILES[::2])}) in {path}, found none; "
+            "the checkpoint is incomplete: re-save it with model.save_pretrained()."
+        )
+
+
+def resolve_dtype(dtype: str, device: str):
+    """Map ``"auto"``/a name to a torch dtype: bf16 on CUDA where supported (else fp16), fp32 on CPU.
+
+    Args:
+        dtype: "auto", "bfloat16"/"bf16", "float16"/"fp16", "float32"/"fp32".
+        device: the torch device string the model goes to.
+
+    Returns:
+        a ``torch.dtype``.
+
+    Raises:
+        BackendError: an unknown dtype name.
+    """
+    import torch
+
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    names = {
+        "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+        "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+        "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    }
+    if dtype not in names:
+        from harness.errors import did_you_mean
+
+        raise BackendError(did_you_mean(dtype, ["auto", "bfloat16", "float16", "float32"], "dtype"))
+    return names[dtype]
+
+
+class HFBackend:
+    """Batched ``transformers`` generation.
+
+    Args:
+        model: a local checkpoint directory (``config.json`` + weights + tokenizer) or a hub id.
+        device: "auto" (CUDA if available, else CPU), "cpu", "cuda", "cuda:1", ...
+        dtype: "auto" (bf16 on CUDA where supported, fp32 on CPU) or a dtype name.
+        batch_size: prompts per ``model.generate`` call (each yields ``n`` sequences).
+        trust_remote_code: passed to ``from_pretrained``.
+
+    Raises:
+        BackendError: the model cannot be found or loaded (one line, with the fix).
+    """
+
+    name = "hf"
+
+    def __init__(
+        self,
+        *,
+        model: str | os.PathLike,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 8,
+        trust_remote_code: bool = False,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if batch_size < 1:
+            raise BackendError(f"expected batch_size >= 1, found {batch_size}; pass --batch-size 1 or more.")
+        self.model_name = str(model)
+        self.batch_size = batch_size
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.dtype = resolve_dtype(dtype, device)
+        src = str(model)
+        if _looks_local(src):
+            src = str(Path(src).expanduser())
+            check_checkpoint_dir(Path(src))
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                src, dtype=self.dtype, trust_remote_code=trust_remote_code
+            )
+        except BackendError:
+            raise
+        except Exception as e:  # transformers raises OSError/ValueError/KeyError/... for a bad checkpoint
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise BackendError(
+                f"expected a checkpoint directory with config.json or a reachable hub id, found {src!r} "
+                f"that could not be loaded ({type(e).__name__}: {msg}); pass a directory saved with "
+                "save_pretrained (hub ids need network access)."
+            ) from None
+        self.model.to(device)
+        self.model.eval()
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        if tok.pad_token_id is None:
+            if tok.eos_token_id is None:
+                raise BackendError(
+                    f"expected the tokenizer of {src} to define a pad or eos token, found neither; "
+                    "set tokenizer.pad_token and re-save it."
+                )
+            tok.pad_token = tok.eos_token
+        self.has_chat_template = bool(getattr(tok, "chat_template", None))
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = tok.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
+        log.info("loaded %s on %s (%s)", src, device, self.dtype)
+
+    # -- prompts --------------------------------------------------------------------------------
+
+    def render(self, prompt: PromptInput) -> str:
+        """The exact text fed to the model for ``prompt`` (chat template applied for messages)."""
+        if isinstance(prompt, str):
+            return prompt
+        if self.has_chat_template:
+            return self.tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+        return messages_to_text(prompt)
+
+    def encode(self, prompt: PromptInput) -> list[int]:
+        """Token ids for ``prompt`` (a chat template adds its own special tokens)."""
+        text = self.render(prompt)
+        chat = not isinstance(prompt, str) and self.has_chat_template
+        ids = self.tokenizer(text, add_special_tokens=not chat)["input_ids"]
+        if not ids:  # an empty prompt: start from BOS (or EOS) so generate has a position to attend to
+            start = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else min(self.eos_ids)
+            ids = [start]
+        return ids
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens in ``text`` under this model's tokenizer."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # -- generation -----------------------------------------------------------------------------
+
+    def _gen_kwargs(self, params: SamplingParams, n_seq: int) -> dict:
+        sample = params.temperature > 0
+        kw = dict(
+            max_new_tokens=params.max_new_tokens,
+            do_sample=sample,
+            num_return_sequences=n_seq,
+            pad_token_id=self.tokenizer.pad_token_id,
+            repetition_penalty=1.0,
+        )
+        if sample:
+            kw.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
+        else:
+            kw.update(temperature=None, top_p=None, top_k=None)
+        if params.stop:
+            kw.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        return kw
+
+    def _finish(self, ids: list[int], n_prompt: int, params: SamplingParams) -> Generation:
+        """Turn one row of generated ids into a :class:`Generation`."""
+        pad = self.tokenizer.pad_token_id
+        n = len(ids)
+        hit_eos = False
+        for i, t in enumerate(ids):
+            if t in self.eos_ids:
+                n, hit_eos = i + 1, True
+                break
+        if not hit_eos and pad not in self.eos_ids:
+            while n and ids[n - 1] == pad:  # rows that stopped early (stop string) are pad-filled
+                n -= 1
+        text = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
+        cut = min((p for p in (text.find(s) for s in params.stop) if p >= 0), default=-1)
+        if cut >= 0:
+            text = text[:cut]
+        stopped = hit_eos or cut >= 0 or n < params.max_new_tokens
+        return Generation(
+            text=text, tokens=n, prompt_tokens=n_prompt, finish_reason="stop" if stopped else "length"
+        )
+
+    def generate(self, prompts: Sequence[PromptInput], params: SamplingParams) -> list[list[Generation]]:
+        """Generate ``params.n`` completions per prompt, returned in input order.
+
+        Args:
+            prompts: plain strings or chat messages.
+            params: sampling parameters; temperature 0 is greedy (then ``n`` copies of one output).
+
+        Returns:
+            one list of ``params.n`` :class:`Generation` per prompt, in input order.
+        """
+        import torch
+
+        if not prompts:
+            return []
+        encoded = [self.encode(p) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+        sample = params.temperature > 0
+        n_seq = params.n if sample else 1
+        kwargs = self._gen_kwargs(params, n_seq)
+        out: list[list[Generation] | None] = [None] * len(prompts)
+        pad = self.tokenizer.pad_token_id
+        for b, start in enumerate(range(0, len(order), self.batch_size)):
+            idx = order[start : start + self.batch_size]
+            width = max(len(encoded[i]) for i in idx)
+            input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids = encoded[i]
+                if ids:
+                    input_ids[r, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+                    mask[r, width - len(ids) :] = 1
+            if sample:
+                torch.manual_seed(params.seed + b)
+            with torch.inference_mode():
+                seqs = self.model.generate(
+                    input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), **kwargs
+                )
+            rows = seqs[:, width:].tolist()
+            for r, i in enumerate(idx):
+                gens = [self._finish(rows[r * n_seq + j], len(encoded[i]), params) for j in range(n_seq)]
+                if not sample and params.n > 1:
+                    gens = [Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason) for g in gens * params.n]
+                out[i] = gens
+        return out  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Free the model (and GPU memory)."""
+        self.model = None
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:  # pragma: no cover
+            pass

@@ -1,0 +1,187 @@
+"""Model backends on real inputs: the ``hf`` backend with a tiny real Llama checkpoint on CPU, the
+``openai`` backend against a real ``harness serve`` subprocess and real loopback HTTP servers, and
+the ``vllm`` backend's pure request/response mapping (vllm itself cannot be installed in CI).
+
+The stock tiny checkpoint (random init, tied embeddings) greedily repeats its last input character,
+which would make "batched equals unbatched" pass for a broken padding scheme too; the ``varied``
+fixture scales its projection weights so greedy outputs depend on the whole context.
+
+Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_backends.py`` (add ``-m "not slow"`` to skip
+the subprocess server).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness.backends import get_backend
+from harness.backends.base import Generation, SamplingParams, messages_to_text
+from harness.errors import BackendError
+
+PROMPTS = [
+    "a",
+    "What is 1+1?",
+    "hello there, a long prompt with many characters in it",
+    "xy",
+    "Solve 2x+3=7.",
+]
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}]
+
+
+@pytest.fixture(scope="module")
+def varied(tiny_checkpoint, tmp_path_factory) -> Path:
+    """The tiny checkpoint with its projection weights scaled 8x: context-dependent greedy outputs."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path_factory.mktemp("varied") / "ckpt"
+    shutil.copytree(tiny_checkpoint, out)
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint)
+    with torch.no_grad():
+        for name, w in model.named_parameters():
+            if w.dim() == 2 and "embed" not in name:
+                w.mul_(8.0)
+    model.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def hf(varied):
+    return get_backend("hf", model=str(varied), batch_size=3)
+
+
+# --- hf ------------------------------------------------------------------------------------------
+
+
+def test_hf_batched_equals_unbatched_in_input_order(hf):
+    params = SamplingParams(max_new_tokens=16)
+    batched = hf.generate(PROMPTS, params)
+    single = [hf.generate([p], params)[0] for p in PROMPTS]
+    assert [len(r) for r in batched] == [1] * len(PROMPTS)
+    assert [r[0].text for r in batched] == [r[0].text for r in single]
+    # the outputs differ from each other, so an order mix-up or padding leak would show
+    assert len({r[0].text for r in batched}) == len(PROMPTS)
+    for p, r in zip(PROMPTS, batched):
+        assert r[0].prompt_tokens == len(hf.tokenizer(p)["input_ids"])
+        assert r[0].tokens == 16 and r[0].finish_reason == "length"
+
+
+def test_hf_right_padding_would_differ(hf):
+    """Guard for the test above: the same batch with right padding gives other outputs."""
+    params = SamplingParams(max_new_tokens=16)
+    left = hf.generate(PROMPTS, params)
+    hf.tokenizer.padding_side = "right"
+    try:
+        import torch
+
+        enc = hf.tokenizer(PROMPTS, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            seqs = hf.model.generate(**enc, **hf._gen_kwargs(params, 1))
+        right = hf.tokenizer.batch_decode(seqs[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    finally:
+        hf.tokenizer.padding_side = "left"
+    assert right != [r[0].text for r in left]
+
+
+def test_hf_sampling_n_reproducible(hf):
+    params = SamplingParams(max_new_tokens=12, temperature=1.0, n=2, seed=3)
+    a = hf.generate(PROMPTS[:2], params)
+    b = hf.generate(PROMPTS[:2], params)
+    c = hf.generate(PROMPTS[:2], SamplingParams(max_new_tokens=12, temperature=1.0, n=2, seed=4))
+    assert [len(r) for r in a] == [2, 2]
+    assert [[g.text for g in r] for r in a] == [[g.text for g in r] for r in b]
+    assert [[g.text for g in r] for r in a] != [[g.text for g in r] for r in c]
+    assert a[0][0].text != a[0][1].text
+
+
+def test_hf_greedy_n_copies(hf):
+    out = hf.generate(["xy"], SamplingParams(max_new_tokens=6, n=3))
+    assert len(out[0]) == 3 and len({g.text for g in out[0]}) == 1
+
+
+def test_hf_stop_strings_truncate(hf):
+    full = hf.generate(PROMPTS, SamplingParams(max_new_tokens=16))
+    text = full[2][0].text
+    stop = text[6:8]
+    cut = text.find(stop)
+    out = hf.generate(PROMPTS, SamplingParams(max_new_tokens=16, stop=(stop,)))
+    g = out[2][0]
+    assert g.text == text[:cut]
+    assert g.finish_reason == "stop"
+    assert cut + len(stop) <= g.tokens < 16  # generation stopped early, not just truncated afterwards
+    for f, o in zip(full, out):  # the other prompts are truncated at their own first occurrence, or not
+        i = f[0].text.find(stop)
+        assert o[0].text == (f[0].text[:i] if i >= 0 else f[0].text)
+
+
+def test_hf_finish_reason_length_and_token_count(hf):
+    out = hf.generate(["What is 1+1?"], SamplingParams(max_new_tokens=5))[0][0]
+    assert out.finish_reason == "length" and out.tokens == 5
+    assert len(hf.tokenizer(out.text, add_special_tokens=False)["input_ids"]) <= 5
+
+
+def test_hf_eos_gives_stop(hf):
+    """Make EOS the model's favourite token by biasing the output layer: finish_reason 'stop'."""
+    import torch
+
+    head = hf.model.get_output_embeddings()
+    eos = hf.tokenizer.eos_token_id
+    saved = head.weight[eos].clone()
+    with torch.no_grad():
+        head.weight[eos] *= 50.0
+    try:
+        g = hf.generate(["xy"], SamplingParams(max_new_tokens=8))[0][0]
+    finally:
+        with torch.no_grad():
+            head.weight[eos] = saved
+    assert g.finish_reason == "stop" and g.tokens < 8
+
+
+def test_hf_chat_template_used(tiny_chat_checkpoint, tiny_checkpoint):
+    chat = get_backend("hf", model=str(tiny_chat_checkpoint))
+    plain = get_backend("hf", model=str(tiny_checkpoint))
+    rendered = chat.render(MESSAGES)
+    assert rendered != messages_to_text(MESSAGES)
+    assert rendered.startswith("<s>system: Be brief.") and rendered.endswith("assistant: ")
+    assert plain.render(MESSAGES) == messages_to_text(MESSAGES)
+    params = SamplingParams(max_new_tokens=6)
+    via_chat = chat.generate([MESSAGES], params)[0][0]
+    assert via_chat.prompt_tokens == len(chat.tokenizer(rendered, add_special_tokens=False)["input_ids"])
+    assert via_chat.text == chat.generate([rendered], params)[0][0].text
+
+
+def test_hf_not_a_checkpoint(tmp_path):
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(BackendError, match="expected a checkpoint directory with config.json"):
+        get_backend("hf", model=str(tmp_path))
+    with pytest.raises(BackendError, match="found nothing"):
+        get_backend("hf", model=str(tmp_path / "missing"))
+
+
+def test_hf_corrupt_config(tiny_checkpoint, tmp_path):
+    bad = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, bad)
+    (bad / "config.json").write_text('{"model_type": "llama", "hidden_')
+    with pytest.raises(BackendError, match="expected valid JSON") as e:
+        get_backend("hf", model=str(bad))
+    assert "\n" not in str(e.value)
+    (bad / "config.json").write_text('{"model_type": "no-such-arch"}')
+    with pytest.raises(BackendError, match="could not be loaded"):
+        get_backend("hf", model=str(bad))
+
+
+def test_hf_missing_weights(tiny_checkpoint, tmp_path):
+    bad = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, bad)
+    (bad / "model.safetensors").unlink()
+    with pytest.raises(BackendError, match="expected model weights"):
+        get_backend("hf", model=str(bad))
