@@ -1,0 +1,496 @@
+"""Leaderboards: one canonical record per (model, task, prompt, run), rendered as tables and plots.
+
+Layout of a leaderboard folder (default ``leaderboards/``, or ``--leaderboard DIR``):
+
+- ``records.jsonl``: one JSON object per (model, task, prompt, run) with every manifest field and
+  the metrics computed from the run's ``samples.jsonl`` (strict/flexible accuracy with 95% CI, per
+  subject, per level). Adding the same (model, task, prompt, config_hash) again replaces the row.
+- ``scores/<config_hash>.jsonl``: per-question 0/1 scores of that run (the sidecar ``harness check``
+  pairs against when the baseline is a leaderboard entry).
+- ``<task>.md``, ``<task>_by_subject.md``, ``<task>_by_level.md``: rendered tables;
+  ``<task>_by_subject.png`` and ``<task>_rounds.png``: plots (see :mod:`harness.plots`).
+
+Every read-modify-write of ``records.jsonl`` holds a file lock and ends in an atomic rename, so two
+processes adding at once lose nothing. A corrupt line is reported (line number) and skipped, and it
+stays in the file untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+
+from harness.errors import DataError, HarnessError
+from harness.io import atomic_write_text, now_iso, write_jsonl
+from harness.records import load_run, sample_key
+from harness.stats import wilson_interval, z_value
+
+log = logging.getLogger(__name__)
+
+RECORDS = "records.jsonl"
+LOCK = "records.jsonl.lock"
+SCORES_DIR = "scores"
+DEFAULT_DIR = "leaderboards"
+LOCK_TIMEOUT_S = 120.0
+MODES = ("strict", "flexible")
+
+Format = Literal["md", "csv", "html"]
+By = Literal["subject", "level"]
+
+
+def default_dir() -> Path:
+    """``$HARNESS_LEADERBOARD_DIR`` or ``leaderboards`` (relative to the working directory)."""
+    return Path(os.environ.get("HARNESS_LEADERBOARD_DIR") or DEFAULT_DIR)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def accuracy(per_question: Sequence[Sequence[float]], confidence: float = 0.95) -> dict:
+    """Accuracy of per-question sample scores with a confidence interval.
+
+    One sample per question: Wilson interval on k of n. Several: mean of per-question means with a
+    normal interval whose SE comes from the per-question means (clustered by question).
+
+    Args:
+        per_question: for each question, its samples' 0/1 scores.
+        confidence: interval level.
+
+    Returns:
+        ``{"acc", "ci": [low, high], "n" (questions), "n_samples"}``.
+    """
+    n = len(per_question)
+    n_samples = sum(len(q) for q in per_question)
+    if n == 0:
+        return {"acc": None, "ci": [None, None], "n": 0, "n_samples": 0}
+    means = [sum(q) / len(q) for q in per_question]
+    acc = sum(means) / n
+    if all(len(q) == 1 for q in per_question):
+        lo, hi = wilson_interval(round(sum(means)), n, confidence)
+    else:
+        var = sum((m - acc) ** 2 for m in means) / (n - 1) if n > 1 else 0.0
+        half = z_value(confidence) * math.sqrt(var / n)
+        lo, hi = max(0.0, acc - half), min(1.0, acc + half)
+    return {"acc": acc, "ci": [lo, hi], "n": n, "n_samples": n_samples}
+
+
+def _group_metrics(samples: Iterable[dict]) -> dict:
+    by_q: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for s in samples:
+        q = by_q.setdefault((str(s["task"]), str(s["id"])), {m: [] for m in MODES})
+        for m in MODES:
+            q[m].append(1.0 if s.get(f"correct_{m}") else 0.0)
+    return {m: accuracy([q[m] for q in by_q.values()]) for m in MODES}
+
+
+def task_metrics(samples: Sequence[dict]) -> dict:
+    """Metrics of one task's samples: strict/flexible overall, per subject, per level."""
+    out = _group_metrics(samples)
+    for key, name in (("subject", "by_subject"), ("level", "by_level")):
+        groups: dict[str, list[dict]] = {}
+        for s in samples:
+            v = s.get(key)
+            if v is not None and v != "":
+                groups.setdefault(str(v), []).append(s)
+        out[name] = {g: _group_metrics(rows) for g, rows in sorted(groups.items())}
+    return out
+
+
+# --------------------------------------------------------------------------- records
+
+
+def record_key(r: dict) -> tuple:
+    """Identity of a leaderboard row: adding a row with the same key replaces it."""
+    return (r.get("model"), r.get("task"), r.get("prompt"), r.get("prompt_version"), r.get("config_hash"))
+
+
+def records_from_run(run_dir: str | os.PathLike, *, label: str | None = None, round_: str | None = None) -> tuple[
+    list[dict], list[dict]
+]:
+    """Build leaderboard rows (one per task) and the per-question score rows of a run directory.
+
+    Raises:
+        DataError: not a run directory, no samples, or a manifest without config_hash.
+    """
+    run = load_run(run_dir)
+    m = run.manifest
+    if not run.samples:
+        raise DataError(f"{run.path}: samples.jsonl has no samples. Run `harness eval` into it first.")
+    if not m.get("config_hash"):
+        raise DataError(f"{run.path}/manifest.json lacks 'config_hash'; found keys {sorted(m)}. Re-run `harness eval`.")
+    prompt = m.get("prompt") or {}
+    if isinstance(prompt, str):
+        prompt = {"name": prompt, "version": None}
+    task_versions = m.get("tasks") or {}
+    if isinstance(task_versions, list):
+        task_versions = {t: None for t in task_versions}
+    sampling = m.get("sampling") or {}
+    by_task: dict[str, list[dict]] = {}
+    for s in run.samples:
+        by_task.setdefault(str(s["task"]), []).append(s)
+    rows = []
+    for task, samples in sorted(by_task.items()):
+        row = {
+            "model": m.get("model"),
+            "backend": m.get("backend"),
+            "task": task,
+            "task_version": task_versions.get(task),
+            "split": m.get("split"),
+            "prompt": prompt.get("name"),
+            "prompt_version": prompt.get("version"),
+            "n_shot": m.get("n_shot"),
+            "samples": sampling.get("n", 1),
+            "limit": m.get("limit"),
+            "commit": m.get("commit"),
+            "date": m.get("date"),
+            "config_hash": m.get("config_hash"),
+            "run": run.path.resolve().name,
+            "run_path": str(run.path),
+            "label": label,
+            "round": round_,
+            "added": now_iso(),
+            "n_bad_lines": run.n_bad_lines,
+            "manifest": m,
+        }
+        row.update(task_metrics(samples))
+        rows.append(row)
+    scores = [
+        {
+            "task": k[0],
+            "id": k[1],
+            "sample_idx": k[2],
+            "subject": s.get("subject"),
+            "level": s.get("level"),
+            "strict": int(bool(s.get("correct_strict"))),
+            "flexible": int(bool(s.get("correct_flexible"))),
+        }
+        for s in run.samples
+        for k in [sample_key(s)]
+    ]
+    return rows, scores
+
+
+@dataclass
+class Records:
+    """The parsed rows of ``records.jsonl`` plus the corrupt lines that were skipped."""
+
+    rows: list[dict] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+
+
+def _parse_lines(lines: list[str], path: Path) -> tuple[list[dict | None], list[tuple[int, str]]]:
+    parsed: list[dict | None] = []
+    bad = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            parsed.append(None)
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or "task" not in obj:
+                raise ValueError("not a leaderboard record (a JSON object with 'task')")
+        except ValueError as e:
+            bad.append((i, f"{path}:{i}: skipped corrupt line {line[:50].strip()!r} ({e}); fix or delete it"))
+            parsed.append(None)
+            continue
+        parsed.append(obj)
+    return parsed, bad
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def read_records(lb_dir: str | os.PathLike | None = None) -> Records:
+    """Read a leaderboard; corrupt lines are logged as warnings (with line numbers) and skipped."""
+    path = Path(lb_dir or default_dir()) / RECORDS
+    parsed, bad = _parse_lines(_read_lines(path), path)
+    for _, msg in bad:
+        log.warning(msg)
+    return Records(rows=[r for r in parsed if r is not None], bad=bad)
+
+
+def _lock(lb_dir: Path):
+    from filelock import FileLock
+
+    lb_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(lb_dir / LOCK), timeout=LOCK_TIMEOUT_S)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What ``add`` did: per task 'added' or 'replaced', plus the corrupt lines it kept and skipped."""
+
+    actions: tuple[tuple[str, str], ...]  # (task, "added" | "replaced")
+    n_records: int
+    bad: tuple[tuple[int, str], ...]
+    written: tuple[Path, ...]
+
+
+def add_run(
+    run_dir: str | os.PathLike,
+    lb_dir: str | os.PathLike | None = None,
+    *,
+    label: str | None = None,
+    round_: str | None = None,
+    render: bool = True,
+) -> AddResult:
+    """Add (or replace) a run's rows in the leaderboard and write its per-question score sidecar.
+
+    Args:
+        run_dir: a ``harness eval`` output directory.
+        lb_dir: leaderboard folder (default :func:`default_dir`).
+        label: free text shown in tables (e.g. "round 2").
+        round_: loop round; records with a round get an accuracy-over-rounds plot.
+        render: re-render the Markdown tables and plots of the run's tasks.
+
+    Returns:
+        :class:`AddResult`.
+
+    Raises:
+        DataError: not a run directory / no samples. HarnessError: the lock was not acquired in time.
+    """
+    from filelock import Timeout
+
+    lb = Path(lb_dir or default_dir())
+    new_rows, scores = records_from_run(run_dir, label=label, round_=round_)
+    path = lb / RECORDS
+    try:
+        with _lock(lb):
+            write_jsonl(lb / SCORES_DIR / f"{new_rows[0]['config_hash']}.jsonl", scores)
+            lines = _read_lines(path)
+            parsed, bad = _parse_lines(lines, path)
+            for _, msg in bad:
+                log.warning(msg)
+            index = {record_key(r): i for i, r in enumerate(parsed) if r is not None}
+            actions = []
+            for row in new_rows:
+                text = json.dumps(row, ensure_ascii=False, sort_keys=True)
+                i = index.get(record_key(row))
+                if i is None:
+                    lines.append(text)
+                    actions.append((row["task"], "added"))
+                else:
+                    lines[i] = text
+                    actions.append((row["task"], "replaced"))
+            atomic_write_text(path, "".join(line + "\n" for line in lines))
+            written: list[Path] = []
+            if render:
+                rows = [r for r in _parse_lines(lines, path)[0] if r is not None]
+                for task in sorted({r["task"] for r in new_rows}):
+                    written += render_task(rows, task, lb)
+    except Timeout:
+        raise HarnessError(
+            f"Expected to lock {lb / LOCK} within {LOCK_TIMEOUT_S:.0f} s, but another process holds it. "
+            "Wait for the other `harness leaderboard add` to finish, then retry."
+        ) from None
+    n = sum(1 for r in parsed if r is not None) + sum(1 for _, a in actions if a == "added")
+    return AddResult(actions=tuple(actions), n_records=n, bad=tuple(bad), written=tuple(written))
+
+
+def read_scores(lb_dir: str | os.PathLike | None, config_hash: str) -> list[dict]:
+    """Per-question scores of a leaderboard entry as sample-like dicts (``correct_strict``, ...).
+
+    Raises:
+        DataError: the sidecar file is missing.
+    """
+    from harness.io import read_jsonl
+
+    p = Path(lb_dir or default_dir()) / SCORES_DIR / f"{config_hash}.jsonl"
+    if not p.is_file():
+        raise DataError(
+            f"Expected per-question scores at {p} for leaderboard entry {config_hash}, found none. "
+            "Re-add the run with `harness leaderboard add RUN_DIR`."
+        )
+    out = []
+    for r in read_jsonl(p):
+        out.append({**r, "correct_strict": bool(r.get("strict")), "correct_flexible": bool(r.get("flexible"))})
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else round(100.0 * x, 1)
+
+
+def _display_model(r: dict) -> str:
+    return str(r.get("model"))
+
+
+def _common_columns(r: dict) -> dict:
+    return {
+        "n": (r.get("strict") or {}).get("n"),
+        "prompt": f"{r.get('prompt')} v{r.get('prompt_version')}" if r.get("prompt_version") else r.get("prompt"),
+        "n-shot": r.get("n_shot"),
+        "date": str(r.get("date") or "")[:10],
+        "commit": r.get("commit"),
+    }
+
+
+def _sorted_rows(rows: Sequence[dict], task: str | None, mode: str) -> list[dict]:
+    import pandas as pd
+
+    sel = [r for r in rows if task is None or r.get("task") == task]
+    if not sel:
+        return []
+    df = pd.DataFrame(
+        {"i": range(len(sel)), "task": [r.get("task") for r in sel],
+         "acc": [(r.get(mode) or {}).get("acc") for r in sel]}
+    )
+    df = df.sort_values(["task", "acc", "i"], ascending=[True, False, True], na_position="last")
+    return [sel[i] for i in df["i"]]
+
+
+def leaderboard_frame(rows: Sequence[dict], task: str | None = None, by: By | None = None, mode: str = "strict"):
+    """A pandas DataFrame of the leaderboard, best first within each task.
+
+    Metric cells are ``(acc, ci_low, ci_high)`` tuples in percent; :func:`format_frame` renders them.
+
+    Args:
+        rows: leaderboard records.
+        task: keep only this task.
+        by: None (overall, strict and flexible), "subject" or "level" (one column per group, ``mode``).
+        mode: metric for ranking and the per-group columns.
+    """
+    import pandas as pd
+
+    out = []
+    srt = _sorted_rows(rows, task, mode)
+    groups: list[str] = []
+    if by:
+        groups = sorted({g for r in srt for g in (r.get(f"by_{by}") or {})})
+    rank: dict[str, int] = {}
+    for r in srt:
+        rank[r["task"]] = rank.get(r["task"], 0) + 1
+        row: dict = {"#": rank[r["task"]], "task": r.get("task"), "model": _display_model(r)}
+        if any(x.get("label") for x in srt):
+            row["label"] = r.get("label") or ""
+        if any(x.get("round") is not None for x in srt):
+            row["round"] = "" if r.get("round") is None else r.get("round")
+        metrics = [mode] if by else list(MODES)
+        for m in metrics:
+            v = r.get(m) or {}
+            lo, hi = (v.get("ci") or [None, None])[:2]
+            row[m if not by else f"overall ({m})"] = (_pct(v.get("acc")), _pct(lo), _pct(hi))
+        for g in groups:
+            v = ((r.get(f"by_{by}") or {}).get(g) or {}).get(mode) or {}
+            lo, hi = (v.get("ci") or [None, None])[:2]
+            name = f"Level {g}" if by == "level" else g
+            row[name] = (_pct(v.get("acc")), _pct(lo), _pct(hi), v.get("n"))
+        row.update(_common_columns(r))
+        out.append(row)
+    df = pd.DataFrame(out)
+    if task is not None and not df.empty:
+        df = df.drop(columns=["task"])
+    return df
+
+
+def _is_metric(v) -> bool:
+    return isinstance(v, tuple)
+
+
+def format_frame(df, fmt: Format = "md", *, title: str | None = None) -> str:
+    """Render a :func:`leaderboard_frame` as Markdown (tabulate), CSV or HTML (pandas).
+
+    Overall metrics get a separate ``... 95% CI`` column; per-group metrics show ``acc ±half`` (md/html).
+    CSV keeps numbers: ``<col>``, ``<col> ci_low``, ``<col> ci_high`` (and ``<col> n`` for groups).
+    """
+    import pandas as pd
+
+    if df.empty:
+        return "(no leaderboard entries)\n" if fmt == "md" else ("" if fmt == "csv" else "<p>no entries</p>\n")
+    cols: dict[str, list] = {}
+    for c in df.columns:
+        vals = list(df[c])
+        if not any(_is_metric(v) for v in vals):
+            cols[c] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in vals]
+            continue
+        grouped = any(_is_metric(v) and len(v) == 4 for v in vals)
+        if fmt == "csv":
+            cols[c] = [v[0] if _is_metric(v) else None for v in vals]
+            cols[f"{c} ci_low"] = [v[1] if _is_metric(v) else None for v in vals]
+            cols[f"{c} ci_high"] = [v[2] if _is_metric(v) else None for v in vals]
+            if grouped:
+                cols[f"{c} n"] = [v[3] if _is_metric(v) else None for v in vals]
+        elif grouped:
+            cols[c] = [_inline(v) for v in vals]
+        else:
+            cols[c] = [f"{v[0]:.1f}" if _is_metric(v) and v[0] is not None else "" for v in vals]
+            cols[f"{c} 95% CI"] = [
+                f"[{v[1]:.1f}, {v[2]:.1f}]" if _is_metric(v) and v[1] is not None else "" for v in vals
+            ]
+    out = pd.DataFrame(cols)
+    if fmt == "csv":
+        return out.to_csv(index=False)
+    if fmt == "html":
+        return out.to_html(index=False, escape=True)
+    from tabulate import tabulate
+
+    text = tabulate(out.values.tolist(), headers=list(out.columns), tablefmt="github", disable_numparse=True)
+    return (f"### {title}\n\n" if title else "") + text + "\n"
+
+
+def _inline(v) -> str:
+    if not _is_metric(v) or v[0] is None:
+        return ""
+    half = max(v[0] - v[1], v[2] - v[0]) if v[1] is not None else float("nan")
+    return f"{v[0]:.1f} ±{half:.1f} (n={v[3]})"
+
+
+def show(
+    lb_dir: str | os.PathLike | None = None,
+    *,
+    task: str | None = None,
+    by: By | None = None,
+    fmt: Format = "md",
+    mode: str = "strict",
+) -> tuple[str, Records]:
+    """Render the leaderboard (all tasks, or one) as text; returns ``(text, records)``."""
+    recs = read_records(lb_dir)
+    tasks = sorted({r["task"] for r in recs.rows})
+    if task is not None and task not in tasks:
+        from harness.errors import did_you_mean
+
+        raise DataError(did_you_mean(task, tasks, "leaderboard task") if tasks else
+                        f"The leaderboard at {Path(lb_dir or default_dir())} has no entries; "
+                        "add one with `harness leaderboard add RUN_DIR`.")
+    if fmt == "md" and task is None:
+        parts = [format_frame(leaderboard_frame(recs.rows, t, by, mode), "md", title=t) for t in tasks]
+        text = "\n".join(parts) if parts else format_frame(leaderboard_frame([], None), "md")
+    else:
+        text = format_frame(leaderboard_frame(recs.rows, task, by, mode), fmt)
+    return text, recs
+
+
+def render_task(rows: Sequence[dict], task: str, lb_dir: str | os.PathLike) -> list[Path]:
+    """Write ``<task>.md``, ``<task>_by_subject.md``, ``<task>_by_level.md`` and the plots of a task."""
+    from harness import plots
+
+    lb = Path(lb_dir)
+    written = []
+    flag = f" --leaderboard {lb}" if lb != Path(DEFAULT_DIR) else ""
+    for by, suffix, what in ((None, "", "overall"), ("subject", "_by_subject", "by subject"),
+                             ("level", "_by_level", "by level")):
+        sel = [r for r in rows if r.get("task") == task]
+        if by and not any(r.get(f"by_{by}") for r in sel):
+            continue
+        by_flag = f" --by {by}" if by else ""
+        head = (
+            f"<!-- Generated by `harness leaderboard add`; regenerate with: "
+            f"harness leaderboard show --task {task}{by_flag} --format md{flag} -->\n"
+            f"# {task}: {what} (accuracy %, 95% CI; {'strict' if by else 'strict and flexible'} grading)\n\n"
+        )
+        p = lb / f"{task}{suffix}.md"
+        atomic_write_text(p, head + format_frame(leaderboard_frame(rows, task, by), "md"))
+        written.append(p)
+    written += plots.render_plots(rows, task, lb)
+    return written

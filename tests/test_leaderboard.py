@@ -1,0 +1,207 @@
+"""Tests for the leaderboard (harness/leaderboard.py, harness/plots.py, harness/cli/leaderboard.py).
+
+Run directories are written here (manifest.json + samples.jsonl with known scores) and added through
+the real CLI (click's runner on ``harness.cli.main``); concurrency uses two real OS processes adding to
+one leaderboard at once; PNGs are checked by magic bytes and by reading them back with matplotlib.
+
+Run: ``python3 -m pytest -q tests/test_leaderboard.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.leaderboard import RECORDS, read_records
+
+REPO = Path(__file__).resolve().parents[1]
+SUBJECTS = ("Algebra", "Counting & Probability", "Geometry", "Number Theory")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def write_run(d: Path, n_right: int, n: int = 40, *, model: str = "m", task: str = "math500",
+              config_hash: str = "h0000001", date: str = "2025-01-02T00:00:00+00:00", n_flex_extra: int = 0) -> Path:
+    """A run directory: the first ``n_right`` of ``n`` problems correct (strict); flexible adds ``n_flex_extra``."""
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "manifest.json").write_text(json.dumps({
+        "model": model, "backend": "hf", "tasks": {task: "1.0"}, "split": "test",
+        "prompt": {"name": "cot", "version": "1"}, "n_shot": 0, "sampling": {"n": 1, "temperature": 0.0},
+        "limit": n, "commit": "abc123def456", "date": date, "config_hash": config_hash,
+    }))
+    with (d / "samples.jsonl").open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({
+                "task": task, "id": str(i), "sample_idx": 0, "subject": SUBJECTS[i % len(SUBJECTS)],
+                "level": i % 5 + 1, "correct_strict": i < n_right, "correct_flexible": i < n_right + n_flex_extra,
+            }) + "\n")
+    return d
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_add_records_metrics_and_renders_tables(tmp_path):
+    lb = tmp_path / "lb"
+    run = write_run(tmp_path / "r1", n_right=30, n_flex_extra=4, model="ckpt/base")
+    res = cli("leaderboard", "add", str(run), "--leaderboard", str(lb), "--label", "baseline")
+    assert res.exit_code == 0, res.output
+    assert "math500: added" in res.output
+    [rec] = read_records(lb).rows
+    for k in ("model", "backend", "task", "task_version", "prompt", "prompt_version", "n_shot", "samples",
+              "commit", "date", "config_hash", "run", "label"):
+        assert rec[k] is not None, k
+    assert rec["strict"]["acc"] == pytest.approx(0.75) and rec["strict"]["n"] == 40
+    assert rec["flexible"]["acc"] == pytest.approx(34 / 40)
+    lo, hi = rec["strict"]["ci"]
+    assert lo < 0.75 < hi
+    assert set(rec["by_subject"]) == set(SUBJECTS)
+    assert rec["by_level"]["1"]["strict"]["n"] == 8
+    # Per-question sidecar for `harness check`.
+    scores = (lb / "scores" / "h0000001.jsonl").read_text().splitlines()
+    assert len(scores) == 40 and json.loads(scores[0])["strict"] == 1
+    # Rendered tables, each saying how to regenerate it.
+    for name in ("math500.md", "math500_by_subject.md", "math500_by_level.md"):
+        text = (lb / name).read_text()
+        assert "harness leaderboard show --task math500" in text.splitlines()[0]
+        assert "ckpt/base" in text and "abc123def456" in text and "2025-01-02" in text
+    overall = (lb / "math500.md").read_text()
+    for col in ("#", "model", "strict", "strict 95% CI", "flexible", "n", "prompt", "n-shot", "date", "commit"):
+        assert f" {col} " in overall
+    assert "75.0" in overall and "85.0" in overall
+
+
+def test_same_config_added_twice_is_replaced_not_doubled(tmp_path):
+    lb = tmp_path / "lb"
+    run = write_run(tmp_path / "r1", n_right=10)
+    assert "added" in cli("leaderboard", "add", str(run), "--leaderboard", str(lb), "--no-render").output
+    write_run(tmp_path / "r1", n_right=20)  # the run was resumed/re-scored: same config_hash
+    res = cli("leaderboard", "add", str(run), "--leaderboard", str(lb), "--no-render")
+    assert "replaced the existing entry" in res.output and "1 records" in res.output
+    rows = read_records(lb).rows
+    assert len(rows) == 1 and rows[0]["strict"]["acc"] == pytest.approx(0.5)
+    write_run(tmp_path / "r2", n_right=5, config_hash="h0000002")
+    cli("leaderboard", "add", str(tmp_path / "r2"), "--leaderboard", str(lb), "--no-render")
+    assert len(read_records(lb).rows) == 2
+
+
+def test_show_formats_and_groupings(tmp_path):
+    lb = tmp_path / "lb"
+    cli("leaderboard", "add", str(write_run(tmp_path / "a", 12, model="weak", config_hash="aa")), "--leaderboard",
+        str(lb), "--no-render")
+    cli("leaderboard", "add", str(write_run(tmp_path / "b", 32, model="strong", config_hash="bb")), "--leaderboard",
+        str(lb), "--no-render")
+    cli("leaderboard", "add", str(write_run(tmp_path / "g", 7, n=10, model="strong", task="gsm8k",
+                                            config_hash="cc")), "--leaderboard", str(lb), "--no-render")
+    md = cli("leaderboard", "show", "--leaderboard", str(lb), "--task", "math500")
+    assert md.exit_code == 0, md.output
+    lines = [ln for ln in md.output.splitlines() if ln.startswith("| ")]
+    assert "strong" in lines[1] and "80.0" in lines[1] and "weak" in lines[2] and "30.0" in lines[2]  # best first
+    assert "gsm8k" not in md.output
+    both = cli("leaderboard", "show", "--leaderboard", str(lb)).output
+    assert "### gsm8k" in both and "### math500" in both and "70.0" in both
+
+    csv = cli("leaderboard", "show", "--leaderboard", str(lb), "--format", "csv").output
+    import csv as csvmod
+    import io
+
+    rows = list(csvmod.DictReader(io.StringIO(csv)))
+    assert len(rows) == 3
+    by = {(r["task"], r["model"]): r for r in rows}
+    assert float(by[("math500", "strong")]["strict"]) == 80.0
+    assert float(by[("math500", "strong")]["strict ci_low"]) < 80.0 < float(by[("math500", "strong")]["strict ci_high"])
+
+    html = cli("leaderboard", "show", "--leaderboard", str(lb), "--format", "html", "--task", "math500").output
+    assert html.lstrip().startswith("<table") and "<td>strong</td>" in html and "&amp;" not in html.split("<td>")[0]
+
+    subj = cli("leaderboard", "show", "--leaderboard", str(lb), "--task", "math500", "--by", "subject").output
+    header = subj.splitlines()[0]
+    for s in SUBJECTS:
+        assert s in header
+    lvl = cli("leaderboard", "show", "--leaderboard", str(lb), "--task", "math500", "--by", "level",
+              "--format", "csv").output
+    for k in range(1, 6):
+        assert f"Level {k}," in lvl
+    unknown = cli("leaderboard", "show", "--leaderboard", str(lb), "--task", "math5000")
+    assert unknown.exit_code == 1 and "Did you mean 'math500'" in unknown.output
+
+
+def test_corrupt_line_reported_skipped_and_kept(tmp_path):
+    lb = tmp_path / "lb"
+    cli("leaderboard", "add", str(write_run(tmp_path / "a", 10, model="first", config_hash="aa")),
+        "--leaderboard", str(lb), "--no-render")
+    with (lb / RECORDS).open("a") as f:
+        f.write('{"task": "math500", "model": "torn\n')
+    res = cli("leaderboard", "add", str(write_run(tmp_path / "b", 20, model="second", config_hash="bb")),
+              "--leaderboard", str(lb), "--no-render")
+    assert res.exit_code == 0, res.output
+    assert "1 corrupt line(s)" in res.output and "line 2" in res.output
+    shown = cli("leaderboard", "show", "--leaderboard", str(lb))
+    assert shown.exit_code == 0
+    assert "first" in shown.output and "second" in shown.output
+    assert "skipped 1 corrupt line" in shown.output and f"{RECORDS}:2" in shown.output
+    lines = (lb / RECORDS).read_text().splitlines()
+    assert len(lines) == 3 and lines[1] == '{"task": "math500", "model": "torn'
+
+
+def test_plots_are_valid_pngs(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+
+    lb = tmp_path / "lb"
+    for i, right in enumerate((10, 18, 25)):
+        run = write_run(tmp_path / f"r{i}", right, model=f"round{i}", config_hash=f"h{i}",
+                        date=f"2025-01-0{i + 1}T00:00:00+00:00")
+        res = cli("leaderboard", "add", str(run), "--leaderboard", str(lb), "--round", str(i))
+        assert res.exit_code == 0, res.output
+    for name in ("math500_by_subject.png", "math500_rounds.png"):
+        p = lb / name
+        data = p.read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 1000
+        img = mpimg.imread(p)
+        assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+
+
+CHILD = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from harness.leaderboard import add_run
+    src, lb, tag, n = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    for i in range(n):
+        d = src / f"{tag}{i}"
+        d.mkdir(parents=True)
+        m = json.loads((src / "manifest.json").read_text())
+        m["config_hash"] = f"{tag}{i:04d}"
+        (d / "manifest.json").write_text(json.dumps(m))
+        (d / "samples.jsonl").write_text((src / "samples.jsonl").read_text())
+        add_run(d, lb, render=False)
+""")
+
+
+@pytest.mark.slow
+def test_two_processes_adding_at_once_lose_nothing(tmp_path):
+    src = write_run(tmp_path / "src", 5, n=10)
+    lb = tmp_path / "lb"
+    n = 40
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CHILD, str(src), str(lb), tag, str(n)], cwd=REPO,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for tag in ("p", "q")
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    lines = (lb / RECORDS).read_text().splitlines()
+    assert len(lines) == 2 * n
+    hashes = {json.loads(line)["config_hash"] for line in lines}
+    assert hashes == {f"{t}{i:04d}" for t in "pq" for i in range(n)}
+    assert len(list((lb / "scores").glob("*.jsonl"))) == 2 * n
