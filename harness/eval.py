@@ -1,0 +1,540 @@
+"""The evaluation runner: tasks x prompt x backend -> a resumable run directory.
+
+``evaluate(EvalConfig(...))`` loads the tasks, renders prompts, asks the backend for the samples
+that are not yet in ``<output_dir>/samples.jsonl``, grades each one (strict and flexible) with
+:func:`harness.answers.grade`, appends every finished batch as whole fsync'd lines, and finally
+aggregates with :func:`harness.reports.summarize` into ``results.json``.
+
+Resuming: running the same config into the same ``output_dir`` again generates only the missing
+``(task, id, sample_idx)`` keys. A torn last line (a ``kill -9`` mid-write) is cut off before
+appending, so nothing is duplicated and earlier lines stay byte-identical. A different
+``config_hash`` (anything that can change generations or grades; not the output dir, batch size,
+base URL or date) is refused.
+
+Selection: ``limit=N`` keeps the first N problems of each task (file order); ``shard=(i, n)``
+then keeps the problems whose index (after the limit) satisfies ``index % n == i``, so the
+shards of one config partition exactly the unsharded problem set (``harness merge`` joins them).
+
+Examples:
+    >>> cfg = EvalConfig(model="./ckpt", tasks=("math500",), limit=10, output_dir="runs/x")  # doctest: +SKIP
+    >>> results = evaluate(cfg)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from harness import __version__
+from harness.answers import ENGINE_VERSION, grade
+from harness.backends import Backend, Generation, SamplingParams, get_backend
+from harness.data import Problem, get_task, load_task, register_jsonl_task
+from harness.errors import ConfigError, DataError, HarnessError
+from harness.io import append_jsonl, config_hash, file_sha256, git_commit, now_iso
+from harness.prompts import PromptTemplate, default_prompt, get_prompt
+from harness.records import MANIFEST, SAMPLES, RESULTS, load_run, sample_key, write_manifest
+
+log = logging.getLogger(__name__)
+
+#: EvalConfig fields that never change generations or grades (left out of config_hash).
+UNHASHED = ("output_dir", "batch_size", "base_url", "data_dir", "backend_kwargs")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything ``harness eval`` takes; each field is one CLI flag."""
+
+    model: str = field(metadata={"help": "checkpoint dir, hub id, or served model name (openai)"})
+    tasks: tuple[str, ...] = field(default=("math500",), metadata={"help": "task names or JSONL paths"})
+    backend: str = field(default="hf", metadata={"help": "hf | vllm | openai"})
+    base_url: str | None = field(default=None, metadata={"help": "server URL for the openai backend"})
+    prompt: str | None = field(default=None, metadata={"help": "prompt template name (default: per task)"})
+    num_fewshot: int | None = field(default=None, metadata={"help": "few-shot examples (default: the prompt's)"})
+    limit: int | None = field(default=None, metadata={"help": "first N problems of each task"})
+    batch_size: int = field(default=8, metadata={"help": "prompts per backend call"})
+    max_new_tokens: int = field(default=1024, metadata={"help": "generation budget per sample"})
+    temperature: float = field(default=0.0, metadata={"help": "sampling temperature (0: greedy)"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling p"})
+    n: int = field(default=1, metadata={"help": "samples per problem (maj@k, pass@k when > 1)"})
+    seed: int = field(default=0, metadata={"help": "sampling seed"})
+    output_dir: str | None = field(default=None, metadata={"help": "run directory (default runs/<model>-<date>)"})
+    shard: tuple[int, int] | None = field(default=None, metadata={"help": "(i, n): problems with index % n == i"})
+    data_dir: str | None = field(default=None, metadata={"help": "benchmark data folder"})
+    split: str = field(default="test", metadata={"help": "data split"})
+    chat: bool | None = field(default=None, metadata={"help": "send chat messages (None: if the model has a template)"})
+    fields: tuple[tuple[str, str], ...] = field(default=(), metadata={"help": "custom JSONL field map"})
+    answer_task: str = field(default="math", metadata={"help": "answer rules for custom JSONL tasks"})
+    backend_kwargs: tuple[tuple[str, Any], ...] = field(default=(), metadata={"help": "extra backend kwargs"})
+
+    def __post_init__(self) -> None:
+        errs = []
+        if not self.tasks:
+            errs.append("--tasks is empty; pass e.g. --tasks gsm8k,math500")
+        if self.n < 1:
+            errs.append(f"--n must be >= 1, got {self.n}")
+        if self.batch_size < 1:
+            errs.append(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 1:
+            errs.append(f"--limit must be >= 1, got {self.limit}")
+        if self.max_new_tokens < 1:
+            errs.append(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
+        if self.shard is not None:
+            i, n = self.shard
+            if not (n >= 1 and 0 <= i < n):
+                errs.append(f"--shard i/n needs 0 <= i < n, got {i}/{n}")
+        if errs:
+            raise ConfigError("; ".join(errs) + ".")
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """Parse ``"i/n"`` into ``(i, n)``.
+
+    Raises:
+        ConfigError: not of the form i/n with 0 <= i < n.
+    """
+    if text is None or text == "":
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard expects i/n such as 0/4, found {text!r}.") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard i/n needs 0 <= i < n, found {text!r}.")
+    return (i, n)
+
+
+def default_output_dir(model: str) -> str:
+    """``runs/<model-basename>-<YYYYMMDD>``."""
+    base = Path(model.rstrip("/")).name or "model"
+    return str(Path("runs") / f"{base}-{_dt.date.today().strftime('%Y%m%d')}")
+
+
+@dataclass(frozen=True)
+class ResolvedTask:
+    name: str
+    version: str
+    answer_task: str
+    problems: tuple[Problem, ...]
+    prompt: PromptTemplate
+
+
+def _is_path(t: str) -> bool:
+    return t.endswith(".jsonl") or os.sep in t or Path(t).is_file()
+
+
+def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
+    """Load every task of ``cfg`` (custom JSONL paths registered first), apply limit and shard.
+
+    Raises:
+        DataError: a task has no data, is empty, or has a malformed line (file:line).
+        HarnessError: unknown task or prompt (with "did you mean").
+    """
+    out = []
+    seen: set[str] = set()
+    for t in cfg.tasks:
+        if _is_path(t):
+            p = Path(t).expanduser().resolve()
+            if not p.is_file():
+                raise DataError(f"Expected a JSONL task file at {p}, but it does not exist. Check --tasks.")
+            name = p.stem
+            spec = register_jsonl_task(
+                name, p, fields=dict(cfg.fields) or None, answer_task=cfg.answer_task,
+                version=f"custom-{file_sha256(p)[:12]}", split=cfg.split,
+            )
+        else:
+            spec = get_task(t)
+            name = spec.name
+        if name in seen:
+            raise ConfigError(f"Task {name!r} is listed twice in --tasks; list each task once.")
+        seen.add(name)
+        problems = load_task(name, cfg.split, data_dir_=cfg.data_dir)
+        if cfg.limit is not None:
+            problems = problems[: cfg.limit]
+        if cfg.shard is not None:
+            i, n = cfg.shard
+            problems = [p for k, p in enumerate(problems) if k % n == i]
+        ids = [p.id for p in problems]
+        if len(set(ids)) != len(ids):
+            dup = next(x for x in ids if ids.count(x) > 1)
+            raise DataError(f"Task {name!r} has duplicate problem id {dup!r}; ids must be unique.")
+        prompt = get_prompt(cfg.prompt or default_prompt(name))
+        out.append(ResolvedTask(name, spec.version, spec.answer_task, tuple(problems), prompt))
+    return out
+
+
+def hashed_config(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
+    """The part of the config that can change generations or grades (what config_hash covers)."""
+    return {
+        "model": cfg.model,
+        "backend": cfg.backend,
+        "tasks": {t.name: t.version for t in tasks},
+        "answer_tasks": {t.name: t.answer_task for t in tasks},
+        "split": cfg.split,
+        "prompt": {t.name: t.prompt.ident() for t in tasks},
+        "n_shot": cfg.num_fewshot,
+        "chat": cfg.chat,
+        "sampling": {
+            "temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens,
+            "n": cfg.n, "seed": cfg.seed,
+        },
+        "limit": cfg.limit,
+        "shard": list(cfg.shard) if cfg.shard else None,
+        "answer_engine": ENGINE_VERSION,
+    }
+
+
+def build_manifest(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
+    """The manifest for a new run (see :data:`harness.records.MANIFEST_FIELDS`)."""
+    hc = hashed_config(cfg, tasks)
+    prompts = {t.prompt.name: t.prompt.version for t in tasks}
+    return {
+        "model": cfg.model,
+        "backend": cfg.backend,
+        "tasks": hc["tasks"],
+        "answer_tasks": hc["answer_tasks"],
+        "split": cfg.split,
+        "prompt": (tasks[0].prompt.ident() if len(prompts) == 1 else hc["prompt"]),
+        "n_shot": cfg.num_fewshot if cfg.num_fewshot is not None else tasks[0].prompt.default_n_shot,
+        "sampling": hc["sampling"],
+        "limit": cfg.limit,
+        "shard": hc["shard"],
+        "answer_engine": ENGINE_VERSION,
+        "harness_version": __version__,
+        "commit": git_commit(),
+        "date": now_iso(),
+        "config": hc,
+        "config_hash": config_hash(hc),
+    }
+
+
+def diff_fields(old: Mapping, new: Mapping, prefix: str = "") -> list[str]:
+    """Names of the (nested) fields whose values differ between two hashed configs."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += diff_fields(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k} ({a!r} -> {b!r})")
+    return out
+
+
+def _check_resume(out: Path, manifest: dict) -> dict:
+    """Return the manifest to keep: the existing one if compatible, else raise ConfigError."""
+    import json
+
+    mpath = out / MANIFEST
+    if not mpath.is_file():
+        if (out / SAMPLES).exists():
+            raise ConfigError(f"{out} has {SAMPLES} but no {MANIFEST}; it is not a run this harness can resume. "
+                              "Use a new --output-dir.")
+        return manifest
+    try:
+        old = json.loads(mpath.read_text())
+    except ValueError as e:
+        raise ConfigError(f"{mpath} is not valid JSON ({e}); use a new --output-dir.") from None
+    samples = out / SAMPLES
+    if old.get("config_hash") != manifest["config_hash"] and samples.exists() and samples.stat().st_size > 0:
+        diffs = diff_fields(old.get("config") or {}, manifest["config"]) or ["config_hash"]
+        raise ConfigError(
+            f"{out} holds a run with a different config ({'; '.join(diffs)}); "
+            "refusing to mix results, use a new --output-dir."
+        )
+    # Same config: keep the original manifest (its date is when the run started). A different
+    # config over an empty run (e.g. a mistyped --model that never loaded): start afresh.
+    return old if old.get("config_hash") == manifest["config_hash"] else manifest
+
+
+def _repair_tail(path: Path) -> int:
+    """Cut a torn last line (no trailing newline) so appends start on a fresh line. Returns bytes cut."""
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as f:
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return 0
+        # find the last newline
+        pos, block = size, 1 << 16
+        last_nl = -1
+        while pos > 0 and last_nl < 0:
+            start = max(0, pos - block)
+            f.seek(start)
+            chunk = f.read(pos - start)
+            i = chunk.rfind(b"\n")
+            if i >= 0:
+                last_nl = start + i
+            pos = start
+        keep = last_nl + 1
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted run", path, size - keep)
+    return size - keep
+
+
+def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen: Generation,
+                gen_s: float) -> dict:
+    """One samples.jsonl record (:data:`harness.records.SAMPLE_FIELDS`), graded strict and flexible."""
+    gold = list(problem.answer) if isinstance(problem.answer, tuple) else problem.answer
+    rec: dict[str, Any] = {
+        "task": task.name, "id": problem.id, "sample_idx": idx,
+        "subject": problem.subject, "level": problem.level, "gold": gold,
+        "prompt": prompt, "output": gen.text,
+    }
+    for mode in ("strict", "flexible"):
+        g = grade(gen.text, problem.answer, task.answer_task, mode)
+        rec[f"extracted_{mode}"] = g.extracted
+        rec[f"correct_{mode}"] = bool(g.correct)
+        rec[f"status_{mode}"] = g.status
+    rec.update(
+        prompt_tokens=int(gen.prompt_tokens), tokens=int(gen.tokens), finish_reason=gen.finish_reason,
+        truncated=gen.finish_reason == "length", gen_s=round(gen_s, 6),
+    )
+    return rec
+
+
+def _use_chat(cfg: EvalConfig, backend: Backend) -> bool:
+    if cfg.chat is not None:
+        return cfg.chat
+    for attr in ("has_chat_template", "supports_chat", "chat"):
+        v = getattr(backend, attr, None)
+        if isinstance(v, bool):
+            return v
+    return False
+
+
+def evaluate(
+    cfg: EvalConfig,
+    *,
+    backend: Backend | None = None,
+    progress: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict:
+    """Run (or resume) an evaluation and return the results dict (also written to results.json).
+
+    Args:
+        cfg: the configuration.
+        backend: an already built backend (tests, benchmarks); default ``get_backend(cfg.backend, ...)``,
+            built only when some sample is missing. A backend passed in is not closed here.
+        progress: show a tqdm bar over samples.
+        on_batch: called with the number of records written after each appended batch.
+
+    Returns:
+        The :func:`harness.reports.summarize` dict plus ``"output_dir"`` and ``"generation"``
+        (this invocation's generated samples, tokens, seconds).
+
+    Raises:
+        ConfigError: bad flags, or ``output_dir`` holds a run with a different config.
+        DataError: missing/empty/malformed task data.
+        BackendError: the backend cannot load the model or reach its server.
+    """
+    from filelock import FileLock, Timeout
+    from tqdm import tqdm
+
+    from harness.reports import summarize
+
+    tasks = resolve_tasks(cfg)
+    out = Path(cfg.output_dir or default_output_dir(cfg.model))
+    manifest = build_manifest(cfg, tasks)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"Another `harness eval` is writing {out} (lock {out / '.lock'}); wait for it "
+                          "or use a new --output-dir.") from None
+    own_backend = backend is None
+    gen_tokens, gen_seconds, gen_samples = 0, 0.0, 0
+    try:
+        manifest = _check_resume(out, manifest)
+        samples_path = out / SAMPLES
+        _repair_tail(samples_path)
+        run = load_run(out, require_manifest=False)
+        if run.n_bad_lines:
+            log.warning("%s: %d malformed line(s) ignored; their samples are regenerated", samples_path,
+                        run.n_bad_lines)
+        done = set(run.by_key())
+        todo: list[tuple[ResolvedTask, Problem, list[int]]] = []
+        total = 0
+        for t in tasks:
+            for p in t.problems:
+                total += cfg.n
+                miss = [i for i in range(cfg.n) if (t.name, str(p.id), i) not in done]
+                if miss:
+                    todo.append((t, p, miss))
+        n_missing = sum(len(m) for _, _, m in todo)
+        log.info("%s: %d of %d samples done, %d to generate", out, total - n_missing, total, n_missing)
+        if todo:
+            if backend is None:
+                kw = dict(cfg.backend_kwargs)
+                kw.setdefault("model", cfg.model)
+                if cfg.base_url:
+                    kw.setdefault("base_url", cfg.base_url)
+                if cfg.backend == "hf":
+                    kw.setdefault("batch_size", cfg.batch_size)
+                backend = get_backend(cfg.backend, **kw)
+            write_manifest(out, manifest)
+            chat = _use_chat(cfg, backend)
+            bar = tqdm(total=total, initial=total - n_missing, unit="sample", desc="eval",
+                       disable=not progress, dynamic_ncols=True)
+            try:
+                for t in tasks:
+                    params = SamplingParams(
+                        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                        n=cfg.n, seed=cfg.seed, stop=tuple(t.prompt.stop),
+                    )
+                    items = [x for x in todo if x[0] is t]
+                    for b in range(0, len(items), cfg.batch_size):
+                        batch = items[b: b + cfg.batch_size]
+                        rendered = [t.prompt.render(p.question, cfg.num_fewshot) for _, p, _ in batch]
+                        inputs = [r.as_input(chat) for r in rendered]
+                        t0 = time.perf_counter()
+                        gens = backend.generate(inputs, params)
+                        dt = time.perf_counter() - t0
+                        if len(gens) != len(batch) or any(len(g) < cfg.n for g in gens):
+                            raise HarnessError(
+                                f"Backend {cfg.backend!r} returned {len(gens)} results for {len(batch)} prompts "
+                                f"(expected {cfg.n} generation(s) each); this is a backend bug."
+                            )
+                        per = dt / max(1, len(batch) * cfg.n)
+                        recs = []
+                        for (task, prob, miss), inp, g in zip(batch, inputs, gens):
+                            for i in miss:
+                                recs.append(make_record(task, prob, i, inp, g[i], per))
+                        append_jsonl(samples_path, recs)
+                        gen_tokens += sum(int(x.tokens) for g in gens for x in g[: cfg.n])
+                        gen_seconds += dt
+                        gen_samples += len(recs)
+                        bar.update(len(recs))
+                        if on_batch is not None:
+                            on_batch(len(recs))
+            finally:
+                bar.close()
+        if not (out / MANIFEST).is_file():
+            write_manifest(out, manifest)
+        run = load_run(out)
+        results = summarize(run)
+        from harness.io import atomic_write_json
+
+        atomic_write_json(out / RESULTS, results)
+    finally:
+        if own_backend and backend is not None:
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()
+        lock.release()
+    results = dict(results)
+    results["output_dir"] = str(out)
+    results["generation"] = {
+        "samples": gen_samples, "tokens": gen_tokens, "seconds": round(gen_seconds, 4),
+        "tokens_per_s": round(gen_tokens / gen_seconds, 2) if gen_seconds > 0 else None,
+    }
+    return results
+
+
+def config_from_manifest_without_shard(manifest: Mapping) -> dict:
+    """A manifest's hashed config with ``shard`` removed (what shards of one evaluation share)."""
+    cfg = dict(manifest.get("config") or {})
+    cfg.pop("shard", None)
+    return cfg
+
+
+def merge_runs(out_dir: str | os.PathLike, run_dirs: Sequence[str | os.PathLike]) -> dict:
+    """Combine shard run directories (same config except ``shard``) into one run directory.
+
+    Identical duplicate samples are kept once; duplicates whose outputs or verdicts disagree are refused.
+    The merged manifest has ``shard: null`` and the config hash of the unsharded run, so running
+    ``harness eval`` with that config into ``out_dir`` resumes it (fills any missing problems).
+
+    Returns:
+        ``{"samples": int, "missing": {task: [ids]}, "results": summarize(...)}`` where ``missing``
+        lists problems of the unsharded selection that no shard has.
+
+    Raises:
+        ConfigError: configs differ, samples disagree, or ``out_dir`` already holds samples.
+    """
+    from harness.io import atomic_write_json, write_jsonl
+    from harness.reports import summarize
+
+    if not run_dirs:
+        raise ConfigError("harness merge needs at least one run directory to merge.")
+    runs = [load_run(d) for d in run_dirs]
+    base = config_from_manifest_without_shard(runs[0].manifest)
+    if not base:
+        raise ConfigError(f"{runs[0].path}/{MANIFEST} has no 'config'; it was not written by `harness eval`.")
+    for r in runs[1:]:
+        other = config_from_manifest_without_shard(r.manifest)
+        if other != base:
+            raise ConfigError(
+                f"Cannot merge {r.path} with {runs[0].path}: configs differ in "
+                f"{'; '.join(diff_fields(base, other))}. Merge only shards of one evaluation."
+            )
+    out = Path(out_dir)
+    if (out / SAMPLES).exists() and (out / SAMPLES).stat().st_size > 0:
+        raise ConfigError(f"{out / SAMPLES} already exists; merge into a new directory.")
+    merged: dict[tuple[str, str, int], dict] = {}
+    verdict_keys = ("output", "correct_strict", "correct_flexible")
+    for r in runs:
+        for s in r.samples:
+            k = sample_key(s)
+            if k in merged:
+                if any(merged[k].get(x) != s.get(x) for x in verdict_keys):
+                    raise ConfigError(
+                        f"Sample {k} appears in more than one run with different outputs/verdicts "
+                        f"(one is in {r.path}); the runs overlap and disagree, refusing to merge."
+                    )
+                continue
+            merged[k] = s
+    hc = dict(base)
+    hc["shard"] = None
+    manifest = dict(runs[0].manifest)
+    manifest.update(shard=None, config=hc, config_hash=config_hash(hc), merged_from=[str(r.path) for r in runs],
+                    date=now_iso())
+    # Which problems of the unsharded selection are missing? The shards' manifest is enough
+    # to list the expected ids only when the data is available; report per shard coverage instead.
+    missing = _missing_problems(hc, merged)
+    out.mkdir(parents=True, exist_ok=True)
+    order = sorted(merged, key=lambda k: (k[0], _natural(k[1]), k[2]))
+    write_manifest(out, manifest)
+    write_jsonl(out / SAMPLES, (merged[k] for k in order))
+    results = summarize(load_run(out))
+    atomic_write_json(out / RESULTS, results)
+    return {"samples": len(merged), "missing": missing, "results": results}
+
+
+def _natural(s: str) -> tuple:
+    import re
+
+    return tuple(int(x) if x.isdigit() else x for x in re.split(r"(\d+)", s))
+
+
+def _missing_problems(hc: Mapping, merged: Mapping[tuple[str, str, int], dict]) -> dict[str, list[str]]:
+    """Problem ids (of the registered tasks, with the run's limit) absent from ``merged``; best effort."""
+    n = int((hc.get("sampling") or {}).get("n", 1))
+    missing: dict[str, list[str]] = {}
+    for name in hc.get("tasks") or {}:
+        try:
+            problems = load_task(name, hc.get("split", "test"))
+        except HarnessError:
+            log.info("merge: cannot load task %r to list missing problems", name)
+            continue
+        if hc.get("limit"):
+            problems = problems[: int(hc["limit"])]
+        miss = [p.id for p in problems if any((name, str(p.id), i) not in merged for i in range(n))]
+        if miss:
+            missing[name] = miss
+    return missing
+
+
+def replace(cfg: EvalConfig, **changes: Any) -> EvalConfig:
+    """A copy of ``cfg`` with fields changed (validated again)."""
+    return dataclasses.replace(cfg, **changes)

@@ -1,0 +1,270 @@
+"""The evaluation runner (harness.eval) and the `harness eval` command.
+
+Runner logic (selection, records, grading, manifest, n > 1) is tested with a deterministic
+in-process ToyBackend (the backend is not what is under test there); the end-to-end tests run the
+real HFBackend on the tiny checkpoint, through click's CliRunner and a real subprocess, and the
+bad-input cases check for exit code 1 and a single "Error:" line.
+
+Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_eval.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.answers import grade
+from harness.backends import Generation, SamplingParams
+from harness.cli import main
+from harness.eval import EvalConfig, evaluate, hashed_config, parse_shard, resolve_tasks
+from harness.errors import ConfigError
+from harness.io import config_hash, read_jsonl
+from harness.records import MANIFEST_FIELDS, SAMPLE_FIELDS, load_run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class ToyBackend:
+    """Deterministic fake: answers problems whose question contains "EVEN" with the boxed gold
+    carried in the question, everything else with unparseable text. Counts calls."""
+
+    name = "toy"
+    has_chat_template = False
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def generate(self, prompts, params: SamplingParams):
+        self.calls.append(len(prompts))
+        out = []
+        for p in prompts:
+            text = p if isinstance(p, str) else p[-1]["content"]
+            gens = []
+            for j in range(params.n):
+                if "EVEN" in text:
+                    gold = text.split("GOLD=")[1].split(";")[0]
+                    # with n > 1, sample 2 of each problem is wrong
+                    ans = gold if j != 2 else gold + "1"
+                    gens.append(Generation(f"So the answer is $\\boxed{{{ans}}}$.", 9, 40, "stop"))
+                else:
+                    gens.append(Generation("hmm " * 4, params.max_new_tokens, 40, "length"))
+            out.append(gens)
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def write_custom_task(path: Path, n: int = 8) -> Path:
+    subjects = ["Algebra", "Geometry"]
+    rows = []
+    for i in range(n):
+        tag = "EVEN" if i % 2 == 0 else "ODD"
+        rows.append({"id": f"p{i}", "question": f"Problem {i} {tag} GOLD={i * 3};", "answer": str(i * 3),
+                     "subject": subjects[i % 2], "level": 1 + i % 5})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_runner_records_graded_samples(tmp_path):
+    task = write_custom_task(tmp_path / "toy.jsonl")
+    be = ToyBackend()
+    cfg = EvalConfig(model="toy", tasks=(str(task),), batch_size=3, output_dir=str(tmp_path / "run"),
+                     max_new_tokens=7)
+    res = evaluate(cfg, backend=be, progress=False)
+    assert be.calls == [3, 3, 2]
+    rows = read_jsonl(tmp_path / "run" / "samples.jsonl")
+    assert len(rows) == 8
+    for r in rows:
+        assert set(SAMPLE_FIELDS) <= set(r)
+        for mode in ("strict", "flexible"):
+            g = grade(r["output"], r["gold"], "math", mode)
+            assert (r[f"correct_{mode}"], r[f"status_{mode}"], r[f"extracted_{mode}"]) == (
+                g.correct, g.status, g.extracted)
+        assert r["prompt"].startswith("Question: Problem ")
+        assert r["truncated"] == (r["finish_reason"] == "length")
+    even = [r for r in rows if int(r["id"][1:]) % 2 == 0]
+    assert all(r["correct_strict"] for r in even)
+    assert not any(r["correct_strict"] for r in rows if r not in even)
+    t = res["tasks"]["toy"]
+    assert t["strict"]["n"] == 8 and t["strict"]["correct"] == 4
+    assert t["no_answer_rate"] == 0.5 and t["truncation_rate"] == 0.5
+    assert set(t["by_subject"]) == {"Algebra", "Geometry"}
+    assert set(t["by_level"]) == {"1", "2", "3", "4", "5"}
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["tasks"]["toy"]["strict"] == t["strict"]
+    m = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert set(MANIFEST_FIELDS) <= set(m)
+    assert m["tasks"]["toy"].startswith("custom-") and m["prompt"] == {"name": "qwen-boxed", "version": "1"}
+
+
+def test_n_samples_give_maj_and_pass_at_k(tmp_path):
+    task = write_custom_task(tmp_path / "toy.jsonl", n=4)
+    cfg = EvalConfig(model="toy", tasks=(str(task),), n=4, temperature=0.7, output_dir=str(tmp_path / "run"))
+    res = evaluate(cfg, backend=ToyBackend(), progress=False)
+    run = load_run(tmp_path / "run")
+    assert sorted({s["sample_idx"] for s in run.samples}) == [0, 1, 2, 3]
+    assert len(run.samples) == 16
+    t = res["tasks"]["toy"]
+    # even problems: 3 of 4 samples right (majority right); odd: none.
+    assert t["maj@k"] == {"k": 4, "strict": 0.5, "flexible": 0.5}
+    assert t["pass@k"]["strict"]["4"] == 0.5
+    assert t["pass@k"]["strict"]["1"] == pytest.approx(0.5 * 3 / 4)
+
+
+def test_limit_then_shard_partition(data_dir):
+    base = EvalConfig(model="m", tasks=("math500", "gsm8k"), limit=7, data_dir=str(data_dir))
+    full = {t.name: [p.id for p in t.problems] for t in resolve_tasks(base)}
+    assert [len(v) for v in full.values()] == [7, 7]
+    parts = [resolve_tasks(EvalConfig(model="m", tasks=("math500", "gsm8k"), limit=7, shard=(i, 3),
+                                      data_dir=str(data_dir))) for i in range(3)]
+    for k, name in enumerate(full):
+        ids = [p.id for part in parts for p in part[k].problems]
+        assert sorted(ids) == sorted(full[name]) and len(ids) == len(set(ids))
+    assert [p.id for p in parts[1][0].problems] == full["math500"][1::3]
+
+
+def test_config_hash_ignores_output_dir_and_batch_size(data_dir):
+    a = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="x", batch_size=1)
+    b = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="y", batch_size=9)
+    c = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), seed=1)
+    h = lambda cfg: config_hash(hashed_config(cfg, resolve_tasks(cfg)))  # noqa: E731
+    assert h(a) == h(b) != h(c)
+
+
+@pytest.mark.parametrize("text,ok", [("0/2", (0, 2)), ("1/2", (1, 2)), ("2/2", None), ("x", None), ("1/0", None)])
+def test_parse_shard(text, ok):
+    if ok:
+        assert parse_shard(text) == ok
+    else:
+        with pytest.raises(ConfigError):
+            parse_shard(text)
+
+
+def _single_error(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    err = [ln for ln in lines if ln.startswith("Error:")]
+    assert len(err) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return err[0]
+
+
+@pytest.mark.parametrize("flag,value,word", [("--tasks", "math50", "math500"), ("--prompt", "qwen-boxd", "qwen-boxed"),
+                                             ("--backend", "vlm", "vllm")])
+def test_unknown_names_did_you_mean(tmp_path, data_dir, flag, value, word):
+    args = ["eval", "--model", str(tmp_path), "--limit", "1", "--output-dir", str(tmp_path / "r"),
+            "--data-dir", str(data_dir), "--no-progress", flag, value]
+    err = _single_error(CliRunner().invoke(main, args))
+    assert "Did you mean" in err and repr(word) in err
+
+
+def test_empty_and_broken_custom_tasks(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    err = _single_error(CliRunner().invoke(main, ["eval", "--model", "x", "--tasks", str(empty), "--output-dir",
+                                                  str(tmp_path / "r")]))
+    assert "no problems" in err
+    # a broken line in a task whose earlier run is on disk: error names file:line, the run is untouched
+    task = write_custom_task(tmp_path / "toy.jsonl", n=3)
+    out = tmp_path / "run"
+    evaluate(EvalConfig(model="toy", tasks=(str(task),), output_dir=str(out)), backend=ToyBackend(), progress=False)
+    before = (out / "samples.jsonl").read_bytes()
+    with task.open("a") as f:
+        f.write('{"id": "p9", "question": "broken\n')
+    err = _single_error(CliRunner().invoke(main, ["eval", "--model", "toy", "--tasks", str(task), "--output-dir",
+                                                  str(out)]))
+    assert f"{task}:4" in err
+    assert (out / "samples.jsonl").read_bytes() == before
+
+
+def test_not_a_checkpoint_dir(tmp_path, data_dir):
+    bogus = tmp_path / "notackpt"
+    bogus.mkdir()
+    (bogus / "README.txt").write_text("hi")
+    err = _single_error(CliRunner().invoke(main, ["eval", "--model", str(bogus), "--tasks", "gsm8k", "--limit", "2",
+                                                  "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "r")]))
+    assert "config.json" in err
+    assert not (tmp_path / "r" / "samples.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_unreachable_server(tmp_path, data_dir):
+    pytest.importorskip("harness.backends.openai")
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    err = _single_error(CliRunner().invoke(main, [
+        "eval", "--model", "tiny", "--backend", "openai", "--base-url", f"http://127.0.0.1:{port}/v1",
+        "--tasks", "gsm8k", "--limit", "1", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "r"),
+        "--no-progress"]))
+    assert str(port) in err
+
+
+def _math_subset(data_dir: Path, path: Path) -> Path:
+    """One MATH test problem per subject, chosen so levels 1-5 all appear."""
+    rows, seen_subj, seen_lvl = [], set(), set()
+    for line in (data_dir / "math" / "test.jsonl").open():
+        r = json.loads(line)
+        if r["subject"] in seen_subj:
+            continue
+        if r["level"] in seen_lvl and len(seen_lvl) < 5:
+            continue
+        rows.append(r)
+        seen_subj.add(r["subject"])
+        seen_lvl.add(r["level"])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.slow
+def test_end_to_end_hf_cli(tmp_path, data_dir, tiny_checkpoint):
+    subset = _math_subset(data_dir, tmp_path / "mathsub.jsonl")
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, [
+        "eval", "--model", str(tiny_checkpoint), "--tasks", f"gsm8k,{subset}", "--limit", "7", "--max-new-tokens",
+        "8", "--batch-size", "4", "--field", "question=problem", "--field", "id=unique_id", "--data-dir",
+        str(data_dir), "--output-dir", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text())
+    sub = results["tasks"]["mathsub"]
+    assert sub["strict"]["n"] == 7 and results["tasks"]["gsm8k"]["strict"]["n"] == 7
+    from harness.data import MATH_SUBJECTS
+
+    assert set(sub["by_subject"]) == set(MATH_SUBJECTS)
+    assert set(sub["by_level"]) == {"1", "2", "3", "4", "5"}
+    for s in MATH_SUBJECTS:
+        assert s in res.stdout
+    for lv in range(1, 6):
+        assert f"Level {lv}" in res.stdout
+    rows = read_jsonl(out / "samples.jsonl")
+    assert {r["id"] for r in rows if r["task"] == "mathsub"} == {json.loads(x)["unique_id"] for x in subset.open()}
+    assert all(r["tokens"] <= 8 and isinstance(r["output"], str) for r in rows)
+    assert results["tasks"]["gsm8k"]["tokens_per_s"] > 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert set(MANIFEST_FIELDS) <= set(m) and m["backend"] == "hf" and m["sampling"]["max_new_tokens"] == 8
+
+
+@pytest.mark.slow
+def test_end_to_end_subprocess(tmp_path, data_dir, tiny_checkpoint):
+    out = tmp_path / "run"
+    env = {**os.environ, "HARNESS_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "eval", "--model", str(tiny_checkpoint),
+           "--tasks", "math500", "--limit", "3", "--max-new-tokens", "6", "--output-dir", str(out)]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "strict % [95% CI]" in p.stdout and "math500" in p.stdout
+    assert len(read_jsonl(out / "samples.jsonl")) == 3
+    # a second run resumes a finished run: nothing to generate, same samples
+    p2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert p2.returncode == 0 and "generated 0 samples" in p2.stdout
+    assert len(read_jsonl(out / "samples.jsonl")) == 3
