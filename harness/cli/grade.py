@@ -1,0 +1,74 @@
+"""``harness grade`` (regrade a JSONL of model outputs) and ``harness tasks`` (list benchmarks).
+
+Thin wrappers over :mod:`harness.gradefile` and :mod:`harness.data`; neither imports torch.
+"""
+
+from __future__ import annotations
+
+import click
+
+from harness.cli import data_dir_option
+
+
+@click.command("grade")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="JSONL of {output, gold} or {output, id} rows, or an lm-eval --log_samples file.")
+@click.option("--task", required=True, help="Task whose answer rules (and gold answers, for id rows) apply: "
+                                             "math, math500, gsm8k.")
+@click.option("--mode", type=click.Choice(["strict", "flexible"]), default="strict", show_default=True,
+              help="Which verdict is the headline (both are always computed and shown).")
+@click.option("--output", "output_path", default=None, type=click.Path(dir_okay=False),
+              help="Write every input row plus extracted_/status_/correct_{strict,flexible} as JSONL.")
+@click.option("--skip-bad", is_flag=True, help="Skip malformed lines (counted) instead of stopping at the first.")
+@data_dir_option
+def grade(input_path: str, task: str, mode: str, output_path: str | None, skip_bad: bool,
+          data_dir: str | None) -> None:
+    """Regrade model outputs from a JSONL file, strict and flexible side by side.
+
+    Prints accuracy with a Wilson 95% CI, counts per status, and accuracy per subject and
+    level when known. Rows: {"output", "gold"}; {"output", "id"} joined to the task's gold
+    answers (MATH "unique_id" also accepted); or lm-evaluation-harness --log_samples rows
+    (the raw response resps[0][0] is regraded against the gold in "doc").
+
+    \b
+    Examples:
+        harness grade --input outputs.jsonl --task math500 --output graded.jsonl
+        harness grade --input samples_gsm8k_2025-01-01T00-00-00.jsonl --task gsm8k --mode flexible
+    """
+    from harness.gradefile import grade_file, graded_rows, summarize
+    from harness.io import write_jsonl
+
+    report = grade_file(input_path, task, data_dir=data_dir, skip_bad=skip_bad)
+    click.echo(summarize(report, mode))
+    if output_path:
+        n = write_jsonl(output_path, graded_rows(report))
+        click.echo(f"\nwrote {n} graded rows to {output_path}")
+
+
+@click.command("tasks")
+@data_dir_option
+def tasks(data_dir: str | None) -> None:
+    """List the registered benchmarks: version, splits with row counts, and whether local data is found.
+
+    \b
+    Example:
+        harness tasks --data-dir ../shared/data
+    """
+    from tabulate import tabulate
+
+    from harness.data import data_dir as resolve_dir
+    from harness.data import get_task, task_names
+
+    ddir = resolve_dir(data_dir)
+    rows = []
+    for name in task_names():
+        spec = get_task(name)
+        local = []
+        for split, n in spec.splits.items():
+            where = "-" if ddir is None else ("found" if spec.local_path(ddir, split).is_file() else "missing")
+            local.append(f"{split} {n or '?'} ({where})")
+        rows.append([name, spec.version, spec.answer_task, "; ".join(local), spec.description])
+    click.echo(tabulate(rows, headers=["task", "version", "answers", "splits (local data)", "description"],
+                        disable_numparse=True))
+    if ddir is None:
+        click.echo("\nNo --data-dir or HARNESS_DATA_DIR: data would come from the HF hub.")
