@@ -185,3 +185,170 @@ def test_hf_missing_weights(tiny_checkpoint, tmp_path):
     (bad / "model.safetensors").unlink()
     with pytest.raises(BackendError, match="expected model weights"):
         get_backend("hf", model=str(bad))
+
+
+# --- openai --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(varied):
+    """``harness serve`` on port 0 as a real subprocess; yields its base URL."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "serve", "--model", str(varied),
+           "--port", "0", "--batch-size", "3"]
+    proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    try:
+        assert lines and lines[0].startswith(f"Serving {varied} at http://127.0.0.1:"), (
+            lines, proc.poll() is not None and proc.stderr.read())
+        yield lines[0].split(" at ")[1].strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_openai_completions_equal_hf(served, hf, varied):
+    client = get_backend("openai", model=str(varied), base_url=served, concurrency=3, timeout=30)
+    params = SamplingParams(max_new_tokens=12)
+    remote = client.generate(PROMPTS, params)
+    local = hf.generate(PROMPTS, params)
+    assert [r[0].text for r in remote] == [r[0].text for r in local]
+    assert [(r[0].tokens, r[0].prompt_tokens, r[0].finish_reason) for r in remote] == [
+        (r[0].tokens, r[0].prompt_tokens, r[0].finish_reason) for r in local
+    ]
+
+
+@pytest.mark.slow
+def test_openai_chat_and_sampling_equal_hf(served, hf, varied):
+    client = get_backend("openai", model=str(varied), base_url=served, timeout=30)
+    greedy = SamplingParams(max_new_tokens=10)
+    assert client.generate([MESSAGES], greedy)[0][0].text == hf.generate([MESSAGES], greedy)[0][0].text
+    # endpoint="chat" sends a plain string as one user message
+    chat_client = get_backend("openai", model=str(varied), base_url=served, endpoint="chat", timeout=30)
+    url, body = chat_client.request_body("xy", greedy)
+    assert url.endswith("/chat/completions") and body["messages"] == [{"role": "user", "content": "xy"}]
+    assert chat_client.generate(["xy"], greedy)[0][0].text == hf.generate(["xy"], greedy)[0][0].text
+    # seeded sampling on the server equals seeded sampling in-process, per choice
+    sample = SamplingParams(max_new_tokens=8, temperature=1.0, n=2, seed=11)
+    remote = client.generate(["What is 1+1?"], sample)[0]
+    local = hf.generate(["What is 1+1?"], sample)[0]
+    assert [g.text for g in remote] == [g.text for g in local] and len(remote) == 2
+    assert [g.tokens for g in remote] == [g.tokens for g in local]
+
+
+@pytest.mark.slow
+def test_openai_stop_strings(served, hf, varied):
+    client = get_backend("openai", model=str(varied), base_url=served, timeout=30)
+    text = hf.generate([PROMPTS[2]], SamplingParams(max_new_tokens=16))[0][0].text
+    stop = text[6:8]
+    g = client.generate([PROMPTS[2]], SamplingParams(max_new_tokens=16, stop=(stop,)))[0][0]
+    assert g.text == text[: text.find(stop)] and g.finish_reason == "stop"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_openai_unreachable_is_one_clear_error():
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    client = get_backend("openai", model="m", base_url=url, timeout=2, max_retries=3, backoff=0.01)
+    t = time.perf_counter()
+    with pytest.raises(BackendError) as e:
+        client.generate(["x", "y"], SamplingParams(max_new_tokens=2))
+    assert time.perf_counter() - t < 10
+    msg = str(e.value)
+    assert msg.startswith(f"could not reach {url}/completions after 3 tries: ConnectionError")
+    assert "harness serve" in msg and "\n" not in msg
+
+
+def test_openai_bad_base_url():
+    with pytest.raises(BackendError, match="expected --base-url"):
+        get_backend("openai", model="m", base_url="localhost:8000")
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """Answers the first ``fail`` POSTs with ``status``, then a valid completion echoing the prompt."""
+
+    plan: dict = {}
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.plan["seen"].append(body)
+        if len(self.plan["seen"]) <= self.plan["fail"]:
+            status, out = self.plan["status"], {"error": {"message": "overloaded", "code": self.plan["status"]}}
+        else:
+            status = 200
+            out = {"choices": [{"index": 0, "text": body["prompt"][::-1] + "STOP more", "finish_reason": "stop"}],
+                   "usage": {"prompt_tokens": 3, "completion_tokens": 7}}
+        data = json.dumps(out).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def flaky():
+    _Flaky.plan = {"seen": [], "fail": 1, "status": 500}
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield srv, _Flaky.plan
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.parametrize("status", [500, 429, 503])
+def test_openai_retries_then_succeeds(flaky, status):
+    srv, plan = flaky
+    plan["status"] = status
+    client = get_backend("openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1", backoff=0.01)
+    out = client.generate(["abc"], SamplingParams(max_new_tokens=9, stop=("STOP",)))
+    assert len(plan["seen"]) == 2
+    assert plan["seen"][0] == {"model": "m", "prompt": "abc", "max_tokens": 9, "temperature": 0.0, "top_p": 1.0,
+                               "n": 1, "seed": 0, "stop": ["STOP"]}
+    g = out[0][0]
+    assert (g.text, g.tokens, g.prompt_tokens, g.finish_reason) == ("cba", 7, 3, "stop")
+
+
+def test_openai_gives_up_after_max_retries(flaky):
+    srv, plan = flaky
+    plan["fail"] = 99
+    client = get_backend("openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1",
+                         max_retries=3, backoff=0.01)
+    with pytest.raises(BackendError, match=r"after 3 tries: HTTP 500: overloaded"):
+        client.generate(["abc"], SamplingParams())
+    assert len(plan["seen"]) == 3
+
+
+def test_openai_client_error_not_retried(flaky):
+    srv, plan = flaky
+    plan["status"] = 400
+    client = get_backend("openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1", backoff=0.01)
+    with pytest.raises(BackendError, match="found HTTP 400: overloaded"):
+        client.generate(["abc"], SamplingParams())
+    assert len(plan["seen"]) == 1
+
+
+def test_openai_order_under_concurrency(flaky):
+    srv, plan = flaky
+    plan["fail"] = 0
+    client = get_backend("openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1", concurrency=4)
+    prompts = [f"p{i:02d}" for i in range(12)]
+    out = client.generate(prompts, SamplingParams(stop=("STOP",)))
+    assert [r[0].text for r in out] == [p[::-1] for p in prompts]
+    assert sorted(b["prompt"] for b in plan["seen"]) == prompts

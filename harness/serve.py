@@ -1,0 +1,238 @@
+"""``harness serve``: a small OpenAI-compatible HTTP server over any backend (normally ``hf``).
+
+Endpoints: ``POST /v1/completions``, ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health``.
+Requests run one at a time under a lock around the model (a request's own prompts and ``n`` samples are
+batched). Bad requests get a JSON error body ``{"error": {"message", "type", "code"}}`` with a 4xx status.
+Stdlib ``http.server`` only; meant for tests, CPU demos and single-GPU use, not as a production server
+(use ``vllm serve`` for that: the ``openai`` backend talks to both).
+
+Examples:
+    >>> server = make_server(HFBackend(model="./ckpt"), model_name="./ckpt", port=0)  # doctest: +SKIP
+    >>> server.serve_forever()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from harness.backends.base import Backend, SamplingParams
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+#: OpenAI's documented defaults for /v1/completions when a field is absent.
+DEFAULT_MAX_TOKENS = 16
+
+
+class RequestError(Exception):
+    """A client error: becomes a JSON error body with ``status``."""
+
+    def __init__(self, message: str, status: int = 400, type_: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type_
+
+
+def _number(body: dict, key: str, default: float, lo: float, hi: float, integer: bool = False) -> Any:
+    v = body.get(key)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
+        raise RequestError(f"expected '{key}' to be {'an integer' if integer else 'a number'}, found {v!r}")
+    if not lo <= v <= hi:
+        raise RequestError(f"expected '{key}' in [{lo}, {hi}], found {v!r}")
+    return int(v) if integer else float(v)
+
+
+def parse_sampling(body: dict) -> SamplingParams:
+    """OpenAI request fields -> :class:`SamplingParams` (raises :class:`RequestError` on bad values).
+
+    Args:
+        body: the decoded JSON request.
+
+    Returns:
+        the sampling parameters (OpenAI defaults: max_tokens 16, temperature 1, top_p 1, n 1).
+
+    Raises:
+        RequestError: a field of the wrong type or out of range.
+    """
+    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
+    stop = body.get("stop")
+    if stop is None:
+        stop = ()
+    elif isinstance(stop, str):
+        stop = (stop,)
+    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+        stop = tuple(s for s in stop if s)
+    else:
+        raise RequestError(f"expected 'stop' to be a string or a list of strings, found {stop!r}")
+    seed = body.get("seed")
+    if seed is None:
+        seed = int(time.time_ns() % (2**31))
+    return SamplingParams(
+        max_new_tokens=_number({"max_tokens": max_tokens}, "max_tokens", DEFAULT_MAX_TOKENS, 1, 1 << 20, True),
+        temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
+        top_p=_number(body, "top_p", 1.0, 1e-6, 1.0),
+        n=_number(body, "n", 1, 1, 128, True),
+        seed=_number({"seed": seed}, "seed", 0, -(2**63), 2**63 - 1, True),
+        stop=stop,
+    )
+
+
+def _messages(body: dict) -> list[dict[str, str]]:
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        raise RequestError(f"expected 'messages' to be a non-empty list, found {type(msgs).__name__}")
+    out = []
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise RequestError(f"expected messages[{i}] to be an object with a 'role', found {m!r}"[:300])
+        content = m.get("content")
+        if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(content, str):
+            raise RequestError(f"expected messages[{i}].content to be a string, found {content!r}"[:300])
+        out.append({"role": m["role"], "content": content})
+    return out
+
+
+class OpenAIServer(ThreadingHTTPServer):
+    """A ``ThreadingHTTPServer`` holding the backend, its lock and the served model name."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], backend: Backend, model_name: str) -> None:
+        super().__init__(address, Handler)
+        self.backend = backend
+        self.model_name = model_name
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    # -- the two generation endpoints -------------------------------------------------------------
+
+    def completions(self, body: dict, chat: bool) -> dict:
+        model = body.get("model")
+        if model is not None and model != self.model_name:
+            raise RequestError(
+                f"The model {model!r} does not exist; this server serves {self.model_name!r}.",
+                404, "not_found_error",
+            )
+        params = parse_sampling(body)
+        if chat:
+            prompts: list = [_messages(body)]
+        else:
+            prompt = body.get("prompt")
+            if isinstance(prompt, str):
+                prompts = [prompt]
+            elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+                prompts = list(prompt)
+            else:
+                raise RequestError(f"expected 'prompt' to be a string or a list of strings, found {prompt!r}"[:300])
+        with self.lock:
+            results = self.backend.generate(prompts, params)
+        choices, prompt_tokens, completion_tokens = [], 0, 0
+        for gens in results:
+            prompt_tokens += gens[0].prompt_tokens if gens else 0
+            for g in gens:
+                completion_tokens += g.tokens
+                c: dict[str, Any] = {"index": len(choices), "finish_reason": g.finish_reason}
+                if chat:
+                    c["message"] = {"role": "assistant", "content": g.text}
+                else:
+                    c.update(text=g.text, logprobs=None)
+                c["completion_tokens"] = g.tokens  # non-standard: exact per-choice count for n > 1
+                choices.append(c)
+        return {
+            "id": ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24],
+            "object": "chat.completion" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: OpenAIServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt: str, *args) -> None:  # route access logs through logging
+        log.debug("%s " + fmt, self.address_string(), *args)
+
+    def _send(self, status: int, obj: dict) -> None:
+        data = json.dumps(obj).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str, type_: str = "invalid_request_error") -> None:
+        self._send(status, {"error": {"message": message, "type": type_, "code": status}})
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/health":
+            self._send(200, {"status": "ok"})
+        elif path == "/v1/models":
+            self._send(200, {"object": "list", "data": [
+                {"id": self.server.model_name, "object": "model", "created": 0, "owned_by": "mathharness"}
+            ]})
+        else:
+            self._error(404, f"no route GET {path}; try /v1/models or /health", "not_found_error")
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0].rstrip("/")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return self._error(413 if length > 0 else 400, f"expected a Content-Length up to {MAX_BODY_BYTES}")
+        raw = self.rfile.read(length)
+        if path not in ("/v1/completions", "/v1/chat/completions"):
+            return self._error(404, f"no route POST {path}; use /v1/completions or /v1/chat/completions",
+                               "not_found_error")
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            return self._error(400, f"expected a JSON object in the request body, found invalid JSON ({e})")
+        if not isinstance(body, dict):
+            return self._error(400, f"expected a JSON object in the request body, found {type(body).__name__}")
+        try:
+            self._send(200, self.server.completions(body, chat=path.endswith("chat/completions")))
+        except RequestError as e:
+            self._error(e.status, str(e), e.type)
+        except Exception as e:  # the model failed: report it, keep serving
+            log.exception("generation failed")
+            self._error(500, f"generation failed: {type(e).__name__}: {e}", "server_error")
+
+
+def make_server(backend: Backend, *, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> OpenAIServer:
+    """Bind an OpenAI-compatible server for ``backend`` (``port=0`` picks a free port).
+
+    Args:
+        backend: any :class:`Backend`.
+        model_name: the id clients pass as ``model`` (and ``/v1/models`` lists).
+        host: interface to bind.
+        port: TCP port; 0 for a free one (read it back from ``server.url``).
+
+    Returns:
+        the bound server; call ``serve_forever()`` (and ``shutdown()`` from another thread).
+    """
+    return OpenAIServer((host, port), backend, model_name)

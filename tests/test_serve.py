@@ -1,0 +1,108 @@
+"""``harness serve``: the OpenAI-compatible HTTP server, run in a thread on loopback over the ``hf``
+backend with a tiny real checkpoint, queried with real HTTP requests (``requests``): responses follow
+the OpenAI schema, bad requests get a JSON error body with a 4xx status and the server keeps serving,
+and the ``harness serve`` command fails with one clear line on a directory that is not a checkpoint.
+
+Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_serve.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from harness.backends.hf import HFBackend
+from harness.serve import make_server
+
+
+@pytest.fixture(scope="module")
+def server(tiny_chat_checkpoint):
+    backend = HFBackend(model=str(tiny_chat_checkpoint), batch_size=4)
+    srv = make_server(backend, model_name="tiny", port=0)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _error(r: requests.Response, status: int) -> str:
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"] == "application/json"
+    err = r.json()["error"]
+    assert err["code"] == status and err["type"]
+    return err["message"]
+
+
+def test_health_and_models(server):
+    assert requests.get(server.url.replace("/v1", "/health"), timeout=5).json() == {"status": "ok"}
+    models = requests.get(f"{server.url}/models", timeout=5).json()
+    assert [m["id"] for m in models["data"]] == ["tiny"]
+
+
+def test_completions_schema(server):
+    body = {"model": "tiny", "prompt": ["ab", "What is 3+4?"], "max_tokens": 5, "temperature": 0, "n": 2}
+    r = requests.post(f"{server.url}/completions", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["object"] == "text_completion" and data["model"] == "tiny"
+    assert [c["index"] for c in data["choices"]] == [0, 1, 2, 3]
+    assert all(c["finish_reason"] == "length" and isinstance(c["text"], str) for c in data["choices"])
+    assert data["usage"]["completion_tokens"] == 4 * 5
+    assert data["usage"]["prompt_tokens"] == 2 + len("What is 3+4?")
+    assert data["usage"]["total_tokens"] == data["usage"]["prompt_tokens"] + 20
+
+
+def test_chat_schema(server):
+    body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "temperature": 0}
+    data = requests.post(f"{server.url}/chat/completions", json=body, timeout=30).json()
+    assert data["object"] == "chat.completion"
+    (choice,) = data["choices"]
+    assert choice["message"]["role"] == "assistant" and isinstance(choice["message"]["content"], str)
+    # the chat template was applied: "<s>user: hi\n<s>assistant: " is 22 tokens (each "<s>" is one)
+    assert data["usage"]["prompt_tokens"] == len("<s>user: hi\n") - 2 + len("<s>assistant: ") - 2
+
+
+def test_bad_json_is_400_with_json_body(server):
+    r = requests.post(f"{server.url}/completions", data=b'{"prompt": "x", ', timeout=5,
+                      headers={"Content-Type": "application/json"})
+    assert "invalid JSON" in _error(r, 400)
+    r = requests.post(f"{server.url}/completions", data=b"[1, 2]", timeout=5)
+    assert "expected a JSON object" in _error(r, 400)
+
+
+@pytest.mark.parametrize(
+    "path,body,status,needle",
+    [
+        ("/completions", {"prompt": 5}, 400, "'prompt'"),
+        ("/completions", {"prompt": "x", "max_tokens": "ten"}, 400, "'max_tokens'"),
+        ("/completions", {"prompt": "x", "temperature": -1}, 400, "'temperature'"),
+        ("/completions", {"prompt": "x", "n": 0}, 400, "'n'"),
+        ("/completions", {"prompt": "x", "stop": [1]}, 400, "'stop'"),
+        ("/completions", {"prompt": "x", "model": "gpt-9"}, 404, "does not exist"),
+        ("/chat/completions", {"messages": "hi"}, 400, "'messages'"),
+        ("/chat/completions", {"messages": [{"role": "user"}]}, 400, "content"),
+        ("/embeddings", {"input": "x"}, 404, "no route"),
+    ],
+)
+def test_bad_requests(server, path, body, status, needle):
+    r = requests.post(f"{server.url}{path}", json=body, timeout=5)
+    assert needle in _error(r, status)
+
+
+def test_server_survives_errors(server):
+    requests.post(f"{server.url}/completions", data=b"not json", timeout=5)
+    r = requests.post(f"{server.url}/completions", json={"prompt": "x", "max_tokens": 2}, timeout=30)
+    assert r.status_code == 200 and len(r.json()["choices"]) == 1
+
+
+def test_serve_cli_not_a_checkpoint(tmp_path):
+    from harness.cli import main
+
+    result = CliRunner().invoke(main, ["serve", "--model", str(tmp_path), "--port", "0"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: expected a checkpoint directory with config.json")
+    assert len(result.output.strip().splitlines()) == 1
