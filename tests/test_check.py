@@ -163,6 +163,22 @@ def test_min_accuracy_floor(tmp_path):
     assert res.exit_code == 2 and "fraction in [0, 1]" in res.output
 
 
+def test_flexible_mode_judges_flexible_scores(tmp_path):
+    base = baseline_scores(n=400)
+    b = write_run(tmp_path / "b", base)
+    c = write_run(tmp_path / "c", base)
+    # Candidate: strict unchanged, flexible loses 40 problems.
+    rows = [json.loads(x) for x in (c / "samples.jsonl").read_text().splitlines()]
+    lost = 0
+    for r in rows:
+        if r["correct_flexible"] and lost < 40:
+            r["correct_flexible"], lost = False, lost + 1
+    (c / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert run_cli("--baseline", str(b), "--candidate", str(c)).exit_code == 0
+    res = run_cli("--baseline", str(b), "--candidate", str(c), "--mode", "flexible")
+    assert res.exit_code == 1 and "grading: flexible" in res.output and "-10.0" in res.output
+
+
 def _one_line_error(res, *needles: str) -> None:
     assert res.exit_code == 2, res.output
     err = res.output.strip()

@@ -133,6 +133,29 @@ def test_show_formats_and_groupings(tmp_path):
     assert unknown.exit_code == 1 and "Did you mean 'math500'" in unknown.output
 
 
+def test_several_samples_per_problem_use_per_problem_means(tmp_path):
+    """--n 2: accuracy is the mean of per-problem means; the CI is clustered by problem."""
+    from harness.leaderboard import accuracy
+
+    run = write_run(tmp_path / "r", 0, n=0)
+    with (run / "samples.jsonl").open("w") as f:
+        for i in range(20):  # problems 0-9: both samples right; 10-14: one of two; 15-19: none
+            for k in range(2):
+                right = i < 10 or (i < 15 and k == 0)
+                f.write(json.dumps({"task": "math500", "id": str(i), "sample_idx": k, "subject": "Algebra",
+                                    "level": 1, "correct_strict": right, "correct_flexible": right}) + "\n")
+    lb = tmp_path / "lb"
+    assert cli("leaderboard", "add", str(run), "--leaderboard", str(lb), "--no-render").exit_code == 0
+    [rec] = read_records(lb).rows
+    assert rec["strict"]["acc"] == pytest.approx(12.5 / 20)
+    assert (rec["strict"]["n"], rec["strict"]["n_samples"]) == (20, 40)
+    means = [1.0] * 10 + [0.5] * 5 + [0.0] * 5
+    m = sum(means) / 20
+    half = 1.959964 * (sum((x - m) ** 2 for x in means) / 19 / 20) ** 0.5
+    assert rec["strict"]["ci"] == pytest.approx([m - half, m + half], abs=1e-5)
+    assert accuracy([[1.0]] * 3 + [[0.0]])["ci"][1] < 1.0  # one sample each: Wilson
+
+
 def test_corrupt_line_reported_skipped_and_kept(tmp_path):
     lb = tmp_path / "lb"
     cli("leaderboard", "add", str(write_run(tmp_path / "a", 10, model="first", config_hash="aa")),
@@ -205,3 +228,34 @@ def test_two_processes_adding_at_once_lose_nothing(tmp_path):
     hashes = {json.loads(line)["config_hash"] for line in lines}
     assert hashes == {f"{t}{i:04d}" for t in "pq" for i in range(n)}
     assert len(list((lb / "scores").glob("*.jsonl"))) == 2 * n
+
+
+@pytest.mark.slow
+def test_real_tiny_model_run_add_show_check(tmp_path, data_dir, tiny_checkpoint, monkeypatch):
+    """A REAL `harness eval` run dir (tiny Llama, math500 --limit 3) goes through add, show and check."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    lb = tmp_path / "lb"
+    runs = {}
+    for name, limit in (("full", "3"), ("short", "2")):
+        out = tmp_path / name
+        res = cli("eval", "--model", str(tiny_checkpoint), "--tasks", "math500", "--limit", limit,
+                  "--max-new-tokens", "4", "--no-progress", "--data-dir", str(data_dir), "--output-dir", str(out))
+        assert res.exit_code == 0, res.output
+        runs[name] = out
+    res = cli("leaderboard", "add", str(runs["full"]), "--leaderboard", str(lb), "--label", "tiny")
+    assert res.exit_code == 0, res.output
+    [rec] = read_records(lb).rows
+    manifest = json.loads((runs["full"] / "manifest.json").read_text())
+    assert rec["config_hash"] == manifest["config_hash"] and rec["commit"] == manifest["commit"]
+    assert rec["task"] == "math500" and rec["strict"]["n"] == 3 and rec["prompt"] == manifest["prompt"]["name"]
+    assert 0.0 <= rec["strict"]["acc"] <= 1.0 and rec["by_subject"] and rec["by_level"]
+    assert (lb / "math500.md").is_file() and (lb / "math500_by_subject.png").read_bytes()[:8] == PNG_MAGIC
+    shown = cli("leaderboard", "show", "--leaderboard", str(lb), "--task", "math500", "--by", "level")
+    assert shown.exit_code == 0 and "tiny" in shown.output
+    # The same run checked against its own leaderboard entry: no difference, exit 0.
+    ok = cli("check", "--baseline", "tiny@math500", "--candidate", str(runs["full"]), "--leaderboard", str(lb))
+    assert ok.exit_code == 0, ok.output
+    assert "PASS" in ok.output and "+0.0" in ok.output
+    # A run on fewer problems cannot be paired with it: exit 2, one line.
+    bad = cli("check", "--baseline", "tiny@math500", "--candidate", str(runs["short"]), "--leaderboard", str(lb))
+    assert bad.exit_code == 2 and "candidate is missing 1 of 3" in bad.output, bad.output
