@@ -352,3 +352,112 @@ def test_openai_order_under_concurrency(flaky):
     out = client.generate(prompts, SamplingParams(stop=("STOP",)))
     assert [r[0].text for r in out] == [p[::-1] for p in prompts]
     assert sorted(b["prompt"] for b in plan["seen"]) == prompts
+
+
+# --- vllm (mapping only: vllm cannot be installed in CI) -----------------------------------------
+
+
+@dataclass
+class CompletionOutput:
+    """Same attribute names as ``vllm.outputs.CompletionOutput``."""
+
+    index: int
+    text: str
+    token_ids: list[int]
+    cumulative_logprob: float | None = None
+    logprobs: None = None
+    finish_reason: str | None = "stop"
+    stop_reason: int | str | None = None
+
+
+@dataclass
+class RequestOutput:
+    """Same attribute names as ``vllm.outputs.RequestOutput``."""
+
+    request_id: str
+    prompt: str | None
+    prompt_token_ids: list[int]
+    prompt_logprobs: None
+    outputs: list[CompletionOutput] = field(default_factory=list)
+    finished: bool = True
+
+
+class EchoEngine:
+    """In-process engine with ``vllm.LLM``'s call shape: completes each prompt with its reverse."""
+
+    def __init__(self, chat_template: str | None):
+        self.calls: list[tuple[str, list, dict]] = []
+        self.chat_template = chat_template
+
+    def get_tokenizer(self):
+        return self
+
+    def _out(self, i: int, text: str, sp: dict) -> RequestOutput:
+        done = text[::-1][: sp["max_tokens"]]
+        reason = "length" if len(text) > sp["max_tokens"] else "stop"
+        outs = [CompletionOutput(j, done, list(range(len(done))), finish_reason=reason) for j in range(sp["n"])]
+        return RequestOutput(str(i), text, list(range(len(text))), None, outs[::-1])  # unordered on purpose
+
+    def generate(self, prompts, sp, use_tqdm=True):
+        self.calls.append(("generate", prompts, sp))
+        return [self._out(i, p, sp) for i, p in enumerate(prompts)]
+
+    def chat(self, convs, sp, use_tqdm=True):
+        self.calls.append(("chat", convs, sp))
+        return [self._out(i, "|".join(m["content"] for m in c), sp) for i, c in enumerate(convs)]
+
+
+def test_vllm_sampling_kwargs():
+    from harness.backends.vllm import sampling_kwargs
+
+    sample = SamplingParams(max_new_tokens=7, temperature=0.6, top_p=0.95, n=4, seed=9, stop=("\n\nQ:",))
+    assert sampling_kwargs(sample) == {"max_tokens": 7, "temperature": 0.6, "top_p": 0.95, "n": 4, "seed": 9,
+                                       "stop": ["\n\nQ:"], "skip_special_tokens": True}
+    greedy = sampling_kwargs(SamplingParams(max_new_tokens=5, n=3, top_p=0.5))
+    assert (greedy["temperature"], greedy["top_p"], greedy["n"]) == (0.0, 1.0, 1)
+
+
+def test_vllm_to_generations():
+    from harness.backends.vllm import to_generations
+
+    ro = RequestOutput("0", "p", [1, 2, 3], None, [
+        CompletionOutput(1, "second", [5, 6], finish_reason="length"),
+        CompletionOutput(0, "first", [4], finish_reason="stop", stop_reason="\n\nQ:"),
+    ])
+    gens = to_generations(ro, 2)
+    assert [(g.text, g.tokens, g.prompt_tokens, g.finish_reason) for g in gens] == [
+        ("first", 1, 3, "stop"), ("second", 2, 3, "length")]
+    assert gens[0].meta == {"stop_reason": "\n\nQ:"} and gens[1].meta == {}
+    greedy = to_generations(RequestOutput("1", "p", [1], None, [CompletionOutput(0, "x", [7, 8])]), 3)
+    assert [g.text for g in greedy] == ["x", "x", "x"] and greedy[0] is not greedy[1]
+    with pytest.raises(BackendError, match="found none"):
+        to_generations(RequestOutput("2", "p", [1], None, []), 1)
+
+
+def test_vllm_backend_order_and_chat_routing():
+    from harness.backends.vllm import VLLMBackend
+
+    engine = EchoEngine(chat_template="{{ messages }}")
+    be = VLLMBackend.from_engine(engine, sampling_params_cls=dict)
+    prompts = ["abc", MESSAGES, "hello", [{"role": "user", "content": "q"}]]
+    out = be.generate(prompts, SamplingParams(max_new_tokens=4, temperature=1.0, n=2))
+    assert [[g.text for g in r] for r in out] == [
+        ["cba"] * 2, ["?2+2"] * 2, ["olle"] * 2, ["q"] * 2]
+    assert [c[0] for c in engine.calls] == ["generate", "chat"]
+    assert engine.calls[0][1] == ["abc", "hello"] and engine.calls[1][1] == [MESSAGES, prompts[3]]
+    assert out[2][0].finish_reason == "length" and out[0][0].finish_reason == "stop"
+    # no chat template: messages are joined as plain text, as the hf backend does
+    plain = EchoEngine(chat_template=None)
+    out = VLLMBackend.from_engine(plain, sampling_params_cls=dict).generate([MESSAGES], SamplingParams(max_new_tokens=99))
+    assert [c[0] for c in plain.calls] == ["generate"] and out[0][0].text == messages_to_text(MESSAGES)[::-1]
+
+
+def test_vllm_not_installed_error():
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("vllm is installed here")
+    with pytest.raises(BackendError, match=r"vllm is not installed; pip install 'mathharness\[vllm\]' on a CUDA"):
+        get_backend("vllm", model="some/model", tensor_parallel_size=2)
