@@ -21,9 +21,10 @@ import json
 import logging
 import math
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 from harness.errors import DataError, HarnessError
 from harness.io import atomic_write_text, now_iso, write_jsonl

@@ -104,7 +104,7 @@ def test_small_drop_not_significant_passes_and_power_is_reported(tmp_path):
     base = baseline_scores()
     cand = flipped(base, n_down=30, n_up=20)  # 1 point down: within noise at n=1000
     b, c = write_run(tmp_path / "b", base), write_run(tmp_path / "c", cand)
-    r = check(str(b), str(tmp_path / "c"))
+    r = check(str(b), str(c))
     assert r.exit_code == 0
     t = r.tasks[0]
     assert (t.overall.b, t.overall.c) == (30, 20)

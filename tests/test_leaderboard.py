@@ -221,7 +221,7 @@ def test_two_processes_adding_at_once_lose_nothing(tmp_path):
         for tag in ("p", "q")
     ]
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
     lines = (lb / RECORDS).read_text().splitlines()
     assert len(lines) == 2 * n

@@ -41,7 +41,7 @@ def add(run_dir: str, label: str | None, round_: str | None, no_render: bool, lb
     Example:
         harness leaderboard add runs/base --label baseline
     """
-    from harness.leaderboard import add_run, default_dir, SCORES_DIR
+    from harness.leaderboard import SCORES_DIR, add_run, default_dir
 
     res = add_run(run_dir, lb_dir, label=label, round_=round_, render=not no_render)
     lb = lb_dir or str(default_dir())
