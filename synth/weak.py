@@ -1,0 +1,249 @@
+"""Weak-topic selection: which (task, subject, level) cells of an eval run to make new problems for.
+
+A *cell* is ``(task, subject, level)``: MATH subject x level, GSM8K as one cell (subject "GSM8K",
+level None), or any task's own ``subject``/``level`` fields. The unit is the problem: a problem's
+score is the mean of its samples' ``correct_<mode>`` (one sample per problem in the usual case).
+
+Ranking (documented in the plan as ``why``):
+
+- reference accuracy ``ref`` = ``--target`` when given (mode "target"), else the task's overall
+  accuracy in this run (mode "overall");
+- ``gap = ref - acc``; ``share = n_cell / n_task``; ``score = share * gap`` is the task-accuracy
+  gain if the cell were lifted to ``ref`` (the expected value of fixing it);
+- a cell is *chosen* only when we are sure it is weak: the upper end of its Wilson interval is below
+  ``ref``. Cells with fewer than ``min_samples`` problems are reported as "too few samples", never chosen.
+
+The ``budget`` (total new problems) is split over chosen cells in proportion to ``score``
+(largest remainder, at least one each).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+from harness.errors import ConfigError, DataError
+from harness.io import atomic_write_json, git_commit, now_iso
+from harness.records import load_run
+from harness.stats import wilson_interval
+
+log = logging.getLogger(__name__)
+
+PLAN_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class WeakConfig:
+    """Options of :func:`select_weak` (the ``harness weak`` flags)."""
+
+    top: int = 5
+    min_samples: int = 20
+    target: float | None = None
+    budget: int = 1000
+    mode: str = "strict"
+    confidence: float = 0.95
+
+
+@dataclass(frozen=True)
+class CellStat:
+    task: str
+    subject: str | None
+    level: int | None
+    n: int
+    k: float  # sum of per-problem scores
+    task_n: int
+
+    @property
+    def acc(self) -> float:
+        return self.k / self.n if self.n else 0.0
+
+
+def cell_stats(samples: Iterable[dict], mode: str = "strict") -> list[CellStat]:
+    """Aggregate per-sample records into per-cell counts (problems as units).
+
+    Args:
+        samples: records of ``samples.jsonl`` (fields task, id, subject, level, correct_<mode>).
+        mode: ``strict`` or ``flexible``.
+
+    Returns:
+        One :class:`CellStat` per cell, sorted by (task, subject, level).
+
+    Raises:
+        DataError: a record lacks ``correct_<mode>``.
+    """
+    per_problem: dict[tuple[str, str], list[float]] = defaultdict(list)
+    cell_of: dict[tuple[str, str], tuple[str, str | None, int | None]] = {}
+    field = f"correct_{mode}"
+    for s in samples:
+        if field not in s:
+            raise DataError(
+                f"Expected sample records with {field!r} (as `harness eval` writes), found keys {sorted(s)}. "
+                "Pass the output directory of a `harness eval` run."
+            )
+        key = (str(s["task"]), str(s["id"]))
+        per_problem[key].append(1.0 if s[field] else 0.0)
+        lvl = s.get("level")
+        cell_of[key] = (str(s["task"]), s.get("subject"), int(lvl) if isinstance(lvl, (int, float)) else None)
+    cells: dict[tuple, list[float]] = defaultdict(list)
+    task_n: dict[str, int] = defaultdict(int)
+    for key, scores in per_problem.items():
+        cells[cell_of[key]].append(sum(scores) / len(scores))
+        task_n[key[0]] += 1
+    out = [CellStat(t, sub, lvl, len(v), sum(v), task_n[t]) for (t, sub, lvl), v in cells.items()]
+    return sorted(out, key=lambda c: (c.task, str(c.subject), c.level if c.level is not None else -1))
+
+
+def _allocate(scores: list[float], budget: int) -> list[int]:
+    """Split ``budget`` over items in proportion to ``scores`` (largest remainder, >= 1 each)."""
+    if not scores:
+        return []
+    total = sum(scores) or float(len(scores))
+    raw = [budget * (s if sum(scores) else 1.0) / total for s in scores]
+    base = [max(1, int(r)) for r in raw]
+    left = budget - sum(base)
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+    for i in order[: max(0, left)]:
+        base[i] += 1
+    return base
+
+
+def select_weak(samples: list[dict], cfg: WeakConfig = WeakConfig(), *, source_run: str = "") -> dict:
+    """Rank the cells of a run and build the plan that ``harness synth`` reads.
+
+    Args:
+        samples: the run's sample records.
+        cfg: selection options.
+        source_run: recorded in the plan.
+
+    Returns:
+        The plan dict: ``source_run, mode, target, reference, cells, skipped, budget, ...``.
+
+    Raises:
+        ConfigError: bad options (target outside [0, 1], top < 1, negative budget).
+        DataError: no samples.
+    """
+    if cfg.target is not None and not 0.0 <= cfg.target <= 1.0:
+        raise ConfigError(f"--target must be an accuracy in [0, 1], found {cfg.target}. Example: --target 0.8")
+    if cfg.top < 1 or cfg.budget < 0 or cfg.min_samples < 1:
+        raise ConfigError(
+            f"Expected --top >= 1, --budget >= 0, --min-samples >= 1; found {cfg.top}, {cfg.budget}, {cfg.min_samples}."
+        )
+    if not samples:
+        raise DataError("The run has no samples; nothing to rank. Run `harness eval` first (or let it finish).")
+    stats = cell_stats(samples, cfg.mode)
+    overall: dict[str, float] = {}
+    for t in {c.task for c in stats}:
+        cs = [c for c in stats if c.task == t]
+        overall[t] = sum(c.k for c in cs) / sum(c.n for c in cs)
+    ranked, skipped = [], []
+    for c in stats:
+        ref = cfg.target if cfg.target is not None else overall[c.task]
+        lo, hi = wilson_interval(c.k, c.n, cfg.confidence)  # type: ignore[arg-type]
+        gap = ref - c.acc
+        share = c.n / c.task_n
+        row = {
+            "task": c.task,
+            "subject": c.subject,
+            "level": c.level,
+            "n": c.n,
+            "acc": round(c.acc, 4),
+            "ci": [round(lo, 4), round(hi, 4)],
+            "gap": round(gap, 4),
+            "share": round(share, 4),
+            "score": round(share * gap, 5),
+        }
+        refname = "target" if cfg.target is not None else f"{c.task} overall"
+        if c.n < cfg.min_samples:
+            skipped.append({**row, "why": f"too few samples ({c.n} < {cfg.min_samples})"})
+        elif gap <= 0:
+            skipped.append({**row, "why": f"at or above {refname} {ref:.3f}"})
+        elif hi >= ref:
+            skipped.append({**row, "why": f"not surely weak: CI upper {hi:.3f} >= {refname} {ref:.3f}"})
+        else:
+            row["why"] = (
+                f"acc {c.acc:.3f} (CI {lo:.3f}-{hi:.3f}) below {refname} {ref:.3f}; "
+                f"{share:.1%} of {c.task} x gap {gap:.3f} = {share * gap:.4f}"
+            )
+            ranked.append(row)
+    ranked.sort(key=lambda r: (-r["score"], r["task"], str(r["subject"]), r["level"] or 0))
+    chosen, rest = ranked[: cfg.top], ranked[cfg.top :]
+    for r in rest:
+        skipped.append({**r, "why": "ranked below --top: " + r["why"]})
+    for r, n_new in zip(chosen, _allocate([r["score"] for r in chosen], cfg.budget)):
+        r["n_new"] = n_new
+    if not chosen:
+        log.warning("no cell is surely weak; try --target ACC or a larger run (fewer --min-samples)")
+    return {
+        "plan_version": PLAN_VERSION,
+        "source_run": source_run,
+        "mode": "target" if cfg.target is not None else "overall",
+        "target": cfg.target,
+        "grading": cfg.mode,
+        "confidence": cfg.confidence,
+        "min_samples": cfg.min_samples,
+        "reference": {t: round(a, 4) for t, a in sorted(overall.items())},
+        "cells": chosen,
+        "skipped": skipped,
+        "budget": cfg.budget,
+        "created": now_iso(),
+        "commit": git_commit(),
+    }
+
+
+def weak_from_run(run_dir: str | os.PathLike, cfg: WeakConfig = WeakConfig(), out: str | os.PathLike | None = None) -> dict:
+    """Load a run directory, select weak cells, and optionally write the plan atomically.
+
+    Raises:
+        DataError: not a run directory, or records without correctness fields.
+    """
+    run = load_run(run_dir)
+    if run.n_bad_lines:
+        log.warning("%s: skipped %d malformed sample line(s)", run.path, run.n_bad_lines)
+    plan = select_weak(run.samples, cfg, source_run=str(run.path))
+    plan["model"] = run.manifest.get("model")
+    if out is not None:
+        atomic_write_json(out, plan)
+    return plan
+
+
+def plan_table(plan: dict) -> str:
+    """The chosen and skipped cells as a tabulate table."""
+    from tabulate import tabulate
+
+    rows = []
+    for r in plan["cells"]:
+        rows.append(["yes", r["task"], r["subject"], r["level"], r["n"], f"{r['acc']:.3f}",
+                     f"{r['ci'][0]:.3f}-{r['ci'][1]:.3f}", f"{r['gap']:+.3f}", r["n_new"], ""])
+    for r in plan["skipped"]:
+        rows.append(["", r["task"], r["subject"], r["level"], r["n"], f"{r['acc']:.3f}",
+                     f"{r['ci'][0]:.3f}-{r['ci'][1]:.3f}", f"{r['gap']:+.3f}", "", r["why"]])
+    return tabulate(rows, headers=["chosen", "task", "subject", "level", "n", "acc", "95% CI", "gap", "n_new", "why not"])
+
+
+def load_plan(path: str | os.PathLike) -> dict:
+    """Read and check a plan written by :func:`weak_from_run`.
+
+    Raises:
+        DataError: missing file, not JSON, or no ``cells`` list.
+    """
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"Expected a plan JSON at {p} (from `harness weak RUN --out PLAN.json`), found nothing.")
+    try:
+        plan = json.loads(p.read_text())
+    except ValueError as e:
+        raise DataError(f"{p} is not valid JSON ({e}). Regenerate it with `harness weak`.") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("cells"), list):
+        raise DataError(f"{p}: expected a plan object with a 'cells' list, found {type(plan).__name__}. "
+                        "Regenerate it with `harness weak`.")
+    for i, c in enumerate(plan["cells"]):
+        missing = [k for k in ("task", "subject", "level", "n_new") if k not in c]
+        if missing:
+            raise DataError(f"{p}: cell {i} lacks {', '.join(missing)}. Regenerate the plan with `harness weak`.")
+    return plan
