@@ -144,6 +144,9 @@ STRICT_VS_FLEXIBLE = [
     # strict wins over flexible fallbacks when present
     ("The answer is 4, or maybe 5.\n#### 4", "gsm8k", F, "4"),
     ("I am not sure about this one.", "gsm8k", F, None),
+    # flexible phrase fallback: GSM8K keeps the number, and a long "Answer: <reasoning>" is not an answer
+    ("So the correct answer is 19 apples.", "gsm8k", F, "19"),
+    ("Answer: Natalia sold 48/2 = 24 clips in May and 48 + 24 clips in total, so altogether 72", "gsm8k", F, "72"),
     ("", "math", F, None),
 ]
 

@@ -71,6 +71,8 @@ _NUMBER_RE = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 _MONEY_RE = re.compile(r"\$\s?-?\d[\d,]*(?:\.\d+)?")
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 _FRAC_CMDS = ("\\dfrac", "\\tfrac", "\\frac", "\\sqrt")
+# Longest phrase-fallback answer ("answer is X") taken as a final answer, per family.
+_PHRASE_MAX = {"math": 200, "gsm8k": 40}
 
 
 def extract(output: str, family: str, mode: str) -> str | None:
@@ -335,6 +337,11 @@ def _flexible(text: str, family: str) -> str | None:
 
     for phrases in (("final answer is", "final answer:"), ("answer is", "answer:")):
         a = _last_phrase(text, phrases, family, nocase=True)
+        if a is not None and len(a) > _PHRASE_MAX[family]:
+            a = None  # "Answer: Natalia sold 48/2 = 24 clips in May, ..." is reasoning, not a final answer
+        if a is not None and want_digit and not _NUMBER_RE.fullmatch(a.lstrip("$")):
+            m = _NUMBER_RE.search(a)  # "19 apples" -> "19"
+            a = m.group().rstrip(",") if m else None
         if ok(a):
             return a
     tail = text[-TAIL_CHARS:]
