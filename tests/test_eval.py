@@ -268,3 +268,41 @@ def test_end_to_end_subprocess(tmp_path, data_dir, tiny_checkpoint):
     p2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert p2.returncode == 0 and "generated 0 samples" in p2.stdout
     assert len(read_jsonl(out / "samples.jsonl")) == 3
+
+
+@pytest.fixture()
+def served_tiny(tiny_checkpoint):
+    """``harness serve`` over the tiny checkpoint on a free loopback port (real subprocess)."""
+    import threading
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "serve", "--model", str(tiny_checkpoint),
+           "--port", "0", "--batch-size", "4"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    try:
+        assert first and " at http://" in first[0], first
+        yield first[0].split(" at ")[1].strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_end_to_end_openai_via_harness_serve(tmp_path, data_dir, tiny_checkpoint, served_tiny):
+    pytest.importorskip("harness.backends.openai")
+    common = ["--model", str(tiny_checkpoint), "--tasks", "math500,gsm8k", "--limit", "3", "--max-new-tokens", "8",
+              "--data-dir", str(data_dir), "--no-progress"]
+    res = CliRunner().invoke(main, ["eval", *common, "--backend", "openai", "--base-url", served_tiny,
+                                    "--output-dir", str(tmp_path / "api")])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["eval", *common, "--output-dir", str(tmp_path / "hf")])
+    assert res.exit_code == 0, res.output
+    api, hf = load_run(tmp_path / "api"), load_run(tmp_path / "hf")
+    assert api.manifest["backend"] == "openai" and len(api.samples) == 6
+    fields = ("output", "correct_strict", "correct_flexible", "tokens", "finish_reason")
+    assert {k: tuple(s[f] for f in fields) for k, s in api.by_key().items()} == {
+        k: tuple(s[f] for f in fields) for k, s in hf.by_key().items()}
