@@ -1,10 +1,529 @@
-"""Equivalence of two final answers (placeholder; being built out)."""
+"""Equivalence of two final answers: ``compare(pred, gold, family, budget) -> bool``.
+
+Pipeline (each step bounded; see :mod:`harness.answers.latex` and :mod:`harness.answers.values`):
+
+1. identical strings, then identical token streams (``\\dfrac`` = ``\\frac``, ``\\left(`` = ``(``,
+   spacing ignored) are equal without any evaluation (so ``10^{10^{10}}`` equals itself);
+2. both sides are parsed into a small AST by our own parser (never ``eval``/``sympify``);
+3. the answers are compared by shape: a top-level list or set is an unordered multiset (``1, -2``
+   = ``-2, 1``; ``\\pm`` expands to two values), a tuple/interval is ordered with its brackets,
+   matrices elementwise, equations up to a non-zero factor, text case-insensitively;
+4. scalars: exact ``Fraction`` arithmetic, else high-precision evaluation (constants) or exact
+   evaluation at random rational points (free symbols, Schwartz-Zippel). No tolerance.
+
+"Cannot decide" (values beyond the size bounds that agree numerically) and running past the
+budget raise :class:`~harness.answers.types.AnswerTimeout`; they never turn into "wrong".
+"""
 
 from __future__ import annotations
 
-from harness.answers.types import Budget
+import logging
+import random
+import re
+from fractions import Fraction
+from functools import lru_cache
+from typing import NamedTuple
+
+from harness.answers import values as V
+from harness.answers.latex import (
+    ParseError,
+    fuse_thousands,
+    max_nesting,
+    norm_key,
+    parse_tokens,
+    tokenize,
+    MAX_NESTING,
+)
+from harness.answers.types import AnswerTimeout, Budget
+
+logger = logging.getLogger(__name__)
+
+MAX_PARSE_CHARS = 2000  # longer answers: normalized string comparison only
+MAX_ITEMS = 64  # items in a top-level list, set or tuple compared pairwise
+MAX_PM_VARIANTS = 8
+N_POINTS = 4  # random points for expressions with free symbols
+
+_rng = random.Random(20240717)
+_POINTS = [[Fraction(_rng.randint(1, 10_000), _rng.randint(1, 997)) for _ in range(16)]
+           for _ in range(3 * N_POINTS)]
+_BASE_RE = re.compile(r"^\\?\$?\s*(-?)([0-9A-Za-z]+(?:\.[0-9A-Za-z]+)?)\s*_\s*\{?\s*(\d{1,2})\s*\}?\s*\$?$")
+_SCI_RE = re.compile(r"^\s*\$?\s*([+-]?(?:\d+\.?\d*|\.\d+))[eE]([+-]?\d{1,4})\s*\$?\s*$")
+_DIGITS_RE = re.compile(r"\d+")
+
+
+class _Prep(NamedTuple):
+    tokens: tuple
+    key: tuple
+    ambiguous: bool
+    digits: int
+
+
+def _flat_string(s: str) -> str:
+    return "".join(s.split())
+
+
+@lru_cache(maxsize=65536)
+def _prepare(s: str, family: str) -> _Prep | None:
+    """Tokens (thousands joined where unambiguous), the comparison key, and the ambiguity flag."""
+    if max_nesting(s) > MAX_NESTING:
+        return None
+    try:
+        toks = tokenize(s)
+    except ParseError:
+        return None
+    fused, amb = fuse_thousands(toks, family, ambiguous=False)
+    digits = max((len(m) for m in _DIGITS_RE.findall(s)), default=0)
+    return _Prep(tuple(toks), norm_key(fused), amb, digits)
+
+
+@lru_cache(maxsize=65536)
+def _parse(s: str, family: str, fuse_ambiguous: bool) -> tuple | None:
+    """The AST of an answer, or None when it is not one our reader understands."""
+    m = _SCI_RE.match(s)
+    if m and family in ("math", "gsm8k"):
+        try:
+            return ("num", Fraction(m.group(1)) * Fraction(10) ** int(m.group(2)))
+        except (ValueError, ZeroDivisionError):
+            return None
+    m = _BASE_RE.match(s.strip())
+    if m and _valid_base_numeral(m.group(2), int(m.group(3))):
+        return ("base", m.group(1) + m.group(2).upper(), int(m.group(3)))
+    prep = _prepare(s, family)
+    if prep is None:
+        return None
+    toks, _ = fuse_thousands(list(prep.tokens), family, fuse_ambiguous)
+    try:
+        return parse_tokens(toks)
+    except ParseError:
+        return None
+
+
+def _valid_base_numeral(digits: str, base: int) -> bool:
+    """``4210_7``, ``152A_{11}``: digits valid in ``base`` (2..36), at least one decimal digit."""
+    if not 2 <= base <= 36 or not any(c.isdigit() for c in digits):
+        return False
+    return all(c == "." or int(c, 36) < base for c in digits)
+
+
+def _single_number(node: tuple | None) -> bool:
+    return node is not None and node[0] in V.SCALAR_KINDS
 
 
 def compare(pred: str, gold: str, family: str, budget: Budget) -> bool:
-    """True when ``pred`` equals ``gold`` (normalized string comparison for now)."""
-    return " ".join(pred.split()) == " ".join(gold.split())
+    """True when the final answer ``pred`` equals the reference ``gold``.
+
+    Args:
+        pred: the extracted model answer (untrusted).
+        gold: one reference answer.
+        family: ``"math"`` or ``"gsm8k"`` (thousands separators differ; see the README rules).
+        budget: wall-clock budget; checked in loops.
+
+    Returns:
+        True when equal; False when different or not shown equal.
+
+    Raises:
+        AnswerTimeout: past the budget, or the values are too large to decide exactly.
+
+    Examples:
+        >>> compare("\\\\frac{1}{2}", "0.5", "math", Budget())
+        True
+    """
+    if pred == gold:
+        return True
+    if not isinstance(pred, str) or not isinstance(gold, str):
+        return False
+    if len(pred) > MAX_PARSE_CHARS or len(gold) > MAX_PARSE_CHARS:
+        return _flat_string(pred) == _flat_string(gold)
+    budget.check()
+    try:
+        return _compare(pred, gold, family, budget)
+    except AnswerTimeout:
+        raise
+    except (RecursionError, MemoryError, ArithmeticError, ValueError, TypeError,
+            IndexError, KeyError, AttributeError) as exc:  # a bug, never a verdict of "equal"
+        logger.debug("compare(%r, %r) failed: %r", pred[:80], gold[:80], exc)
+        return _flat_string(pred) == _flat_string(gold)
+
+
+def _compare(pred: str, gold: str, family: str, budget: Budget) -> bool:
+    pp, gp = _prepare(pred, family), _prepare(gold, family)
+    if pp is None or gp is None:
+        return _flat_string(pred) == _flat_string(gold)
+    if pp.key == gp.key:
+        return True
+    pa, ga = _parse(pred, family, False), _parse(gold, family, False)
+    # "1,000": a thousands separator only when the other side is a single number
+    if pp.ambiguous and not gp.ambiguous and _single_number(ga):
+        fused = _parse(pred, family, True)
+        if _single_number(fused):
+            pa = fused
+    if gp.ambiguous and not pp.ambiguous and _single_number(pa):
+        fused = _parse(gold, family, True)
+        if _single_number(fused):
+            ga = fused
+    if pa is None or ga is None:
+        return _casefold_key(pp.key) == _casefold_key(gp.key)
+    cmp = _Comparer(budget, max(pp.digits, gp.digits))
+    if cmp.answers(pa, ga):
+        return True
+    if pp.ambiguous and gp.ambiguous:
+        fa, fg = _parse(pred, family, True), _parse(gold, family, True)
+        if fa is not None and fg is not None and (fa, fg) != (pa, ga):
+            return cmp.answers(fa, fg)
+    return False
+
+
+def _casefold_key(key: tuple) -> tuple:
+    return tuple((k, v.lower()) for k, v in key if (k, v) != ("op", "."))
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes
+
+
+def _is_var(node: tuple) -> bool:
+    if node[0] == "sym":
+        return True
+    if node[0] == "seq" and node[1] == "(" and all(x[0] == "sym" for x in node[3]):
+        return True
+    # f(x) = ..., written as f * x
+    return (node[0] == "mul" and len(node[1]) == 2 and node[1][0][0] == "sym"
+            and node[1][1][0] in ("sym", "num"))
+
+
+def _strip_lhs(node: tuple) -> tuple:
+    """``x = 5`` -> ``5``; ``x = 2401/100 = 24.01`` -> ``24.01``; ``x \\in [1,2]`` -> ``[1,2]``."""
+    if node[0] != "rel":
+        return node
+    ops, parts = node[1], node[2]
+    if all(o in ("=", "\\approx") for o in ops):
+        if _is_var(parts[0]):
+            return parts[-1]
+        if all(p[0] in V.SCALAR_KINDS and not V.free_symbols(p) for p in parts):
+            return parts[-1]  # "1/2 = 0.5": the last side is the final answer
+        return node
+    if ops == ("\\in",) and _is_var(parts[0]):
+        return parts[1]
+    return node
+
+
+def _expand_pm(node: tuple) -> list[tuple]:
+    """``a \\pm b`` -> ``[a + b, a - b]`` (each ± independently, at most 8 variants)."""
+    if node[0] not in V.SCALAR_KINDS or not _has_pm(node):
+        return [node]
+    out = [node]
+    for _ in range(3):
+        nxt = []
+        for n in out:
+            nxt.extend(_split_first_pm(n))
+        if len(nxt) == len(out) or len(nxt) > MAX_PM_VARIANTS:
+            break
+        out = nxt
+    return list(dict.fromkeys(out))
+
+
+@lru_cache(maxsize=8192)
+def _has_pm(node: tuple) -> bool:
+    if node[0] == "pm":
+        return True
+    for child in node[1:]:
+        if isinstance(child, tuple) and child:
+            if isinstance(child[0], str):
+                if _has_pm(child):
+                    return True
+            elif any(isinstance(c, tuple) and c and isinstance(c[0], str) and _has_pm(c)
+                     for c in child):
+                return True
+    return False
+
+
+def _split_first_pm(node: tuple) -> list[tuple]:
+    if node[0] == "pm":
+        a, b = node[1], node[2]
+        plus = b if a == ("num", Fraction(0)) else ("add", (a, b))
+        minus = ("neg", b) if a == ("num", Fraction(0)) else ("add", (a, ("neg", b)))
+        return [plus, minus]
+    parts = list(node)
+    for i, child in enumerate(parts[1:], 1):
+        if isinstance(child, tuple) and child and isinstance(child[0], str):
+            if _has_pm(child):
+                return [tuple(parts[:i] + [v] + parts[i + 1:]) for v in _split_first_pm(child)]
+        elif isinstance(child, tuple):
+            for j, c in enumerate(child):
+                if isinstance(c, tuple) and c and isinstance(c[0], str) and _has_pm(c):
+                    return [tuple(parts[:i] + [child[:j] + (v,) + child[j + 1:]] + parts[i + 1:])
+                            for v in _split_first_pm(c)]
+    return [node]
+
+
+def _top_items(node: tuple) -> list[tuple]:
+    items = node[1] if node[0] in ("list", "set") else (node,)
+    out: list[tuple] = []
+    for it in items:
+        it = _strip_lhs(it)
+        if it[0] == "set" and node[0] == "list" or it[0] == "set" and node[0] != "set" and len(items) == 1:
+            inner = [_strip_lhs(x) for x in it[1]]
+        else:
+            inner = [it]
+        for x in inner:
+            out.extend(_expand_pm(x))
+    return out
+
+
+def _choice_of(node: tuple) -> str | None:
+    if node[0] == "choice":
+        return node[1]
+    if node[0] == "sym" and len(node[1]) == 1 and "A" <= node[1] <= "Z":
+        return node[1]
+    if node[0] == "text" and len(node[1]) == 1 and node[1].isalpha():
+        return node[1].upper()
+    return None
+
+
+def _flat(node: tuple) -> str | None:
+    k = node[0]
+    if k == "text":
+        return node[1].replace(" ", "")
+    if k == "sym":
+        return node[1].lower()
+    if k == "const" and node[1] in ("e", "i"):
+        return node[1]
+    if k == "choice":
+        return node[1].lower()
+    if k == "num":
+        q = node[1]
+        return str(q.numerator) if q.denominator == 1 else None
+    if k == "mul" and all(f[0] in ("sym", "const") for f in node[1]):
+        parts = [_flat(f) for f in node[1]]
+        return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+    return None
+
+
+_DELIM = {"\\langle": "(", "\\rangle": ")"}
+_FLIP = {">": "<", "\\ge": "\\le", "<": ">", "\\le": "\\ge"}
+
+
+class _Comparer:
+    """Structural comparison with a shared budget and precision hint."""
+
+    def __init__(self, budget: Budget, digits: int) -> None:
+        self.budget = budget
+        self.digits = digits
+
+    # -- answers and items
+    def answers(self, a: tuple, b: tuple) -> bool:
+        A, B = _top_items(a), _top_items(b)
+        if len(A) != len(B):
+            return False
+        if len(A) == 1:
+            return self.item(A[0], B[0])
+        return self.multiset(A, B)
+
+    def multiset(self, A: list[tuple], B: list[tuple]) -> bool:
+        """Unordered match (greedy; equality is transitive). Lengths must agree."""
+        if len(A) != len(B) or len(A) > MAX_ITEMS:
+            return False if len(A) != len(B) else A == B
+        left = list(B)
+        for x in A:
+            for j, y in enumerate(left):
+                self.budget.check()
+                if self.item(x, y):
+                    del left[j]
+                    break
+            else:
+                return False
+        return True
+
+    def item(self, a: tuple, b: tuple) -> bool:
+        if a == b:
+            return True
+        self.budget.check()
+        a, b = _strip_lhs(a), _strip_lhs(b)
+        while a[0] == "deg":
+            a = a[1]
+        while b[0] == "deg":
+            b = b[1]
+        if a == b:
+            return True
+        ka, kb = a[0], b[0]
+        if ka == "pct" or kb == "pct":
+            if ka == "pct" and kb == "pct":
+                return self.item(a[1], b[1])
+            ra = [a[1], ("div", a[1], ("num", Fraction(100)))] if ka == "pct" else [a]
+            rb = [b[1], ("div", b[1], ("num", Fraction(100)))] if kb == "pct" else [b]
+            return any(self.item(x, y) for x in ra for y in rb)
+        if ka == "choice" or kb == "choice":
+            la, lb = _choice_of(a), _choice_of(b)
+            return la is not None and la == lb
+        if ka == "text" or kb == "text":
+            fa, fb = _flat(a), _flat(b)
+            return fa is not None and fa == fb
+        if ka == "base" or kb == "base":
+            return self.base(a, b)
+        if ka in V.SCALAR_KINDS and kb in V.SCALAR_KINDS:
+            return self.scalar(a, b)
+        if ka == "seq" and kb == "seq":
+            if (_DELIM.get(a[1], a[1]), _DELIM.get(a[2], a[2])) != (
+                    _DELIM.get(b[1], b[1]), _DELIM.get(b[2], b[2])):
+                return False
+            return self.ordered(a[3], b[3])
+        if ka == "matrix" or kb == "matrix":
+            return self.matrix(a, b)
+        if ka == kb and ka in ("set", "union", "intersect"):
+            return self.multiset(self.expand_all(a[1]), self.expand_all(b[1]))
+        if ka == kb == "setminus":
+            return self.ordered(a[1], b[1])
+        if ka == kb == "ratio":
+            return self.ordered(a[1], b[1])
+        if ka == kb == "rel":
+            return self.relation(a, b)
+        if ka == kb == "list":
+            return self.multiset(list(a[1]), list(b[1]))
+        return False
+
+    def expand_all(self, items: tuple) -> list[tuple]:
+        out: list[tuple] = []
+        for x in items:
+            out.extend(_expand_pm(x))
+        return out
+
+    def ordered(self, A: tuple, B: tuple) -> bool:
+        return len(A) == len(B) and all(self.item(x, y) for x, y in zip(A, B))
+
+    def matrix(self, a: tuple, b: tuple) -> bool:
+        def rows(n: tuple) -> tuple | None:
+            if n[0] == "matrix":
+                return n[2] if n[1] == "matrix" else None
+            if n[0] == "seq" and n[1] == "(" and n[2] == ")":  # a tuple is a column vector
+                return tuple((x,) for x in n[3])
+            return None
+        if a[0] == b[0] == "matrix" and a[1] != b[1]:
+            return False
+        if a[0] == b[0] == "matrix" and a[1] != "matrix":
+            ra, rb = a[2], b[2]
+        else:
+            ra, rb = rows(a), rows(b)
+        if ra is None or rb is None or len(ra) != len(rb):
+            return False
+        return all(self.ordered(x, y) for x, y in zip(ra, rb))
+
+    def base(self, a: tuple, b: tuple) -> bool:
+        """``4210_7``: same digits and base; the base may be left out on one side."""
+        if a[0] != "base":
+            a, b = b, a
+        if b[0] == "base":
+            return a[1] == b[1] and a[2] == b[2]
+        if b[0] == "num" and re.fullmatch(r"-?\d+(\.\d+)?", a[1]):
+            return Fraction(a[1]) == b[1]
+        return False
+
+    def relation(self, a: tuple, b: tuple) -> bool:
+        def canon(n: tuple) -> tuple[tuple, tuple]:
+            ops, parts = n[1], n[2]
+            if all(o in (">", "\\ge") for o in ops):
+                return tuple(_FLIP[o] for o in reversed(ops)), tuple(reversed(parts))
+            return ops, parts
+        (oa, pa), (ob, pb) = canon(a), canon(b)
+        if oa == ob == ("=",):
+            return self.equation(pa, pb)
+        return oa == ob and self.ordered(pa, pb)
+
+    def equation(self, pa: tuple, pb: tuple) -> bool:
+        """``lhs = rhs`` equal up to a non-zero constant factor (or side by side)."""
+        if self.ordered(pa, pb) or self.ordered(pa, pb[::-1]):
+            return True
+        if not all(p[0] in V.SCALAR_KINDS and V.evaluable(p) for p in pa + pb):
+            return False
+        f = ("add", (pa[0], ("neg", pa[1])))
+        g = ("add", (pb[0], ("neg", pb[1])))
+        syms = sorted(V.free_symbols(f) | V.free_symbols(g))
+        if not syms or len(syms) > 16:
+            return False
+        ratio = None
+        ok = 0
+        for point in _POINTS:
+            self.budget.check()
+            env = dict(zip(syms, point))
+            try:
+                fv, gv = V.exact(f, env), V.exact(g, env)
+            except (V.NotExact, V.TooBig):
+                return False
+            except V.Unevaluable:
+                continue
+            if ratio is None:
+                if gv == 0:
+                    if fv != 0:
+                        return False
+                    continue
+                ratio = fv / gv
+                if ratio == 0:
+                    return False
+            elif fv != ratio * gv:
+                return False
+            ok += 1
+            if ok >= N_POINTS + 1:
+                return True
+        return False
+
+    # -- scalars
+    def scalar(self, a: tuple, b: tuple) -> bool:
+        if a == b:
+            return True
+        if a[0] == "pm" or b[0] == "pm":
+            return False
+        if not (V.evaluable(a) and V.evaluable(b)):
+            return False
+        syms = sorted(V.free_symbols(a) | V.free_symbols(b))
+        if not syms:
+            return self.constant(a, b)
+        if len(syms) > 16:
+            return False
+        tried = ok = 0
+        for point in _POINTS:
+            tried += 1
+            self.budget.check()
+            env = dict(zip(syms, point))
+            try:
+                try:
+                    same = V.exact(a, env) == V.exact(b, env)
+                except V.NotExact:
+                    same = V.close(a, b, self.digits, env, self.budget.check)
+            except V.Unevaluable:
+                continue
+            except V.TooBig:
+                raise AnswerTimeout("values too large to compare exactly")
+            if not same:
+                return False
+            ok += 1
+            if ok >= N_POINTS:
+                return True
+        return False
+
+    def constant(self, a: tuple, b: tuple) -> bool:
+        big = False
+        try:
+            return V.exact(a) == V.exact(b)
+        except V.TooBig:
+            big = True
+        except V.NotExact:
+            pass
+        except V.Unevaluable:
+            return False
+        if not big:
+            # the other side may still be too big for the exact path
+            for n in (a, b):
+                try:
+                    V.exact(n)
+                except V.TooBig:
+                    big = True
+                except (V.NotExact, V.Unevaluable):
+                    pass
+        try:
+            same = V.close(a, b, self.digits, None, self.budget.check)
+        except V.Unevaluable:
+            return False
+        except V.TooBig:
+            raise AnswerTimeout("values too large to compare exactly")
+        if same and big:
+            raise AnswerTimeout("values too large to compare exactly")
+        return same

@@ -1,0 +1,1006 @@
+"""A small, bounded LaTeX / plain-text math reader: tokens -> our own AST (nested tuples).
+
+Nothing here evaluates anything; :mod:`harness.answers.values` computes with the AST. Model
+outputs are untrusted, so every step is bounded: callers cap the input length, :func:`max_nesting`
+is a linear pre-scan of bracket depth (checked before any recursion), and the parser also counts
+its own recursion depth.
+
+Normalization happens at the TOKEN level (``\\left(`` is the token ``(`` after ``\\left`` is
+dropped), never by deleting substrings, so ``\\left`` can never turn into ``\\le``.
+
+AST nodes are tuples whose first element is the kind:
+
+``("num", Fraction)``, ``("sym", name)``, ``("const", "pi"|"e"|"i"|"inf")``, ``("add", terms)``,
+``("neg", x)``, ``("mul", factors)``, ``("div", a, b)``, ``("pow", a, b)``, ``("sqrt", x, n|None)``,
+``("fact", x)``, ``("func", name, x)``, ``("log", base, x)``, ``("binom", n, k)``, ``("abs", x)``,
+``("floor"|"ceil", x)``, ``("deg", x)`` (a ``^\\circ``), ``("pct", x)``, ``("pm", a, b)`` (a ± b),
+``("seq", open, close, items)`` (tuple / point / interval), ``("set", items)``,
+``("matrix", env, rows)``, ``("union", parts)``, ``("rel", ops, parts)``, ``("ratio", parts)``,
+``("list", items)`` (top-level answers), ``("text", str)``, ``("choice", letter)``,
+``("base", digits, base)``, ``("over", accent, x)``, ``("opaque", str)``.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+Token = tuple  # (kind, value, spaced_before)
+
+MAX_NESTING = 60  # bracket depth accepted by the parser (pre-scanned, linear)
+MAX_TOKENS = 1500
+MAX_PARSE_DEPTH = 150  # recursion guard inside the parser
+
+
+class ParseError(ValueError):
+    """The text is not an answer this reader understands."""
+
+
+# ---------------------------------------------------------------------------------------------
+# vocabulary
+
+ALIASES = {
+    "\\dfrac": "\\frac", "\\tfrac": "\\frac", "\\cfrac": "\\frac",
+    "\\dbinom": "\\binom", "\\tbinom": "\\binom",
+    "\\leq": "\\le", "\\leqslant": "\\le", "\\geq": "\\ge", "\\geqslant": "\\ge",
+    "\\neq": "\\ne", "\\lt": "<", "\\gt": ">",
+    "\\lbrace": "\\{", "\\rbrace": "\\}", "\\lvert": "|", "\\rvert": "|", "\\vert": "|",
+    "\\lbrack": "[", "\\rbrack": "]", "\\mid": "|",
+    "\\times": "*", "\\cdot": "*", "\\ast": "*", "\\div": "/",
+    "\\land": "and", "\\wedge": "and", "\\lor": "or", "\\vee": "or",
+    "\\varepsilon": "\\epsilon", "\\vartheta": "\\theta", "\\varphi": "\\phi",
+    "\\arcsec": "\\arcsec", "\\tg": "\\tan",
+    "\\degree": "°", "\\infin": "\\infty",
+    "\\colon": ":",
+}
+# Commands dropped as tokens (sizing and spacing); \, \! \; are kept as "sp" for thousands.
+DROP = {
+    "\\left", "\\right", "\\big", "\\Big", "\\bigg", "\\Bigg", "\\bigl", "\\bigr", "\\Bigl",
+    "\\Bigr", "\\biggl", "\\biggr", "\\Biggl", "\\Biggr", "\\middle", "\\displaystyle",
+    "\\textstyle", "\\scriptstyle", "\\limits", "\\nolimits", "\\quad", "\\qquad", "\\enspace",
+    "\\thinspace", "\\negthinspace", "\\hfill", "\\hspace", "\\$", "\\boxed", "\\fbox",
+    "\\mathbf", "\\boldsymbol", "\\bm", "\\mathit", "\\mathsf", "\\pmb", "\\displaylines",
+}
+SIZE_DROPPERS = {"\\left", "\\right", "\\big", "\\Big", "\\bigg", "\\Bigg", "\\bigl", "\\bigr",
+                 "\\Bigl", "\\Bigr", "\\biggl", "\\biggr", "\\Biggl", "\\Biggr", "\\middle"}
+TEXT_CMDS = {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\mbox", "\\mathrm",
+             "\\textsf", "\\texttt", "\\emph", "\\operatorname", "\\textup", "\\hbox"}
+ARG_DROP = {"\\phantom", "\\hphantom", "\\vphantom", "\\label", "\\tag"}
+SPACING = {"\\,", "\\!", "\\;", "\\:", "\\ ", "\\>", "~"}
+OPEN = {"(", "[", "{", "\\{", "\\langle", "\\lfloor", "\\lceil"}
+CLOSE = {")", "]", "}", "\\}", "\\rangle", "\\rfloor", "\\rceil"}
+RELOPS = {"=", "<", ">", "\\le", "\\ge", "\\ne", "\\approx", "\\in", "\\equiv", "\\sim",
+          "\\to", "\\rightarrow", "\\Rightarrow", "\\implies", "\\subset", "\\subseteq",
+          "\\notin", "\\cong", "\\simeq", "\\propto", "\\ll", "\\gg"}
+TRIG = {"sin", "cos", "tan", "cot", "sec", "csc"}
+FUNCS = TRIG | {"arcsin", "arccos", "arctan", "arccot", "arcsec", "arccsc", "sinh", "cosh",
+                "tanh", "coth", "ln", "log", "exp", "lg", "sgn", "det", "gcd", "lcm", "max",
+                "min", "deg", "arg", "sqrt"}
+GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+         "lambda", "mu", "nu", "xi", "omicron", "rho", "sigma", "tau", "upsilon", "phi", "chi",
+         "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Upsilon", "Phi",
+         "Psi", "Omega", "ell"}
+ACCENTS = {"\\overline", "\\underline", "\\hat", "\\widehat", "\\bar", "\\vec", "\\tilde",
+           "\\widetilde", "\\dot", "\\ddot", "\\overrightarrow", "\\overleftrightarrow",
+           "\\mathbb", "\\mathcal", "\\mathfrak", "\\mathscr", "\\overarc", "\\arc", "\\stackrel"}
+CONST_CMDS = {"\\pi": ("const", "pi"), "\\infty": ("const", "inf"), "\\imath": ("const", "i")}
+# Words that end a number's unit annotation in a way that changes its value or meaning:
+# "5 million" is not 5, "9 a.m." is not "9 p.m.".
+VALUE_WORDS = {
+    "million", "millions", "billion", "billions", "thousand", "thousands", "hundred",
+    "hundreds", "trillion", "trillions", "dozen", "dozens", "half", "halves", "third", "thirds",
+    "quarter", "quarters", "fourth", "fourths", "fifth", "fifths", "tenth", "tenths",
+    "hundredth", "hundredths", "squared", "cubed", "am", "pm", "a.m.", "p.m.", "bc", "bce", "ad",
+    "times", "less", "more", "than", "minus", "plus", "over", "not", "no", "of", "to", "pi",
+    "percent", "percentage", "negative", "positive", "undefined", "infinity", "inf", "none",
+    "all", "any", "every", "odd", "even", "ten", "one", "two", "three", "four", "five", "six",
+    "seven", "eight", "nine", "zero", "at", "and", "or", "root", "roots", "power", "factorial",
+    "i", "x", "y", "z", "n", "k", "e", "infinitely", "many", "only", "except", "between",
+    "from", "if", "is", "are", "the", "a", "an", "with", "without", "by", "per", "base",
+    "mod", "modulo", "remainder", "degree", "th", "st", "nd", "rd",
+}
+# Two-letter runs read as words (units) rather than a product of two symbols.
+SHORT_UNITS = {"cm", "mm", "km", "ft", "in", "yd", "mi", "kg", "mg", "lb", "oz", "ml", "hr",
+               "sq", "cu", "pm", "am", "ms", "mph", "kph", "min", "sec", "hrs", "lbs", "mins",
+               "yds", "gal", "qt", "pt", "deg", "rad", "cc", "dm", "or", "cents"}
+# Single letters that, inside \text{...} after a number, are units ("5\text{ m}").
+LETTER_UNITS = {"m", "g", "s", "h", "l", "L", "K", "J", "N", "W", "V", "A"}
+SEPARATOR_WORDS = {"and", "or"}
+
+UNICODE = {
+    "\u2212": "-", "\u2013": "-", "\u00d7": "*", "\u22c5": "*", "\u00b7": "*", "\u00f7": "/",
+    "\u221a": "\\sqrt ", "\u03c0": "\\pi ", "\u221e": "\\infty ", "\u2264": "\\le ",
+    "\u2265": "\\ge ", "\u2260": "\\ne ", "\u00b1": "\\pm ", "\u2213": "\\mp ", "\u00b0": "°",
+    "\u222a": "\\cup ", "\u2229": "\\cap ", "\u2248": "\\approx ", "\u2208": "\\in ",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2032": "'", "\uff0c": ",",
+}
+
+_NUM_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+_WORD_RE = re.compile(r"[A-Za-z](?:\.[A-Za-z])+\.?|[A-Za-z]+")
+_CMD_RE = re.compile(r"\\([A-Za-z]+)\*?")
+
+
+# ---------------------------------------------------------------------------------------------
+# pre-scan
+
+
+def max_nesting(s: str) -> int:
+    """Deepest bracket nesting in ``s`` (linear scan; all bracket kinds count alike)."""
+    depth = best = 0
+    for ch in s:
+        if ch in "([{":
+            depth += 1
+            if depth > best:
+                best = depth
+        elif ch in ")]}":
+            depth -= 1
+    return best
+
+
+def _match_brace(s: str, i: int) -> int:
+    """Index just after the brace group opening at ``s[i] == '{'`` (or len(s) if unclosed)."""
+    depth = 0
+    n = len(s)
+    j = i
+    while j < n:
+        c = s[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenizer
+
+
+def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
+    """Split ``s`` into tokens ``(kind, value, spaced)``.
+
+    Kinds: ``num`` (digits, optional decimal part), ``id`` (a run of letters in math mode),
+    ``word`` (a run of letters inside ``\\text{}``), ``cmd`` (a control sequence, aliases
+    resolved), ``op`` (a single character or ``\\\\``), ``sp`` (a thin space ``\\,``/``\\!``),
+    ``tsep`` (``{,}``), ``begin``/``end`` (environments). ``spaced`` is True when whitespace
+    came before the token.
+
+    Raises:
+        ParseError: nesting too deep.
+    """
+    if _depth > MAX_NESTING:
+        raise ParseError("nesting too deep")
+    if any(c in UNICODE for c in s):
+        s = "".join(UNICODE.get(c, c) for c in s)
+    out: list[Token] = []
+    i, n = 0, len(s)
+    spaced = False
+    while i < n:
+        c = s[i]
+        if c.isspace():
+            spaced = True
+            i += 1
+            continue
+        if c == "$":
+            i += 1
+            continue
+        if c.isdigit() or (c == "." and i + 1 < n and s[i + 1].isdigit()):
+            m = _NUM_RE.match(s, i)
+            out.append(("num", m.group(), spaced))
+            i = m.end()
+        elif c.isalpha() and c.isascii():
+            m = _WORD_RE.match(s, i)
+            w = m.group()
+            if not text_mode and "." in w:  # "a.m." only in text; in math "x.y" is x . y
+                w = re.match(r"[A-Za-z]+", w).group()
+            out.append(("word" if text_mode else "id", w, spaced))
+            i += len(w)
+        elif c == "{" and s.startswith("{,}", i):
+            out.append(("tsep", ",", spaced))
+            i += 3
+        elif c == "\\":
+            m = _CMD_RE.match(s, i)
+            if m is None:  # \ followed by a non-letter
+                two = s[i:i + 2]
+                i += 2
+                if two in ("\\{", "\\}"):
+                    out.append(("op", two, spaced))
+                elif two == "\\\\":
+                    out.append(("op", "\\\\", spaced))
+                elif two in SPACING:
+                    out.append(("sp", two, spaced))
+                elif two == "\\%":
+                    out.append(("op", "%", spaced))
+                elif two in ("\\$", "\\#", "\\&", "\\_"):
+                    if two == "\\_":
+                        out.append(("op", "_", spaced))
+                else:
+                    out.append(("op", two[1:] or "\\", spaced))
+                spaced = False
+                continue
+            name = "\\" + m.group(1)
+            i = m.end()
+            name = ALIASES.get(name, name)
+            if name in TEXT_CMDS or name in ARG_DROP or name in ("\\begin", "\\end"):
+                j = i
+                while j < n and s[j].isspace():
+                    j += 1
+                if j < n and s[j] == "{":
+                    k = _match_brace(s, j)
+                    inner = s[j + 1:k - 1] if k <= n and s[k - 1:k] == "}" else s[j + 1:k]
+                    i = k
+                    if name in ("\\begin", "\\end"):
+                        out.append((name[1:], inner.strip().rstrip("*"), spaced))
+                    elif name in TEXT_CMDS:
+                        out.extend(tokenize(inner, name != "\\operatorname" and name != "\\mathrm"
+                                            or _wordy_text(inner), _depth + 1))
+                    # ARG_DROP: argument dropped entirely
+                elif name in ("\\begin", "\\end"):
+                    raise ParseError("\\begin without {env}")
+                spaced = False
+                continue
+            if name in SIZE_DROPPERS:
+                j = i
+                while j < n and s[j].isspace():
+                    j += 1
+                if j < n and s[j] == ".":  # \left. / \right. (invisible delimiter)
+                    i = j + 1
+                spaced = False
+                continue
+            if name in DROP:
+                continue
+            if name in ("\\lfloor", "\\rfloor", "\\lceil", "\\rceil", "\\langle", "\\rangle",
+                        "\\{", "\\}") or not name.startswith("\\") and name not in ("and", "or"):
+                out.append(("op", name, spaced))
+            elif name in ("and", "or"):
+                out.append(("word", name, spaced))
+            else:
+                out.append(("cmd", name, spaced))
+        elif c == "~":
+            out.append(("sp", "~", spaced))
+            i += 1
+        else:
+            out.append(("op", c, spaced))
+            i += 1
+        spaced = False
+        if len(out) > MAX_TOKENS * 4:
+            raise ParseError("too many tokens")
+    return out
+
+
+def _wordy_text(inner: str) -> bool:
+    """\\mathrm{cm} is a word; \\mathrm{d} or \\operatorname{sin} is math."""
+    letters = re.sub(r"[^A-Za-z]", "", inner)
+    return len(letters) >= 2 and letters.lower() not in FUNCS
+
+
+def fuse_thousands(tokens: list[Token], family: str, ambiguous: bool) -> tuple[list[Token], bool]:
+    """Join digit groups split by thousands separators; drop spacing tokens.
+
+    Explicit separators (``{,}``, ``,\\!``, a thin space ``\\,``/``\\!`` between digit groups,
+    each followed by exactly three digits) always join. In family ``gsm8k`` a bare comma between
+    digits always joins. In MATH a bare comma between 3-digit groups (``1,000``; never ``0,1``,
+    ``1, 000`` or ``1000,000``) is ambiguous: it joins only when ``ambiguous`` is True.
+
+    Returns:
+        (tokens, had_ambiguous): whether a bare ambiguous comma was seen (joined or not).
+    """
+    out: list[Token] = []
+    had_amb = False
+    i, n = 0, len(tokens)
+    while i < n:
+        t = tokens[i]
+        if t[0] == "num" and "." not in t[1] and (family == "gsm8k" or (
+                len(t[1]) <= 3 and not (t[1].startswith("0")))):
+            text = t[1]
+            j = i + 1
+            while j < n and "." not in text:
+                k = j
+                while k < n and k - j < 3 and (tokens[k][0] in ("sp", "tsep")
+                                               or tokens[k][:2] == ("op", ",")):
+                    k += 1
+                run = tokens[j:k]
+                if not run or k >= n or tokens[k][0] != "num" or tokens[k][2]:
+                    break
+                if any(x[2] for x in run):  # whitespace around the separator: a list
+                    break
+                grp = tokens[k][1]
+                head = grp.split(".")[0]
+                commas = sum(1 for x in run if x[0] == "op")
+                tseps = sum(1 for x in run if x[0] == "tsep")
+                sps = sum(1 for x in run if x[0] == "sp")
+                if commas + tseps > 1 or not head:
+                    break
+                if tseps or sps:
+                    if len(head) != 3:
+                        break
+                elif family == "gsm8k":
+                    pass
+                elif len(head) == 3:
+                    had_amb = True
+                    if not ambiguous:
+                        break
+                else:
+                    break
+                text += grp
+                j = k + 1
+            out.append(("num", text, t[2]))
+            i = j
+            continue
+        if t[0] != "sp":
+            out.append(("op", ",", t[2]) if t[0] == "tsep" else t)
+        i += 1
+    return out, had_amb
+
+
+def norm_key(tokens: list[Token]) -> tuple:
+    """Tokens without spacing flags: two answers with equal keys are written the same way."""
+    return tuple((t[0] if t[0] != "word" else "id", t[1]) for t in tokens if t[0] != "sp")
+
+
+# ---------------------------------------------------------------------------------------------
+# parser
+
+
+def _num(text: str) -> tuple:
+    return ("num", Fraction(text))
+
+
+ZERO = ("num", Fraction(0))
+ONE = ("num", Fraction(1))
+
+
+class Parser:
+    """Recursive descent over a token list. Use :func:`parse_tokens`."""
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.t = list(tokens)
+        self.p = 0
+        self.depth = 0
+        self.abs_depth = 0
+
+    # -- helpers
+    def peek(self, k: int = 0) -> Token | None:
+        j = self.p + k
+        return self.t[j] if j < len(self.t) else None
+
+    def at(self, kind: str, value: str | None = None, k: int = 0) -> bool:
+        tok = self.peek(k)
+        return tok is not None and tok[0] == kind and (value is None or tok[1] == value)
+
+    def at_op(self, *values: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok[0] in ("op", "cmd") and tok[1] in values
+
+    def take(self) -> Token:
+        tok = self.peek()
+        if tok is None:
+            raise ParseError("unexpected end")
+        self.p += 1
+        return tok
+
+    def expect_op(self, value: str) -> None:
+        if not self.at_op(value):
+            raise ParseError(f"expected {value}")
+        self.p += 1
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_PARSE_DEPTH:
+            raise ParseError("expression nested too deeply")
+
+    def leave(self) -> None:
+        self.depth -= 1
+
+    def done(self) -> bool:
+        return self.p >= len(self.t)
+
+    # -- classification
+    def is_closer(self, tok: Token | None) -> bool:
+        return tok is not None and (
+            (tok[0] == "op" and (tok[1] in CLOSE or tok[1] in ("\\\\", "&"))) or tok[0] == "end")
+
+    def is_separator(self, tok: Token | None) -> bool:
+        if tok is None:
+            return False
+        if tok[0] == "op" and tok[1] in (",", ";"):
+            return True
+        return tok[0] in ("word", "id") and tok[1].lower() in SEPARATOR_WORDS
+
+    def is_wordy(self, tok: Token | None) -> bool:
+        """A token that is a word (unit, text), not a math symbol."""
+        if tok is None:
+            return False
+        if tok[0] == "word":
+            return True
+        if tok[0] != "id" or len(tok[1]) == 1:
+            return False
+        w = tok[1]
+        lw = w.lower()
+        if lw in FUNCS or w in GREEK or lw in ("pi", "inf", "infty", "oo", "infinity"):
+            return False
+        return lw in SHORT_UNITS or len(w) >= 3
+
+    def starts_atom(self, tok: Token | None) -> bool:
+        if tok is None:
+            return False
+        k, v = tok[0], tok[1]
+        if k == "num" or k == "begin":
+            return True
+        if k == "id":
+            return not self.is_wordy(tok) and v.lower() not in SEPARATOR_WORDS
+        if k == "word":
+            return False
+        if k == "cmd":
+            return v not in RELOPS and v not in ("\\pm", "\\mp", "\\cup", "\\cap", "\\setminus",
+                                                   "\\circ", "\\%", "\\cdots", "\\ldots",
+                                                   "\\dots", "\\vdots")
+        if k == "op":
+            if v == "|":
+                return self.abs_depth == 0
+            return v in ("(", "\\{", "\\langle", "\\lfloor", "\\lceil", "{")
+        return False
+
+    # -- grammar
+    def parse_answer(self) -> tuple:
+        items = self.parse_list(top=True)
+        if not self.done():
+            raise ParseError("trailing tokens")
+        if not items:
+            raise ParseError("empty")
+        return items[0] if len(items) == 1 else ("list", tuple(items))
+
+    def parse_list(self, top: bool = False) -> list[tuple]:
+        items: list[tuple] = []
+        while True:
+            while self.is_separator(self.peek()):
+                self.p += 1
+            tok = self.peek()
+            if tok is None or self.is_closer(tok):
+                return items
+            items.append(self.parse_item())
+            tok = self.peek()
+            if tok is None or self.is_closer(tok):
+                return items
+            if not self.is_separator(tok):
+                raise ParseError(f"unexpected {tok[1]!r}")
+
+    def parse_item(self) -> tuple:
+        start = self.p
+        while self.at_op("=", "\\approx") or self.at("op", ":"):
+            self.p += 1  # "= 5", "\approx 8.24"
+        try:
+            node = self.parse_relation()
+        except ParseError:
+            self.p = start
+            node = None
+        if node is None or not (self.done() or self.is_separator(self.peek())
+                                or self.is_closer(self.peek())):
+            # not math: a text item running to the next separator
+            self.p = start
+            return self.text_item()
+        while self.at("op", "."):
+            self.p += 1
+        return node
+
+    def text_item(self) -> tuple:
+        parts: list[str] = []
+        depth = 0
+        while not self.done():
+            tok = self.peek()
+            if depth == 0 and (self.is_separator(tok) or self.is_closer(tok)):
+                break
+            if tok[0] == "op" and tok[1] in OPEN:
+                depth += 1
+            elif tok[0] == "op" and tok[1] in CLOSE:
+                depth -= 1
+            parts.append(tok[1])
+            self.p += 1
+        while parts and parts[-1] == ".":
+            parts.pop()
+        if not parts:
+            raise ParseError("empty item")
+        return ("text", " ".join(parts).lower())
+
+    def parse_relation(self) -> tuple:
+        parts = [self.parse_union()]
+        ops: list[str] = []
+        ratio = False
+        while True:
+            tok = self.peek()
+            if tok is None:
+                break
+            if tok[0] in ("op", "cmd") and tok[1] in RELOPS:
+                ops.append(tok[1])
+                self.p += 1
+                parts.append(self.parse_union())
+            elif tok[0] == "op" and tok[1] == ":" and not ops:
+                ratio = True
+                self.p += 1
+                parts.append(self.parse_union())
+            else:
+                break
+        if ratio and not ops:
+            return ("ratio", tuple(parts))
+        if ratio:
+            raise ParseError("mixed ratio and relation")
+        if not ops:
+            return parts[0]
+        return ("rel", tuple(ops), tuple(parts))
+
+    def parse_union(self) -> tuple:
+        first = self.parse_unit_expr()
+        if not self.at_op("\\cup", "\\cap", "\\setminus"):
+            return first
+        parts = [first]
+        op = self.peek()[1]
+        while self.at_op(op):
+            self.p += 1
+            parts.append(self.parse_unit_expr())
+        if self.at_op("\\cup", "\\cap", "\\setminus"):
+            raise ParseError("mixed set operations")
+        kind = {"\\cup": "union", "\\cap": "intersect", "\\setminus": "setminus"}[op]
+        return (kind, tuple(parts))
+
+    def parse_unit_expr(self) -> tuple:
+        """An expression, then an optional unit annotation (dropped) such as ``\\text{ cm}^2``."""
+        e = self.parse_expr()
+        tok = self.peek()
+        if tok is None or tok[0] not in ("word", "id") or not self._unit_start(tok):
+            if self.at("op", "%"):
+                self.p += 1
+                return ("pct", e)
+            return e
+        words: list[str] = []
+        while True:
+            tok = self.peek()
+            if tok is None:
+                break
+            if tok[0] in ("word", "id") and tok[1].lower() not in SEPARATOR_WORDS:
+                words.append(tok[1])
+                self.p += 1
+            elif tok[0] == "op" and tok[1] in ("^",) and self.at("num", None, 1):
+                self.p += 2
+            elif tok[0] == "op" and tok[1] == "^" and self.at("op", "{", 1):
+                # ^{2}
+                if self.at("num", None, 2) and self.at("op", "}", 3):
+                    self.p += 4
+                else:
+                    break
+            elif tok[0] == "op" and tok[1] in ("/", ".", "-") and self.at("word", None, 1) or (
+                    tok[0] == "op" and tok[1] == "/" and self.at("id", None, 1)):
+                self.p += 1
+            else:
+                break
+        lows = [w.lower().rstrip(".") for w in words]
+        if lows and all(w in ("percent", "%") for w in lows):
+            return ("pct", e)
+        for w, lw in zip(words, lows):
+            if lw in VALUE_WORDS or w.lower() in VALUE_WORDS:
+                raise ParseError("value word after number")
+            if len(lw) == 1 and w not in LETTER_UNITS:
+                raise ParseError("letter after number")
+            if any(ch.isdigit() for ch in lw):
+                raise ParseError("digits in unit")
+        return e
+
+    def _unit_start(self, tok: Token) -> bool:
+        if tok[1].lower() in SEPARATOR_WORDS:
+            return False
+        if tok[0] == "word":
+            return tok[1] in LETTER_UNITS or len(tok[1]) > 1
+        return self.is_wordy(tok)
+
+    def parse_expr(self) -> tuple:
+        self.enter()
+        plain: list[tuple] = []
+        pm: list[tuple] = []
+        sign = "+"
+        if self.at_op("+", "-", "\\pm", "\\mp"):
+            sign = self.take()[1]
+        while True:
+            term = self.parse_term()
+            if sign == "+":
+                plain.append(term)
+            elif sign == "-":
+                plain.append(("neg", term))
+            elif sign == "\\pm":
+                pm.append(term)
+            else:
+                pm.append(("neg", term))
+            if self.at_op("+", "-", "\\pm", "\\mp"):
+                sign = self.take()[1]
+                continue
+            break
+        self.leave()
+        base = plain[0] if len(plain) == 1 else ("add", tuple(plain)) if plain else None
+        if pm:
+            off = pm[0] if len(pm) == 1 else ("add", tuple(pm))
+            return ("pm", base if base is not None else ZERO, off)
+        return base
+
+    def parse_term(self) -> tuple:
+        self.enter()
+        factors = [self.parse_unary()]
+        while True:
+            tok = self.peek()
+            if tok is None:
+                break
+            if tok[0] == "op" and tok[1] == "*":
+                self.p += 1
+                factors.append(self.parse_unary())
+            elif tok[0] == "op" and tok[1] == "/":
+                self.p += 1
+                den = self.parse_unary()
+                num = factors[0] if len(factors) == 1 else ("mul", tuple(factors))
+                factors = [("div", num, den)]
+            elif self.starts_atom(tok):
+                if (len(factors) == 1 and factors[0][0] == "num" and tok[0] == "cmd"
+                        and tok[1] == "\\frac" and factors[0][1].denominator == 1):
+                    f = self.parse_postfix()
+                    if (f[0] == "div" and f[1][0] == "num" and f[2][0] == "num"
+                            and f[1][1].denominator == 1 and f[2][1].denominator == 1
+                            and f[2][1] != 0 and 0 <= f[1][1] < f[2][1]):
+                        factors = [("num", factors[0][1] + f[1][1] / f[2][1])]  # 4\frac23 = 14/3
+                    else:
+                        factors.append(f)
+                    continue
+                factors.append(self.parse_postfix())
+            else:
+                break
+        self.leave()
+        return factors[0] if len(factors) == 1 else ("mul", tuple(factors))
+
+    def parse_unary(self) -> tuple:
+        self.enter()
+        try:
+            if self.at_op("-"):
+                self.p += 1
+                return ("neg", self.parse_unary())
+            if self.at_op("+"):
+                self.p += 1
+                return self.parse_unary()
+            if self.at_op("\\pm", "\\mp"):
+                self.p += 1
+                return ("pm", ZERO, self.parse_unary())
+            return self.parse_postfix()
+        finally:
+            self.leave()
+
+    def parse_postfix(self) -> tuple:
+        a = self.parse_atom()
+        while True:
+            tok = self.peek()
+            if tok is None:
+                return a
+            k, v = tok[0], tok[1]
+            if k == "op" and v == "^":
+                self.p += 1
+                e = self.parse_script()
+                a = ("deg", a) if e == ("deg",) else ("pow", a, e)
+            elif k == "op" and v == "!" and not self.at("op", "=", 1):
+                self.p += 1
+                a = ("fact", a)
+            elif k == "op" and v == "_":
+                self.p += 1
+                sub = self.parse_script()
+                if a[0] == "sym" and sub[0] in ("num", "sym"):
+                    a = ("sym", a[1] + "_" + (str(sub[1]) if sub[0] == "num" else sub[1]))
+                else:
+                    a = ("sub", a, sub)
+            elif k == "op" and v == "%":
+                self.p += 1
+                a = ("pct", a)
+            elif k == "op" and v == "°" or k == "cmd" and v == "\\circ":
+                self.p += 1
+                a = ("deg", a)
+            elif k == "op" and v == "'":
+                self.p += 1
+                a = ("prime", a)
+            else:
+                return a
+
+    def parse_script(self) -> tuple:
+        """The argument of ^ or _: a group, a whole number, one letter, or a command atom."""
+        tok = self.peek()
+        if tok is None:
+            raise ParseError("missing exponent")
+        k, v = tok[0], tok[1]
+        if k == "op" and v == "{":
+            self.p += 1
+            if self.at("cmd", "\\circ") and self.at("op", "}", 1):
+                self.p += 2
+                return ("deg",)
+            if self.at("op", "°") and self.at("op", "}", 1):
+                self.p += 2
+                return ("deg",)
+            inner = self.parse_relation()
+            self.expect_op("}")
+            return inner
+        if k == "cmd" and v == "\\circ" or k == "op" and v == "°":
+            self.p += 1
+            return ("deg",)
+        if k == "num":
+            self.p += 1
+            return _num(v)
+        if k in ("id", "word"):
+            return self.single_letter()
+        if k == "op" and v in ("-", "+"):
+            self.p += 1
+            inner = self.parse_script()
+            return ("neg", inner) if v == "-" else inner
+        return self.parse_atom()
+
+    def single_letter(self) -> tuple:
+        tok = self.take()
+        v = tok[1]
+        if len(v) > 1:
+            self.p -= 1
+            self.t[self.p] = (tok[0], v[1:], False)
+            self.t.insert(self.p, (tok[0], v[0], tok[2]))
+            self.p += 1
+            v = v[0]
+        return _letter(v)
+
+    def parse_arg(self) -> tuple:
+        """A macro argument: {group}, one digit, one letter, or one command atom."""
+        tok = self.peek()
+        if tok is None:
+            raise ParseError("missing argument")
+        k, v = tok[0], tok[1]
+        if k == "op" and v == "{":
+            self.p += 1
+            items = self.parse_list()
+            self.expect_op("}")
+            if len(items) != 1:
+                raise ParseError("list in argument")
+            return items[0]
+        if k == "num":
+            if len(v) > 1:
+                self.t[self.p] = ("num", v[1:], False)
+                return _num(v[0]) if v[0] != "." else _bad()
+            self.p += 1
+            return _num(v)
+        if k in ("id", "word"):
+            return self.single_letter()
+        return self.parse_atom()
+
+    def parse_atom(self) -> tuple:
+        self.enter()
+        try:
+            return self._atom()
+        finally:
+            self.leave()
+
+    def _atom(self) -> tuple:
+        tok = self.take()
+        k, v = tok[0], tok[1]
+        if k == "num":
+            return _num(v)
+        if k == "id":
+            lw = v.lower()
+            if lw in FUNCS:
+                return self.parse_function(lw)
+            if lw == "pi":
+                return ("const", "pi")
+            if lw in ("inf", "infty", "infinity", "oo"):
+                return ("const", "inf")
+            if v in GREEK:
+                return ("sym", v)
+            if self.is_wordy(tok):
+                raise ParseError("word in expression")
+            if len(v) > 1:  # "xy": x times y
+                self.t.insert(self.p, ("id", v[1:], False))
+            return _letter(v[0])
+        if k == "word":
+            if len(v) == 1:
+                return ("sym", v)
+            raise ParseError("word in expression")
+        if k == "begin":
+            return self.parse_env(v)
+        if k == "op":
+            if v in ("(", "[", "\\langle"):
+                return self.parse_group(v)
+            if v == "\\{":
+                items = self.parse_list()
+                if not self.at("op", "\\}"):
+                    raise ParseError("unclosed set")
+                self.p += 1
+                return ("set", tuple(items))
+            if v == "{":
+                items = self.parse_list()
+                self.expect_op("}")
+                if len(items) == 1:
+                    return items[0]
+                return ("seq", "{", "}", tuple(items))
+            if v == "|":
+                self.abs_depth += 1
+                inner = self.parse_expr()
+                self.abs_depth -= 1
+                self.expect_op("|")
+                return ("abs", inner)
+            if v in ("\\lfloor", "\\lceil"):
+                inner = self.parse_expr()
+                self.expect_op("\\rfloor" if v == "\\lfloor" else "\\rceil")
+                return ("floor" if v == "\\lfloor" else "ceil", inner)
+            raise ParseError(f"unexpected {v!r}")
+        if k == "cmd":
+            if v in CONST_CMDS:
+                return CONST_CMDS[v]
+            if v == "\\frac":
+                a = self.parse_arg()
+                b = self.parse_arg()
+                return ("div", a, b)
+            if v == "\\binom":
+                return ("binom", self.parse_arg(), self.parse_arg())
+            if v == "\\sqrt":
+                n = None
+                if self.at("op", "["):
+                    self.p += 1
+                    n = self.parse_expr()
+                    self.expect_op("]")
+                return ("sqrt", self.parse_arg(), n)
+            name = v[1:]
+            if name in FUNCS or name in ("arccot", "arcsec", "arccsc"):
+                return self.parse_function(name)
+            if name in GREEK or name in ("epsilon", "phi"):
+                return ("sym", name)
+            if v in ACCENTS:
+                return ("over", name, self.parse_arg())
+            if v in ("\\emptyset", "\\varnothing"):
+                return ("set", ())
+            if v in ("\\cdots", "\\ldots", "\\dots"):
+                return ("opaque", "...")
+            if v in ("\\frac", "\\over"):
+                raise ParseError("bad frac")
+            return ("opaque", v)
+        raise ParseError(f"unexpected token {v!r}")
+
+    def parse_function(self, name: str) -> tuple:
+        power = None
+        base = None
+        if name == "sqrt":
+            return ("sqrt", self.parse_function_arg(), None)
+        if self.at("op", "_") and name in ("log", "lg"):
+            self.p += 1
+            base = self.parse_script()
+        if self.at("op", "^"):
+            self.p += 1
+            power = self.parse_script()
+        arg = self.parse_function_arg()
+        if name == "lg":
+            name = "log"
+        if power is not None and power in (("neg", ONE),) and name in TRIG:
+            return ("func", "arc" + name, arg)
+        node = ("log", base, arg) if base is not None else ("func", name, arg)
+        return ("pow", node, power) if power is not None else node
+
+    def parse_function_arg(self) -> tuple:
+        tok = self.peek()
+        if tok is None:
+            raise ParseError("function without argument")
+        if tok[0] == "op" and tok[1] in ("(", "{"):
+            return self.parse_postfix()
+        # \sin 3x, \cos 13^\circ: a product of atoms, stopping at another function or sign
+        factors = [self.parse_postfix()]
+        while self.starts_atom(self.peek()) and not self._is_function(self.peek()):
+            if self.at("op", "("):
+                break
+            factors.append(self.parse_postfix())
+        return factors[0] if len(factors) == 1 else ("mul", tuple(factors))
+
+    def _is_function(self, tok: Token | None) -> bool:
+        if tok is None:
+            return False
+        if tok[0] == "cmd":
+            return tok[1][1:] in FUNCS or tok[1] in ("\\frac", "\\sqrt", "\\log")
+        if tok[0] == "id":
+            return tok[1].lower() in FUNCS
+        return False
+
+    def parse_group(self, opener: str) -> tuple:
+        items = self.parse_list()
+        tok = self.peek()
+        if tok is None or tok[0] != "op" or tok[1] not in CLOSE:
+            raise ParseError("unclosed group")
+        self.p += 1
+        close = tok[1]
+        if opener == "\\langle":
+            opener, close = ("(", ")") if close == "\\rangle" else (opener, close)
+        if len(items) == 1 and opener == "(" and close == ")":
+            return items[0]
+        if len(items) == 1 and opener == "[" and close == "]":
+            return items[0]
+        if not items:
+            raise ParseError("empty group")
+        return ("seq", opener, close, tuple(items))
+
+    def parse_env(self, env: str) -> tuple:
+        kind = {"pmatrix": "matrix", "bmatrix": "matrix", "matrix": "matrix", "Bmatrix": "matrix",
+                "smallmatrix": "matrix", "array": "matrix", "vmatrix": "det", "Vmatrix": "norm"}
+        if env not in kind:
+            raise ParseError(f"environment {env}")
+        if env == "array" and self.at("op", "{"):
+            depth = 0
+            while not self.done():
+                tok = self.take()
+                if tok[:2] == ("op", "{"):
+                    depth += 1
+                elif tok[:2] == ("op", "}"):
+                    depth -= 1
+                    if depth == 0:
+                        break
+        rows: list[tuple] = []
+        row: list[tuple] = []
+        while True:
+            if self.done():
+                raise ParseError("unclosed matrix")
+            if self.at("end"):
+                self.p += 1
+                break
+            if self.at("op", "&"):
+                self.p += 1
+                continue
+            if self.at("op", "\\\\"):
+                self.p += 1
+                if row:
+                    rows.append(tuple(row))
+                row = []
+                continue
+            row.append(self.parse_relation())
+            if not (self.at("op", "&") or self.at("op", "\\\\") or self.at("end")):
+                raise ParseError("bad matrix cell")
+        if row:
+            rows.append(tuple(row))
+        if not rows or len({len(r) for r in rows}) != 1:
+            raise ParseError("ragged matrix")
+        return ("matrix", kind[env], tuple(rows))
+
+
+def _letter(v: str) -> tuple:
+    if v == "i":
+        return ("const", "i")
+    if v == "e":
+        return ("const", "e")
+    return ("sym", v)
+
+
+def _bad() -> tuple:
+    raise ParseError("bad argument")
+
+
+
+
+def choice_letter(tokens: list[Token]) -> str | None:
+    """``C``, ``(C)``, ``\\text{(C)}``, ``\\textbf{(C)}``: the multiple-choice letter, or None."""
+    vals = [t for t in tokens if t[0] != "sp"]
+    while vals and vals[-1][:2] == ("op", "."):
+        vals.pop()
+    if len(vals) == 3 and vals[0][:2] == ("op", "(") and vals[2][:2] == ("op", ")"):
+        vals = [vals[1]]
+    if len(vals) == 1 and vals[0][0] in ("id", "word") and len(vals[0][1]) == 1 \
+            and "A" <= vals[0][1] <= "Z":
+        return vals[0][1]
+    return None
+
+
+def parse_tokens(tokens: list[Token]) -> tuple:
+    """Parse a token list (from :func:`tokenize` + :func:`fuse_thousands`) into an AST.
+
+    Raises:
+        ParseError: the tokens are not an answer this reader understands.
+    """
+    if len(tokens) > MAX_TOKENS:
+        raise ParseError("too many tokens")
+    letter = choice_letter(tokens)
+    if letter is not None:
+        return ("choice", letter)
+    try:
+        return Parser(tokens).parse_answer()
+    except RecursionError as exc:  # defensive: depth is bounded above, this should not happen
+        raise ParseError("recursion") from exc
