@@ -549,7 +549,7 @@ class Parser:
 
     def parse_unit_expr(self) -> tuple:
         """An expression, then an optional unit annotation (dropped) such as ``\\text{ cm}^2``."""
-        e = self.parse_expr()
+        e = self.parse_sum()
         tok = self.peek()
         if tok is None or tok[0] not in ("word", "id") or not self._unit_start(tok):
             if self.at("op", "%"):
@@ -596,7 +596,7 @@ class Parser:
             return tok[1] in LETTER_UNITS or len(tok[1]) > 1
         return self.is_wordy(tok)
 
-    def parse_expr(self) -> tuple:
+    def parse_sum(self) -> tuple:
         self.enter()
         plain: list[tuple] = []
         pm: list[tuple] = []
@@ -820,12 +820,12 @@ class Parser:
                 return ("seq", "{", "}", tuple(items))
             if v == "|":
                 self.abs_depth += 1
-                inner = self.parse_expr()
+                inner = self.parse_sum()
                 self.abs_depth -= 1
                 self.expect_op("|")
                 return ("abs", inner)
             if v in ("\\lfloor", "\\lceil"):
-                inner = self.parse_expr()
+                inner = self.parse_sum()
                 self.expect_op("\\rfloor" if v == "\\lfloor" else "\\rceil")
                 return ("floor" if v == "\\lfloor" else "ceil", inner)
             raise ParseError(f"unexpected {v!r}")
@@ -842,7 +842,7 @@ class Parser:
                 n = None
                 if self.at("op", "["):
                     self.p += 1
-                    n = self.parse_expr()
+                    n = self.parse_sum()
                     self.expect_op("]")
                 return ("sqrt", self.parse_arg(), n)
             name = v[1:]
