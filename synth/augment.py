@@ -1,0 +1,236 @@
+"""Teacher augmentation: the paper's three methods as versioned prompt templates, parsing of the teacher's
+new problem, and answer checking by majority vote over K teacher solutions (beyond the paper).
+
+Methods (``TEMPLATES``; name + version recorded in each row's provenance):
+
+1. ``metamath``: ``rephrase``; ``fobar`` (a number of the question masked as X, the answer given, ask X;
+   the question is built by code, so its answer is known); ``sv`` (self-verification: the teacher states
+   the question and answer declaratively with a number masked as X).
+2. ``evol``: the five Evol-Instruct steps ``same``, ``constraints``, ``deepen``, ``concretize``, ``steps``.
+3. ``xwin``: a new question, checked step by step, corrected if flawed.
+
+Every teacher reply must give the problem after ``New problem:`` (xwin: ``Corrected problem:`` wins when
+present and not "none"). Bad outputs (empty, no marker, garbage) are counted and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from harness.answers import equivalent, extract_answer
+from harness.backends.base import Backend, SamplingParams
+from harness.data import Problem
+from harness.prompts import get_prompt
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 3000
+FORMAT = ("\nWrite the result after the line 'New problem:' and nothing after it but the problem.")
+
+
+@dataclass(frozen=True)
+class TeacherTemplate:
+    name: str  # "<method>/<variant>"
+    version: str
+    method: str
+    render: Callable[[Problem, random.Random], tuple[str, str | None]]  # -> (prompt, known answer or None)
+
+
+def _golds(p: Problem) -> str:
+    return p.answer if isinstance(p.answer, str) else p.answer[0]
+
+
+def _rephrase(p, rng):
+    return f"Rephrase the following math problem without changing its meaning or answer.\n\nProblem: {p.question}{FORMAT}", None
+
+
+_NUM = re.compile(r"(?<![\w.^_{])(\d+)(?![\w.}])")
+
+
+def _fobar(p, rng):
+    nums = list(_NUM.finditer(p.question))
+    if not nums:
+        return "", None
+    m = rng.choice(nums)
+    q = p.question[: m.start()] + "X" + p.question[m.end():]
+    new = f"{q}\nIf we know the answer to the above question is {_golds(p)}, what is the value of the unknown variable X?"
+    return f"Copy this problem exactly.{FORMAT}\nNew problem: {new}", m.group(1)
+
+
+def _sv(p, rng):
+    return (f"Rewrite the problem and its answer ({_golds(p)}) as a statement in which one number of the problem "
+            f"is replaced by an unknown variable X, then ask for the value of X.\n\nProblem: {p.question}{FORMAT}"), None
+
+
+_EVOL = {
+    "same": "Rewrite the problem into a new problem of the same difficulty and topic.",
+    "constraints": "Add one more constraint or requirement to the problem.",
+    "deepen": "Increase the depth and breadth of the problem so it needs more insight.",
+    "concretize": "Replace general concepts in the problem with more specific ones.",
+    "steps": "Rewrite the problem so that solving it needs more reasoning steps.",
+}
+
+
+def _evol(step):
+    def render(p, rng):
+        return f"{_EVOL[step]} The new problem must be solvable with one final answer.\n\nProblem: {p.question}{FORMAT}", None
+    return render
+
+
+def _xwin(p, rng):
+    return (f"Write a new problem inspired by the problem below. Then check the new problem step by step under "
+            f"'Verification:'. If it is flawed, give a fixed version after 'Corrected problem:', else write "
+            f"'Corrected problem: none'.\n\nProblem: {p.question}\n\nNew problem:"), None
+
+
+TEMPLATES: dict[str, TeacherTemplate] = {t.name: t for t in [
+    TeacherTemplate("metamath/rephrase", "1", "metamath", _rephrase),
+    TeacherTemplate("metamath/fobar", "1", "metamath", _fobar),
+    TeacherTemplate("metamath/sv", "1", "metamath", _sv),
+    *[TeacherTemplate(f"evol/{s}", "1", "evol", _evol(s)) for s in _EVOL],
+    TeacherTemplate("xwin/generate-verify-correct", "1", "xwin", _xwin),
+]}
+METHODS = ("metamath", "evol", "xwin")
+
+_NEW = re.compile(r"New problem:\s*", re.I)
+_CORR = re.compile(r"Corrected problem:\s*", re.I)
+_STOP = re.compile(r"\n\s*(?:Verification|Solution|Answer|Corrected problem)\s*:", re.I)
+
+
+def parse_problem(text: str, template: TeacherTemplate, prompt: str = "") -> str | None:
+    """The new problem in a teacher reply, or None when there is none usable.
+
+    Args:
+        text: the teacher's completion (untrusted).
+        template: the template used (xwin replies start right after "New problem:").
+        prompt: the rendered prompt (for FOBAR the problem is in the prompt itself).
+    """
+    text = (text or "")[: 4 * MAX_QUESTION_CHARS]
+    if template.name == "metamath/fobar":
+        return _valid(prompt.split("New problem:", 1)[1].strip())  # built by code: the answer is known
+    if template.method == "xwin":
+        corr = _CORR.search(text)
+        if corr:
+            c = _STOP.split(text[corr.end():], 1)[0].strip()
+            if c and c.lower().rstrip(".") != "none":
+                return _valid(c)
+        return _valid(_STOP.split(text, 1)[0].strip())
+    m = list(_NEW.finditer(text))
+    if not m:
+        return None
+    return _valid(_STOP.split(text[m[-1].end():], 1)[0].strip())
+
+
+def _valid(q: str) -> str | None:
+    if not (15 <= len(q) <= MAX_QUESTION_CHARS):
+        return None
+    letters = sum(ch.isalpha() for ch in q)
+    if letters < 0.4 * len(q.replace(" ", "")) or len(q.split()) < 4:
+        return None
+    return q
+
+
+def vote(answers: Sequence[str | None], family: str) -> tuple[str | None, float, int]:
+    """Majority over extracted answers (equivalence classes via harness.answers).
+
+    Returns:
+        ``(answer, agreement, index)``: the majority answer or None when no class has more than half,
+        the largest class's share of all K, and the index of one solution in it.
+    """
+    classes: list[list[int]] = []
+    for i, a in enumerate(answers):
+        if a is None:
+            continue
+        for c in classes:
+            if equivalent(a, answers[c[0]], family):  # type: ignore[arg-type]
+                c.append(i)
+                break
+        else:
+            classes.append([i])
+    if not classes:
+        return None, 0.0, -1
+    best = max(classes, key=len)
+    agreement = len(best) / len(answers)
+    return (answers[best[0]] if agreement > 0.5 else None), agreement, best[0]
+
+
+def strip_final(solution: str) -> str:
+    """The reasoning of a teacher solution without its final-answer line(s)."""
+    lines = solution.rstrip().splitlines()
+    while lines and re.search(r"\\boxed|answer is", lines[-1], re.I):
+        lines.pop()
+    return "\n".join(lines).strip()
+
+
+def augment(seeds: Sequence[tuple[Problem, dict, str]], backend: Backend, *, methods: Sequence[str],
+            k: int = 4, seed: int = 0, temperature: float = 0.7, max_new_tokens: int = 512,
+            solver_prompt: str = "qwen-boxed") -> tuple[list[dict], Counter]:
+    """Make new problems from seeds with a teacher and keep those whose K solutions agree.
+
+    Args:
+        seeds: ``(problem, cell, stage)`` triples (stage "normal" or "hard").
+        backend: the teacher (any harness backend).
+        methods: subset of :data:`METHODS`.
+        k: teacher solutions per new problem (``params.n``).
+
+    Returns:
+        ``(items, counts)``: items with question, reasoning, answer, family, provenance; counts of
+        each outcome (``teacher_prompts, bad_empty, bad_unparseable, no_answer, disagree, accepted``).
+    """
+    rng = random.Random(seed)
+    counts: Counter = Counter()
+    by_method = {m: [t for t in TEMPLATES.values() if t.method == m] for m in methods}
+    jobs = []  # (seed problem, cell, stage, template, prompt, known answer)
+    for p, cell, stage in seeds:
+        for m in methods:
+            t = rng.choice(by_method[m])
+            prompt, known = t.render(p, rng)
+            if not prompt:
+                counts["skipped_no_number"] += 1
+                continue
+            jobs.append((p, cell, stage, t, prompt, known))
+    counts["teacher_prompts"] = len(jobs)
+    gens = backend.generate([j[4] for j in jobs], SamplingParams(max_new_tokens=max_new_tokens,
+                                                                   temperature=temperature, n=1, seed=seed))
+    parsed = []
+    for job, g in zip(jobs, gens):
+        text = g[0].text if g else ""
+        if not text.strip() and job[3].name != "metamath/fobar":
+            counts["bad_empty"] += 1
+            continue
+        q = parse_problem(text, job[3], job[4])
+        if q is None:
+            counts["bad_unparseable"] += 1
+            continue
+        parsed.append((job, q))
+    tmpl = get_prompt(solver_prompt)
+    sols = backend.generate([tmpl.render(q).text for _, q in parsed],
+                            SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, n=k,
+                                           seed=seed + 1, stop=tmpl.stop))
+    items = []
+    for (job, q), outs in zip(parsed, sols):
+        p, cell, stage, t, prompt, known = job
+        family = "gsm8k" if cell.get("task") == "gsm8k" else "math"
+        extracted = [extract_answer(o.text, family) for o in outs]
+        if all(a is None for a in extracted):
+            counts["no_answer"] += 1
+            continue
+        ans, agreement, idx = vote(extracted, family)
+        if ans is None or (known is not None and not equivalent(ans, known, family)):
+            counts["disagree"] += 1
+            continue
+        counts["accepted"] += 1
+        items.append({
+            "question": q, "reasoning": strip_final(outs[idx].text), "answer": ans, "task": family,
+            "subject": p.subject, "level": p.level,
+            "provenance": {"method": t.method, "template": t.name, "template_version": t.version,
+                           "teacher": getattr(backend, "name", type(backend).__name__), "seed_id": p.id,
+                           "cell": [cell.get("task"), cell.get("subject"), cell.get("level")], "stage": stage,
+                           "agreement": round(agreement, 4), "k": k},
+        })
+    return items, counts
