@@ -22,14 +22,14 @@ Examples:
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import logging
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from harness import __version__
 from harness.answers import ENGINE_VERSION, grade
@@ -38,7 +38,7 @@ from harness.data import Problem, get_task, load_task, register_jsonl_task
 from harness.errors import ConfigError, DataError, HarnessError
 from harness.io import append_jsonl, config_hash, file_sha256, git_commit, now_iso
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
-from harness.records import MANIFEST, SAMPLES, RESULTS, load_run, sample_key, write_manifest
+from harness.records import MANIFEST, RESULTS, SAMPLES, load_run, sample_key, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +312,20 @@ def _use_chat(cfg: EvalConfig, backend: Backend) -> bool:
     return False
 
 
+def _sent_text(backend: Backend, prompt: Any) -> Any:
+    """What is recorded as ``prompt``: the exact text for string prompts or when the backend can
+    render chat messages (HFBackend applies the chat template), else the messages themselves."""
+    if isinstance(prompt, str):
+        return prompt
+    render = getattr(backend, "render", None)
+    if callable(render):
+        try:
+            return render(prompt)
+        except Exception:
+            log.debug("backend.render failed; recording chat messages", exc_info=True)
+    return prompt
+
+
 def evaluate(
     cfg: EvalConfig,
     *,
@@ -408,8 +422,9 @@ def evaluate(
                         per = dt / max(1, len(batch) * cfg.n)
                         recs = []
                         for (task, prob, miss), inp, g in zip(batch, inputs, gens):
+                            sent = _sent_text(backend, inp)
                             for i in miss:
-                                recs.append(make_record(task, prob, i, inp, g[i], per))
+                                recs.append(make_record(task, prob, i, sent, g[i], per))
                         append_jsonl(samples_path, recs)
                         gen_tokens += sum(int(x.tokens) for g in gens for x in g[: cfg.n])
                         gen_seconds += dt
@@ -533,8 +548,3 @@ def _missing_problems(hc: Mapping, merged: Mapping[tuple[str, str, int], dict]) 
         if miss:
             missing[name] = miss
     return missing
-
-
-def replace(cfg: EvalConfig, **changes: Any) -> EvalConfig:
-    """A copy of ``cfg`` with fields changed (validated again)."""
-    return dataclasses.replace(cfg, **changes)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from harness.answers import equivalent
 from harness.records import Run
@@ -190,8 +190,8 @@ def format_tables(results: Mapping, tablefmt: str = "github") -> str:
     prompt = m.get("prompt") or {}
     pname = prompt.get("name") if isinstance(prompt, Mapping) and "name" in prompt else prompt
     lines = [
-        f"model: {m.get('model')}  backend: {m.get('backend')}  prompt: {pname}  n_shot: {m.get('n_shot')}  "
-        f"commit: {m.get('commit')}  date: {m.get('date')}",
+        (f"model: {m.get('model')}  backend: {m.get('backend')}  prompt: {pname}  n_shot: {m.get('n_shot')}  "
+         f"commit: {m.get('commit')}  date: {m.get('date')}"),
     ]
     tasks: Mapping = results.get("tasks") or {}
     multi = any("maj@k" in r for r in tasks.values())

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 from harness.answers import grade
 from harness.backends import Generation, SamplingParams
 from harness.cli import main
-from harness.eval import EvalConfig, evaluate, hashed_config, parse_shard, resolve_tasks
 from harness.errors import ConfigError
+from harness.eval import EvalConfig, evaluate, hashed_config, parse_shard, resolve_tasks
 from harness.io import config_hash, read_jsonl
 from harness.records import MANIFEST_FIELDS, SAMPLE_FIELDS, load_run
 
@@ -134,7 +134,7 @@ def test_config_hash_ignores_output_dir_and_batch_size(data_dir):
     a = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="x", batch_size=1)
     b = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="y", batch_size=9)
     c = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), seed=1)
-    h = lambda cfg: config_hash(hashed_config(cfg, resolve_tasks(cfg)))  # noqa: E731
+    h = lambda cfg: config_hash(hashed_config(cfg, resolve_tasks(cfg)))
     assert h(a) == h(b) != h(c)
 
 
@@ -260,12 +260,12 @@ def test_end_to_end_subprocess(tmp_path, data_dir, tiny_checkpoint):
     env = {**os.environ, "HARNESS_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-c", "from harness.cli import main; main()", "eval", "--model", str(tiny_checkpoint),
            "--tasks", "math500", "--limit", "3", "--max-new-tokens", "6", "--output-dir", str(out)]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    p = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "strict % [95% CI]" in p.stdout and "math500" in p.stdout
     assert len(read_jsonl(out / "samples.jsonl")) == 3
     # a second run resumes a finished run: nothing to generate, same samples
-    p2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    p2 = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert p2.returncode == 0 and "generated 0 samples" in p2.stdout
     assert len(read_jsonl(out / "samples.jsonl")) == 3
 
@@ -306,3 +306,17 @@ def test_end_to_end_openai_via_harness_serve(tmp_path, data_dir, tiny_checkpoint
     fields = ("output", "correct_strict", "correct_flexible", "tokens", "finish_reason")
     assert {k: tuple(s[f] for f in fields) for k, s in api.by_key().items()} == {
         k: tuple(s[f] for f in fields) for k, s in hf.by_key().items()}
+
+
+@pytest.mark.slow
+def test_chat_template_prompt_recorded(tmp_path, data_dir, tiny_chat_checkpoint):
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["eval", "--model", str(tiny_chat_checkpoint), "--tasks", "gsm8k", "--limit", "2",
+                                    "--max-new-tokens", "4", "--data-dir", str(data_dir), "--output-dir", str(out),
+                                    "--no-progress"])
+    assert res.exit_code == 0, res.output
+    rows = read_jsonl(out / "samples.jsonl")
+    # auto chat: the model has a template, so the recorded prompt is the templated text sent
+    assert all(r["prompt"].startswith("<s>system: Please reason step by step") for r in rows)
+    assert all(r["prompt"].endswith("<s>assistant: ") for r in rows)
+    assert json.loads((out / "manifest.json").read_text())["config"]["chat"] is None

@@ -83,9 +83,8 @@ def write_task_dir(data_dir: str | os.PathLike | None, out: str | os.PathLike | 
         ConfigError: no data dir given.
         DataError: a data file is missing.
     """
-    from harness.prompts import get_prompt
-
     from harness.lmeval_tasks import utils
+    from harness.prompts import get_prompt
 
     if not data_dir:
         raise ConfigError("lm-eval tasks need local data: pass --data-dir DIR or set HARNESS_DATA_DIR.")
