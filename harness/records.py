@@ -42,6 +42,13 @@ MANIFEST_FIELDS = {
     "config_hash": "hash of everything that can change generations",
 }
 
+#: Extra manifest fields written by harness.eval (additive; readers must not require them).
+MANIFEST_EXTRA_FIELDS = {
+    "answer_tasks": "{task name: answer rules family, 'math' or 'gsm8k'} (maj@k grouping)",
+    "config": "the dict config_hash is computed from (resume/merge name the differing fields)",
+    "merged_from": "run dirs combined by `harness merge` (merged runs only)",
+}
+
 #: Fields of one samples.jsonl line.
 SAMPLE_FIELDS = {
     "task": "task name",
@@ -62,6 +69,11 @@ SAMPLE_FIELDS = {
     "tokens": "generated tokens (int)",
     "finish_reason": "stop | length",
     "truncated": "bool: generation hit max_new_tokens",
+}
+
+#: Extra sample fields written by harness.eval (additive; readers must not require them).
+SAMPLE_EXTRA_FIELDS = {
+    "gen_s": "this sample's share of its batch's generation wall time (seconds); tokens/s = sum tokens / sum gen_s",
 }
 
 

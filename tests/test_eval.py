@@ -25,7 +25,7 @@ from harness.cli import main
 from harness.errors import ConfigError
 from harness.eval import EvalConfig, evaluate, hashed_config, parse_shard, resolve_tasks
 from harness.io import config_hash, read_jsonl
-from harness.records import MANIFEST_FIELDS, SAMPLE_FIELDS, load_run
+from harness.records import MANIFEST_FIELDS, SAMPLE_EXTRA_FIELDS, SAMPLE_FIELDS, load_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,7 @@ def test_runner_records_graded_samples(tmp_path):
     rows = read_jsonl(tmp_path / "run" / "samples.jsonl")
     assert len(rows) == 8
     for r in rows:
-        assert set(SAMPLE_FIELDS) <= set(r)
+        assert set(SAMPLE_FIELDS) | set(SAMPLE_EXTRA_FIELDS) <= set(r)
         for mode in ("strict", "flexible"):
             g = grade(r["output"], r["gold"], "math", mode)
             assert (r[f"correct_{mode}"], r[f"status_{mode}"], r[f"extracted_{mode}"]) == (
