@@ -1,0 +1,265 @@
+"""SFT training (train/ and ``harness train``) on a tiny real Llama checkpoint, in one CPU process.
+
+What: labels mask the prompt (checked on a real tokenized row); packing keeps examples from attending
+to each other (logits in a pack equal logits alone); a DeepSpeed ZeRO-2 fine-tune makes the loss fall,
+changes the weights, and saves a checkpoint that ``harness.backends.hf.HFBackend`` loads and
+generates from; batch 8 x accum 1 and batch 2 x accum 4 give the same loss curve; bad input gets one
+clear ``Error:`` line. Multi-process and ZeRO-3 runs, and kill/resume, are in tests/test_train_dist.py.
+
+Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_train.py`` (add ``-m "not slow"`` to skip training).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from harness.prompts import get_prompt
+
+
+def write_sft(path: Path, n: int = 32, seed: int = 0, **extra) -> Path:
+    """n rows of short arithmetic Q/A in the qwen-boxed format, as synth writes them."""
+    t = get_prompt("qwen-boxed")
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for _ in range(n):
+            a, b = rng.randint(1, 20), rng.randint(1, 20)
+            row = {
+                "prompt": t.render(f"What is {a}+{b}?").text,
+                "response": t.format_response(f"{a}+{b}={a + b}.", str(a + b)),
+                "answer": str(a + b),
+                **extra,
+            }
+            f.write(json.dumps(row) + "\n")
+    return path
+
+
+@pytest.fixture
+def sft_file(tmp_path) -> Path:
+    return write_sft(tmp_path / "sft.jsonl")
+
+
+@pytest.fixture
+def restore_env():
+    """train.sft sets single-process RANK/WORLD_SIZE/... in os.environ; put it back afterwards."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _tok(ckpt):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(ckpt)
+
+
+def _run(tiny, data, out, **over):
+    from train.config import build_config
+    from train.sft import run
+
+    over.setdefault("deepspeed", "zero2")
+    over.setdefault("lr", 1e-3)
+    over.setdefault("max_length", 256)
+    cfg = build_config(model=str(tiny), data=[str(d) for d in data], output=str(out), overrides=over)
+    return run(cfg)
+
+
+def _losses(out: Path) -> list[float]:
+    return [r["loss"] for r in map(json.loads, (out / "losses.jsonl").read_text().splitlines())]
+
+
+# --- data: masking, packing -------------------------------------------------------------------
+
+
+def test_labels_mask_exactly_the_prompt(tiny_checkpoint, sft_file):
+    from train.data import IGNORE_INDEX, load_sft_dataset, read_sft_rows
+
+    tok = _tok(tiny_checkpoint)
+    rows, _ = read_sft_rows(sft_file)
+    examples, stats = load_sft_dataset(sft_file, tok, max_length=256)
+    ex, row = examples[0], rows[0]
+    n_prompt = len(tok(row.prompt)["input_ids"])
+    assert ex["labels"][:n_prompt] == [IGNORE_INDEX] * n_prompt
+    assert IGNORE_INDEX not in ex["labels"][n_prompt:]
+    # the supervised tokens are exactly " " + response + EOS
+    assert tok.decode(ex["labels"][n_prompt:-1]) == " " + row.response
+    assert ex["labels"][-1] == tok.eos_token_id
+    assert stats.used == 32 and stats.tokens == sum(len(e["input_ids"]) for e in examples)
+
+
+def test_question_rows_are_rendered_with_the_named_prompt(tmp_path, tiny_checkpoint):
+    from train.data import read_sft_rows
+
+    p = tmp_path / "q.jsonl"
+    p.write_text(json.dumps({"question": "What is 2+2?", "response": "The answer is: 4", "prompt_name": "alpaca"}) + "\n")
+    rows, _ = read_sft_rows(p)
+    assert rows[0].prompt == get_prompt("alpaca").render("What is 2+2?").text
+
+
+def test_packing_does_not_attend_across_examples(tiny_checkpoint, sft_file):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from train.data import PackCollator, PadCollator, load_sft_dataset, pack_examples
+
+    tok = _tok(tiny_checkpoint)
+    examples, _ = load_sft_dataset(sft_file, tok, max_length=512)
+    packs = pack_examples(examples, 512)
+    assert all(len(p["input_ids"]) <= 512 for p in packs)
+    assert sum(len(p["input_ids"]) for p in packs) == sum(len(e["input_ids"]) for e in examples)
+    assert len(packs) < len(examples) / 2
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    pack = packs[0]
+    starts = [i for i, p in enumerate(pack["position_ids"]) if p == 0] + [len(pack["input_ids"])]
+    assert len(starts) >= 3  # at least two examples in the pack
+    with torch.no_grad():
+        packed = model(**{k: v for k, v in PackCollator(tok.pad_token_id)([pack, packs[-1]]).items() if k != "labels"})
+        for a, b in zip(starts, starts[1:]):
+            alone = {"input_ids": pack["input_ids"][a:b], "labels": pack["labels"][a:b]}
+            single = model(**{k: v for k, v in PadCollator(tok.pad_token_id)([alone]).items() if k != "labels"})
+            torch.testing.assert_close(packed.logits[0, a:b], single.logits[0], atol=1e-4, rtol=1e-4)
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_finetune_tiny_loss_falls_and_checkpoint_generates(tiny_checkpoint, sft_file, tmp_path, restore_env):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "run"
+    summary = _run(tiny_checkpoint, [sft_file], out, epochs=6, lr=3e-3, batch_size=8, global_batch=8, save_steps=100)
+    losses = _losses(out)
+    assert len(losses) == 24 == summary["stages"][0]["steps"]
+    assert sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3, losses
+    before, after = load_file(tiny_checkpoint / "model.safetensors"), load_file(out / "model.safetensors")
+    changed = [k for k in before if not (before[k] == after[k]).all()]
+    assert len(changed) == len(before)
+    cfg = json.loads((out / "train_config.json").read_text())
+    assert cfg["data"][0]["sha256"] and cfg["data"][0]["used"] == 32 and cfg["config"]["lr"] == 3e-3
+    assert summary["stages"][0]["tokens_per_s"] > 0
+
+    from harness.backends.base import SamplingParams
+    from harness.backends.hf import HFBackend
+
+    backend = HFBackend(model=out, device="cpu")
+    try:
+        gen = backend.generate([get_prompt("qwen-boxed").render("What is 3+4?").text], SamplingParams(max_new_tokens=8))
+    finally:
+        backend.close()
+    assert len(gen) == 1 and gen[0][0].tokens and isinstance(gen[0][0].text, str)
+
+
+@pytest.mark.slow
+def test_grad_accum_invariance(tiny_checkpoint, sft_file, tmp_path, restore_env):
+    common = dict(epochs=1, global_batch=8, save_steps=100, warmup_ratio=0.0)
+    _run(tiny_checkpoint, [sft_file], tmp_path / "a", batch_size=8, grad_accum=1, **common)
+    _run(tiny_checkpoint, [sft_file], tmp_path / "b", batch_size=2, grad_accum=4, **common)
+    la, lb = _losses(tmp_path / "a"), _losses(tmp_path / "b")
+    assert len(la) == len(lb) == 4
+    assert la[-1] < la[0]
+    assert la == pytest.approx(lb, rel=2e-3), (la, lb)
+
+
+@pytest.mark.slow
+def test_two_stages_continue_from_stage_one(tiny_checkpoint, tmp_path, restore_env):
+    s1, s2 = write_sft(tmp_path / "s1.jsonl", 16, seed=1), write_sft(tmp_path / "s2.jsonl", 16, seed=2)
+    out = tmp_path / "run"
+    summary = _run(tiny_checkpoint, [s1, s2], out, epochs=1, batch_size=8, global_batch=8, deepspeed="none")
+    assert [s["stage"] for s in summary["stages"]] == [1, 2]
+    assert (out / "stage1" / "final" / "model.safetensors").is_file() and (out / "model.safetensors").is_file()
+    rows = [json.loads(x) for x in (out / "losses.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"]) for r in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    # stage 2 starts where stage 1 ended: its first loss is near stage 1's last, far below the base's first
+    assert rows[2]["loss"] < rows[0]["loss"]
+
+
+# --- bad input: one clear error line each ------------------------------------------------------
+
+
+def _cli(args):
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    return CliRunner().invoke(main, ["train", *args])
+
+
+def _one_error_line(res) -> str:
+    assert res.exit_code == 1, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1 and "Traceback" not in res.output, res.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "rows,needle",
+    [
+        ([{"prompt": "Question: 1+1?\nAnswer:"}], "'response'"),
+        ([{"response": "The answer is: 2"}], "'prompt' (or 'question')"),
+        ([{"question": "1+1?", "response": "The answer is: 2", "prompt_name": "qwen-boxd"}], "Did you mean 'qwen-boxed'"),
+        ([], "empty file"),
+        ([{"prompt": "Q: 1+1?\nAnswer:", "response": "I am not sure."}], "no usable examples"),
+    ],
+    ids=["no-response", "no-prompt", "bad-prompt-name", "empty", "only-no-answer"],
+)
+def test_bad_data_one_error_line(tiny_checkpoint, tmp_path, rows, needle, restore_env):
+    p = tmp_path / "bad.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    line = _one_error_line(_cli(["--model", str(tiny_checkpoint), "--data", str(p), "--output", str(tmp_path / "o")]))
+    assert needle in line and str(p) in line
+
+
+def test_no_answer_rows_skipped_and_counted_or_strict_error(tiny_checkpoint, sft_file, tmp_path):
+    from harness.errors import DataError
+    from train.data import load_sft_dataset
+
+    with sft_file.open("a") as f:
+        f.write(json.dumps({"prompt": "Question: 1+1?\nAnswer:", "response": "Two, I think."}) + "\n")
+    examples, stats = load_sft_dataset(sft_file, _tok(tiny_checkpoint), max_length=256)
+    assert (stats.rows, stats.used, stats.no_answer) == (33, 32, 1)
+    with pytest.raises(DataError, match="row 33.*no final answer"):
+        load_sft_dataset(sft_file, _tok(tiny_checkpoint), max_length=256, strict=True)
+    cut = sorted(len(e["input_ids"]) for e in examples)[16]
+    kept, stats = load_sft_dataset(sft_file, _tok(tiny_checkpoint), max_length=cut)
+    assert stats.too_long > 0 and stats.used + stats.too_long == 32 and len(kept) == stats.used
+    assert all(len(e["input_ids"]) <= cut for e in kept)
+
+
+def test_non_checkpoint_base_and_bad_flags(tmp_path, sft_file):
+    empty = tmp_path / "notackpt"
+    empty.mkdir()
+    line = _one_error_line(_cli(["--model", str(empty), "--data", str(sft_file), "--output", str(tmp_path / "o")]))
+    assert "config.json" in line
+    line = _one_error_line(_cli(["--model", str(tmp_path / "nope"), "--data", str(sft_file), "--output", "o"]))
+    assert "found nothing there" in line
+    line = _one_error_line(
+        _cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--lr", "-1", "--deepspeed", "zero4"])
+    )
+    assert "lr must be > 0" in line and "deepspeed must be" in line
+    line = _one_error_line(_cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--preset", "skywrk"]))
+    assert "Did you mean 'skywork'" in line
+
+
+def test_presets_and_deepspeed_configs_validate():
+    from train.config import CONFIG_DIR, build_config, deepspeed_config, load_preset
+
+    presets = sorted(CONFIG_DIR.rglob("*.yaml"))
+    assert presets
+    for p in presets:
+        assert p.read_text().startswith("#"), f"{p} must open with a comment giving the launch command"
+        load_preset(str(p))
+    cfg = build_config(model="m", data=["d"], output="o")
+    assert (cfg.epochs, cfg.lr, cfg.weight_decay, cfg.warmup_ratio, cfg.global_batch, cfg.max_length) == (
+        3, 2e-5, 0.0, 0.03, 32, 2048
+    )
+    for name in ("zero2", "zero3"):
+        ds = deepspeed_config(build_config(model="m", data=["d"], output="o", overrides={"deepspeed": name}))
+        assert ds["zero_optimization"]["stage"] == int(name[-1])
+        assert ds["optimizer"]["params"]["torch_adam"] is True
+    assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True

@@ -1,0 +1,390 @@
+"""Supervised fine-tuning with the transformers ``Trainer`` and a DeepSpeed ZeRO config.
+
+Run it directly, under ``torchrun`` or under the ``deepspeed`` launcher; the script is the same::
+
+    python -m train.sft --model BASE --data stage1.jsonl --data stage2.jsonl --output ckpt/
+    torchrun --nproc_per_node 8 -m train.sft --model BASE --data stage1.jsonl --output ckpt/
+    deepspeed --num_gpus 8 -m train.sft --model BASE --data stage1.jsonl --output ckpt/
+
+Each ``--data`` file is a stage, trained in order; stage k+1 starts from stage k's weights. The
+run directory (``--output``) ends up holding a normal HF checkpoint (model + tokenizer) plus
+``train_config.json`` (config, data hashes and counts, versions, commit, date), ``losses.jsonl``
+(one row per optimizer step) and ``train_summary.json`` (time, tokens/s, peak memory).
+Stage k's resumable Trainer checkpoints live in ``<output>/stage<k>/checkpoint-<step>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.errors import ConfigError, HarnessError
+from harness.io import append_jsonl, atomic_write_json, file_sha256, git_commit, now_iso, read_jsonl_tolerant
+from train.config import (
+    TrainConfig,
+    build_config,
+    deepspeed_config,
+    grad_accum_for,
+    resume_mismatch,
+)
+from train.data import DataStats, PackCollator, PadCollator, load_sft_dataset, pack_examples
+from train.launch import ensure_dist_env
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "train_config.json"
+LOSSES_FILE = "losses.jsonl"
+SUMMARY_FILE = "train_summary.json"
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def _world() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def check_base_model(model: str) -> None:
+    """Raise one clear line when ``model`` is not a local checkpoint directory (or a hub-style id).
+
+    Raises:
+        ConfigError: a path that does not exist, or a folder without ``config.json``.
+    """
+    p = Path(model)
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise ConfigError(
+                f"Expected a model checkpoint folder with config.json at {p}, found a folder without one. "
+                "Pass --model the output of save_pretrained (or a finished harness train --output)."
+            )
+        return
+    hub_like = model.count("/") == 1 and not model.startswith((".", "/", "~")) and not p.suffix
+    if not hub_like:
+        raise ConfigError(
+            f"Expected a model checkpoint folder at {model}, found nothing there. Check the --model path."
+        )
+
+
+def prepare_run_dir(cfg: TrainConfig) -> dict | None:
+    """Check the output folder against ``--resume``; return the saved config when resuming.
+
+    Raises:
+        ConfigError: the folder holds a run and ``--resume`` is off, or the saved run's config differs.
+    """
+    out = Path(cfg.output)
+    saved = out / CONFIG_FILE
+    if saved.is_file():
+        old = json.loads(saved.read_text())
+        if not cfg.resume:
+            raise ConfigError(
+                f"Output {out} already holds a training run. Pass --resume to continue it, "
+                "or choose a new --output."
+            )
+        diff = resume_mismatch(old.get("config", {}), cfg)
+        if diff:
+            raise ConfigError(
+                f"--resume: the run in {out} was started with different {', '.join(diff)}. "
+                "Use the original settings, or a new --output."
+            )
+        return old
+    if out.exists() and any(p.name.startswith("stage") for p in out.iterdir()) and not cfg.resume:
+        raise ConfigError(f"Output {out} holds stage folders from another run; pass --resume or a new --output.")
+    return None
+
+
+class LossLogger:
+    """A ``TrainerCallback`` that appends one row per logged step to ``losses.jsonl`` (rank 0)."""
+
+    def __new__(cls, path: Path, stage: int):
+        from transformers import TrainerCallback
+
+        class _Cb(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kw):
+                if not state.is_world_process_zero or not logs or "loss" not in logs:
+                    return
+                row = {"stage": stage, "step": state.global_step, "epoch": state.epoch, "time": now_iso()}
+                for k in ("loss", "learning_rate", "grad_norm"):
+                    if k in logs:
+                        row[k] = float(logs[k])
+                append_jsonl(path, [row])
+
+        return _Cb()
+
+
+def _drop_logged_after(path: Path, stage: int, step: int) -> None:
+    """On resume: forget loss rows of ``stage`` past the checkpoint, so no step is counted twice."""
+    if not path.is_file():
+        return
+    rows, _ = read_jsonl_tolerant(path)
+    keep = [r for r in rows if r.get("stage", 0) < stage or (r.get("stage") == stage and r.get("step", 0) <= step)]
+    if len(keep) != len(rows):
+        from harness.io import write_jsonl
+
+        write_jsonl(path, keep)
+
+
+def _peak_memory_mb() -> dict[str, float]:
+    import torch
+
+    mem = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if torch.cuda.is_available():
+        mem["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return mem
+
+
+def _load_model(path: str, bf16: bool, cfg: TrainConfig):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if bf16 else torch.float32)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"Could not load a causal LM from {path} ({str(e).splitlines()[0]}).") from None
+    model.config.use_cache = False  # training; restored before saving so the checkpoint generates with a cache
+    if cfg.lora:
+        try:
+            import peft
+        except ImportError:
+            raise ConfigError(
+                "--lora needs the peft package, which is not installed. Install it with "
+                "pip install 'mathharness[train]' peft, or train without --lora."
+            ) from None
+        model = peft.get_peft_model(
+            model,
+            peft.LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear", task_type="CAUSAL_LM"),
+        )
+    return model
+
+
+def train_stage(
+    cfg: TrainConfig,
+    stage: int,
+    examples: list[dict],
+    stats: DataStats,
+    base: str,
+    tokenizer,
+) -> dict[str, Any]:
+    """Train one stage from ``base`` and save its final weights; returns the stage summary."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out = Path(cfg.output)
+    last_stage = stage == len(cfg.data)
+    stage_dir = out / f"stage{stage}"
+    final_dir = out if last_stage else stage_dir / "final"
+    cuda = torch.cuda.is_available()
+    bf16 = cfg.bf16 if cfg.bf16 is not None else bool(cuda and torch.cuda.is_bf16_supported())
+    ga = grad_accum_for(cfg, _world())
+    args = TrainingArguments(
+        output_dir=str(stage_dir),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=ga,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_ratio,
+        lr_scheduler_type=cfg.scheduler,
+        max_grad_norm=cfg.max_grad_norm,
+        optim="adamw_torch",
+        bf16=bf16,
+        use_cpu=not cuda,
+        deepspeed=deepspeed_config(cfg),
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to=[],
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=_rank() != 0,
+    )
+    if args.deepspeed:
+        import deepspeed
+
+        # ZeRO-3's zero.Init reads the world size from DeepSpeed's own communicator while loading.
+        deepspeed.init_distributed()
+    # After TrainingArguments, so ZeRO-3 partitions the weights while loading (zero.Init).
+    model = _load_model(base, bf16, cfg)
+    train_data = pack_examples(examples, cfg.max_length) if cfg.packing else examples
+    collator = (PackCollator if cfg.packing else PadCollator)(tokenizer.pad_token_id)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_data,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[LossLogger(out / LOSSES_FILE, stage)],
+    )
+    resume_from = get_last_checkpoint(str(stage_dir)) if (cfg.resume and stage_dir.is_dir()) else None
+    start_epoch, start_step = 0.0, 0
+    if resume_from:
+        st = json.loads((Path(resume_from) / "trainer_state.json").read_text())
+        start_epoch, start_step = float(st.get("epoch") or 0), int(st.get("global_step") or 0)
+        if _rank() == 0:
+            _drop_logged_after(out / LOSSES_FILE, stage, start_step)
+        log.warning("stage %d: resuming from %s (step %d)", stage, resume_from, start_step)
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    runtime = float(result.metrics.get("train_runtime", 0.0))
+    trainer.model.config.use_cache = True
+    # Every rank takes part in the save (ZeRO-3 gathers the 16-bit weights from all ranks).
+    if cfg.lora:
+        merged = trainer.model.merge_and_unload()
+        if _rank() == 0:
+            merged.save_pretrained(final_dir)
+            tokenizer.save_pretrained(final_dir)
+    else:
+        trainer.save_model(str(final_dir))
+    epochs_run = float(trainer.state.epoch or 0) - start_epoch
+    tokens = stats.tokens * epochs_run
+    summary = {
+        "stage": stage,
+        "data": stats.path,
+        "packs": len(train_data) if cfg.packing else None,
+        "steps": trainer.state.global_step,
+        "steps_this_session": trainer.state.global_step - start_step,
+        "resumed_from": resume_from,
+        "epochs": trainer.state.epoch,
+        "train_runtime_s": runtime,
+        "tokens_this_session": int(tokens),
+        "tokens_per_s": tokens / runtime if runtime > 0 else None,
+        "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
+        "grad_accum": ga,
+        "global_batch": cfg.batch_size * ga * _world(),
+        "bf16": bf16,
+        "saved_to": str(final_dir),
+        **_peak_memory_mb(),
+    }
+    if _rank() == 0:
+        atomic_write_json(stage_dir / "DONE.json", summary)
+    del trainer, model
+    return summary
+
+
+def run(cfg: TrainConfig) -> dict[str, Any]:
+    """Run every stage of ``cfg``; returns the run summary (also written to ``train_summary.json``).
+
+    Raises:
+        ConfigError: bad model path, output/--resume conflicts, invalid settings.
+        DataError: unusable data (checked for every stage before any training starts).
+    """
+    ensure_dist_env()
+    if "OMP_NUM_THREADS" not in os.environ and _world() > 1:
+        os.environ["OMP_NUM_THREADS"] = "1"
+    check_base_model(cfg.model)
+    old = prepare_run_dir(cfg)
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"Could not load a tokenizer from {cfg.model} ({str(e).splitlines()[0]}).") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    datasets = [load_sft_dataset(p, tokenizer, max_length=cfg.max_length, strict=cfg.strict_data) for p in cfg.data]
+    out = Path(cfg.output)
+    if _rank() == 0:
+        import deepspeed
+        import torch
+        import transformers
+
+        atomic_write_json(
+            out / CONFIG_FILE,
+            {
+                "config": cfg.to_dict(),
+                "data": [{"sha256": file_sha256(p), **s.as_dict()} for p, (_, s) in zip(cfg.data, datasets)],
+                "world_size": _world(),
+                "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                             "deepspeed": deepspeed.__version__},
+                "commit": git_commit(),
+                "started": (old or {}).get("started") or now_iso(),
+                "resumed": now_iso() if old else None,
+            },
+        )
+    t0 = time.time()
+    base = cfg.model
+    stages = []
+    for k, (examples, stats) in enumerate(datasets, 1):
+        done = out / f"stage{k}" / "DONE.json"
+        final_dir = out if k == len(cfg.data) else out / f"stage{k}" / "final"
+        if cfg.resume and done.is_file():
+            log.warning("stage %d already finished; continuing from %s", k, final_dir)
+            stages.append(json.loads(done.read_text()))
+        else:
+            stages.append(train_stage(cfg, k, examples, stats, base, tokenizer))
+        base = str(final_dir)
+    summary = {
+        "model": cfg.model,
+        "output": str(out),
+        "stages": stages,
+        "wall_s": time.time() - t0,
+        "finished": now_iso(),
+        "commit": git_commit(),
+    }
+    if _rank() == 0:
+        atomic_write_json(out / SUMMARY_FILE, summary)
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m train.sft", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", action="append", required=True, help="SFT JSONL; repeat for stages")
+    p.add_argument("--output", required=True)
+    p.add_argument("--preset", default="skywork")
+    for flag, typ in (("--deepspeed", str), ("--epochs", float), ("--lr", float), ("--batch-size", int),
+                      ("--grad-accum", int), ("--global-batch", int), ("--max-length", int), ("--seed", int),
+                      ("--save-steps", int), ("--max-steps", int), ("--warmup-ratio", float),
+                      ("--weight-decay", float), ("--lora-r", int)):
+        p.add_argument(flag, type=typ, default=None)
+    for flag in ("--packing", "--lora", "--resume", "--strict-data"):
+        p.add_argument(flag, action="store_true", default=None)
+    return p
+
+
+def config_from_args(ns: argparse.Namespace) -> TrainConfig:
+    over = {k: v for k, v in vars(ns).items() if k not in ("model", "data", "output", "preset")}
+    return build_config(model=ns.model, data=ns.data, output=ns.output, preset=ns.preset, overrides=over)
+
+
+def config_to_argv(cfg: TrainConfig, preset: str | None) -> list[str]:
+    """The ``python -m train.sft`` arguments that rebuild ``cfg`` (used to launch ranks)."""
+    argv = ["--model", cfg.model, "--output", cfg.output, "--preset", preset or "skywork"]
+    for d in cfg.data:
+        argv += ["--data", d]
+    for name in ("deepspeed", "epochs", "lr", "batch_size", "grad_accum", "global_batch", "max_length", "seed",
+                 "save_steps", "max_steps", "warmup_ratio", "weight_decay", "lora_r"):
+        v = getattr(cfg, name)
+        if v is not None:
+            argv += ["--" + name.replace("_", "-"), str(v)]
+    for name in ("packing", "lora", "resume", "strict_data"):
+        if getattr(cfg, name):
+            argv.append("--" + name.replace("_", "-"))
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ns = build_parser().parse_args(argv)
+    try:
+        run(config_from_args(ns))
+    except HarnessError as e:
+        if _rank() == 0:
+            print(f"Error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
