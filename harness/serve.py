@@ -107,7 +107,7 @@ class OpenAIServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], backend: Backend, model_name: str) -> None:
+    def __init__(self, address: tuple[str, int], backend: Backend | None, model_name: str) -> None:
         super().__init__(address, Handler)
         self.backend = backend
         self.model_name = model_name
@@ -223,11 +223,11 @@ class Handler(BaseHTTPRequestHandler):
             self._error(500, f"generation failed: {type(e).__name__}: {e}", "server_error")
 
 
-def make_server(backend: Backend, *, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> OpenAIServer:
+def make_server(backend: Backend | None, *, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> OpenAIServer:
     """Bind an OpenAI-compatible server for ``backend`` (``port=0`` picks a free port).
 
     Args:
-        backend: any :class:`Backend`.
+        backend: any :class:`Backend` (or None, to bind first and set ``server.backend`` before serving).
         model_name: the id clients pass as ``model`` (and ``/v1/models`` lists).
         host: interface to bind.
         port: TCP port; 0 for a free one (read it back from ``server.url``).

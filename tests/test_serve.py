@@ -106,3 +106,20 @@ def test_serve_cli_not_a_checkpoint(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().startswith("Error: expected a checkpoint directory with config.json")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_serve_cli_port_in_use(tiny_checkpoint):
+    import socket
+
+    from harness.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--model", str(tiny_checkpoint), "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: expected to listen on 127.0.0.1:{port}, found Address already in use; "
+        "pick another --port (0 picks a free one)."
+    )

@@ -23,17 +23,28 @@ def serve(model, host, port, served_model_name, device, dtype, batch_size, trust
         harness serve --model ./ckpt --port 8000
         harness eval --backend openai --model ./ckpt --base-url http://127.0.0.1:8000/v1 --tasks gsm8k
     """
-    from harness.backends.hf import HFBackend
-    from harness.serve import make_server
-
-    backend = HFBackend(
-        model=model, device=device, dtype=dtype, batch_size=batch_size, trust_remote_code=trust_remote_code
-    )
-    name = served_model_name or model
-    server = make_server(backend, model_name=name, host=host, port=port)
-    click.echo(f"Serving {name} at {server.url}", nl=True)
     import sys
 
+    from harness.backends.hf import HFBackend
+    from harness.errors import HarnessError
+    from harness.serve import make_server
+
+    name = served_model_name or model
+    try:  # bind first, so a busy port fails before a long model load
+        server = make_server(None, model_name=name, host=host, port=port)
+    except OSError as e:
+        raise HarnessError(
+            f"expected to listen on {host}:{port}, found {e.strerror or e}; pick another --port (0 picks a free one)."
+        ) from None
+    try:
+        backend = HFBackend(
+            model=model, device=device, dtype=dtype, batch_size=batch_size, trust_remote_code=trust_remote_code
+        )
+    except BaseException:
+        server.server_close()
+        raise
+    server.backend = backend
+    click.echo(f"Serving {name} at {server.url}")
     sys.stdout.flush()
     try:
         server.serve_forever()
