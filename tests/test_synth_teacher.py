@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -84,7 +85,8 @@ def test_parse_and_vote():
 
 
 class Teacher(BaseHTTPRequestHandler):
-    """Deterministic teacher: rewrites get a new problem (every 4th reply is empty, every 5th garbage);
+    """Deterministic teacher (by a hash of the prompt): rewrites get a new problem, or an empty reply
+    (hash % 5 == 0), or garbage (hash % 5 == 1);
     solutions: problems mentioning 'odd' get disagreeing answers, others agree (3 of 4) on 7."""
 
     prompts: list = []
@@ -98,19 +100,19 @@ class Teacher(BaseHTTPRequestHandler):
         prompt = body["prompt"]
         with self.lock:
             Teacher.prompts.append(prompt)
-            i = len(Teacher.prompts)
+        i = zlib.crc32(prompt.encode()) % 1000  # by content, not arrival order: deterministic under concurrency
         n = body.get("n", 1)
         if "put your final answer within" in prompt:  # a solution request
             if "odd" in prompt:
                 texts = [f"Work.\nThe answer is $\\boxed{{{j}}}$." for j in range(n)]
             else:
                 texts = ["Step 1.\nSo $\\boxed{7}$."] * (n - 1) + ["I think $\\boxed{8}$."]
-        elif i % 4 == 0:
-            texts = [""]
         elif i % 5 == 0:
+            texts = [""]
+        elif i % 5 == 1:
             texts = ["%%%% ### ~~"]
         else:
-            kind = "odd" if i % 3 == 0 else "even"
+            kind = "odd" if i % 5 == 2 else "even"
             texts = [f"Sure.\nNew problem: A shop sells {i} {kind} pencils to 7 students every day. How many?"]
         data = {"choices": [{"index": j, "text": t, "finish_reason": "stop"} for j, t in enumerate(texts)],
                 "usage": {"completion_tokens": 5, "prompt_tokens": 5}}
@@ -138,11 +140,14 @@ def test_teacher_path_openai_loopback(tmp_path, server, data_dir):
     out = tmp_path / "t.jsonl"
     cfg = SynthConfig(teacher_backend="openai", teacher_model="teacher", teacher_base_url=server, k=4,
                       data_dir=str(data_dir), methods=("metamath", "evol", "xwin"))
-    rep = run_synth(write_plan(tmp_path), out, cfg, test_index=build_test_index([], ns=(10, 13, 20, 30)))
+    plan = {"cells": [{**PLAN["cells"][0], "n_new": 15}, {**PLAN["cells"][1], "n_new": 9}]}
+    rep = run_synth(write_plan(tmp_path, plan), out, cfg, test_index=build_test_index([], ns=(10, 13, 20, 30)))
     c = rep["counts"]
+    c = {k: c.get(k, 0) for k in ("teacher_prompts", "bad_empty", "bad_unparseable", "no_answer", "disagree",
+                                  "accepted", "written")}
     assert c["teacher_prompts"] > 0 and c["bad_empty"] > 0 and c["bad_unparseable"] > 0
     assert c["disagree"] > 0 and c["accepted"] > 0
-    assert c["teacher_prompts"] == c["bad_empty"] + c["bad_unparseable"] + c.get("no_answer", 0) + c["disagree"] \
+    assert c["teacher_prompts"] == c["bad_empty"] + c["bad_unparseable"] + c["no_answer"] + c["disagree"] \
         + c["accepted"]
     # templates reached the server: each method's wording, and the eval template for solutions
     sent = "\n".join(Teacher.prompts)
