@@ -305,9 +305,7 @@ def fuse_thousands(tokens: list[Token], family: str, ambiguous: bool) -> tuple[l
                                                or tokens[k][:2] == ("op", ",")):
                     k += 1
                 run = tokens[j:k]
-                if not run or k >= n or tokens[k][0] != "num" or tokens[k][2]:
-                    break
-                if any(x[2] for x in run):  # whitespace around the separator: a list
+                if not run or k >= n or tokens[k][0] != "num":
                     break
                 grp = tokens[k][1]
                 head = grp.split(".")[0]
@@ -316,6 +314,10 @@ def fuse_thousands(tokens: list[Token], family: str, ambiguous: bool) -> tuple[l
                 sps = sum(1 for x in run if x[0] == "sp")
                 if commas + tseps > 1 or not head:
                     break
+                if any(x[0] == "sp" and x[1] not in ("\\!", "\\,") for x in run):
+                    break  # "\ ", "\;", "~" are word spaces, not digit-group separators
+                if not (tseps or sps) and (any(x[2] for x in run) or tokens[k][2]):
+                    break  # "1, 000": whitespace after a bare comma makes a list
                 if tseps or sps:
                     if len(head) != 3:
                         break
@@ -479,13 +481,13 @@ class Parser:
         except ParseError:
             self.p = start
             node = None
+        while node is not None and self.at("op", "."):
+            self.p += 1  # a sentence's full stop
         if node is None or not (self.done() or self.is_separator(self.peek())
                                 or self.is_closer(self.peek())):
             # not math: a text item running to the next separator
             self.p = start
             return self.text_item()
-        while self.at("op", "."):
-            self.p += 1
         return node
 
     def text_item(self) -> tuple:
