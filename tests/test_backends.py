@@ -167,6 +167,14 @@ def test_hf_not_a_checkpoint(tmp_path):
         get_backend("hf", model=str(tmp_path / "missing"))
 
 
+def test_hf_hub_id_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t = time.perf_counter()
+    with pytest.raises(BackendError, match="no such directory, and the hub is unreachable and has no cached copy"):
+        get_backend("hf", model="someorg/no-such-model")
+    assert time.perf_counter() - t < 30  # no network retries
+
+
 def test_hf_corrupt_config(tiny_checkpoint, tmp_path):
     bad = tmp_path / "ckpt"
     shutil.copytree(tiny_checkpoint, bad)

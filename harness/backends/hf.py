@@ -39,6 +39,21 @@ def _looks_local(model: str) -> bool:
     return os.path.exists(model) or model.startswith((".", "/", "~")) or model.count("/") > 1
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """True unless ``HF_HUB_OFFLINE`` is set or the hub's host cannot be reached within ``timeout``."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def check_checkpoint_dir(path: Path) -> None:
     """Raise one clear :class:`BackendError` unless ``path`` holds a loadable checkpoint.
 
@@ -148,18 +163,29 @@ class HFBackend:
         self.device = device
         self.dtype = resolve_dtype(dtype, device)
         src = str(model)
+        offline = False
         if _looks_local(src):
             src = str(Path(src).expanduser())
             check_checkpoint_dir(Path(src))
+        else:
+            offline = not _hub_reachable()  # offline: use the local HF cache only, no slow retries
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                src, trust_remote_code=trust_remote_code, local_files_only=offline
+            )
             self.model = AutoModelForCausalLM.from_pretrained(
-                src, dtype=self.dtype, trust_remote_code=trust_remote_code
+                src, dtype=self.dtype, trust_remote_code=trust_remote_code, local_files_only=offline
             )
         except BackendError:
             raise
         except Exception as e:  # transformers raises OSError/ValueError/KeyError/... for a bad checkpoint
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if offline:
+                raise BackendError(
+                    f"expected a checkpoint directory with config.json, found {src!r}: no such directory, and "
+                    "the hub is unreachable and has no cached copy; pass a local directory saved with "
+                    "save_pretrained (hub ids need network access)."
+                ) from None
             raise BackendError(
                 f"expected a checkpoint directory with config.json or a reachable hub id, found {src!r} "
                 f"that could not be loaded ({type(e).__name__}: {msg}); pass a directory saved with "
