@@ -65,7 +65,8 @@ def wrap(ans: str) -> str:
 
 def canonical(s: str) -> str:
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\left", "").replace("\\right", "")
-    return re.sub(r"\s+|\\!|\\,|\\ ", "", s)
+    s = re.sub(r"\s+|\\!|\\,|\\ ", "", s)
+    return re.sub(r"^[a-zA-Z]=", "", s)  # "x=3" states the value 3
 
 
 def _rw_dfrac(g: str) -> str | None:
@@ -136,7 +137,7 @@ def _perturb(g: str, rng: random.Random) -> str | None:
         if new == "0" and (i == 0 or not g[i - 1].isdigit()) and i + 1 < len(g) and g[i + 1].isdigit():
             new = "9"  # no leading zero (07 == 7)
         return g[:i] + new + g[i + 1 :]
-    if canonical(g) in ("0", "-0") or not g or "\\text" in g:
+    if not g or canonical(g).startswith(("0", "-0")) or "\\text" in g:  # -0 == 0
         return None
     return g[1:] if g.startswith("-") else "-" + g if not g.startswith(("(", "[", "\\{")) else None
 
