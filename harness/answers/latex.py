@@ -27,9 +27,10 @@ from fractions import Fraction
 
 Token = tuple  # (kind, value, spaced_before)
 
-MAX_NESTING = 60  # bracket depth accepted by the parser (pre-scanned, linear)
+MAX_NESTING = 40  # bracket depth accepted by the parser (pre-scanned, linear)
 MAX_TOKENS = 1500
-MAX_PARSE_DEPTH = 150  # recursion guard inside the parser
+MAX_PARSE_DEPTH = 200  # recursion guard inside the parser (about 4 levels per bracket)
+MAX_AST_DEPTH = 100  # deepest AST handed to the (recursive) evaluators
 
 
 class ParseError(ValueError):
@@ -1003,6 +1004,27 @@ def parse_tokens(tokens: list[Token]) -> tuple:
     if letter is not None:
         return ("choice", letter)
     try:
-        return Parser(tokens).parse_answer()
+        node = Parser(tokens).parse_answer()
     except RecursionError as exc:  # defensive: depth is bounded above, this should not happen
         raise ParseError("recursion") from exc
+    if ast_depth(node) > MAX_AST_DEPTH:
+        raise ParseError("expression nested too deeply")
+    return node
+
+
+def ast_depth(node: tuple) -> int:
+    """Depth of an AST, computed without recursion."""
+    best = 0
+    stack = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        if d > best:
+            best = d
+        for child in n[1:]:
+            if isinstance(child, tuple) and child:
+                if isinstance(child[0], str):
+                    stack.append((child, d + 1))
+                else:
+                    stack.extend((c, d + 1) for c in child
+                                 if isinstance(c, tuple) and c and isinstance(c[0], str))
+    return best
