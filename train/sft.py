@@ -131,6 +131,19 @@ def _drop_logged_after(path: Path, stage: int, step: int) -> None:
         write_jsonl(path, keep)
 
 
+def last_complete_checkpoint(stage_dir: Path) -> str | None:
+    """The highest-step ``checkpoint-N`` folder whose save finished (``trainer_state.json`` is written
+    last), so a run killed in the middle of a save resumes from the previous checkpoint."""
+    if not stage_dir.is_dir():
+        return None
+    done = [
+        (int(p.name.split("-")[1]), p)
+        for p in stage_dir.glob("checkpoint-*")
+        if p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file()
+    ]
+    return str(max(done)[1]) if done else None
+
+
 def _peak_memory_mb() -> dict[str, float]:
     import torch
 
@@ -175,7 +188,6 @@ def train_stage(
     """Train one stage from ``base`` and save its final weights; returns the stage summary."""
     import torch
     from transformers import Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
     out = Path(cfg.output)
     last_stage = stage == len(cfg.data)
@@ -227,7 +239,7 @@ def train_stage(
         processing_class=tokenizer,
         callbacks=[LossLogger(out / LOSSES_FILE, stage)],
     )
-    resume_from = get_last_checkpoint(str(stage_dir)) if (cfg.resume and stage_dir.is_dir()) else None
+    resume_from = last_complete_checkpoint(stage_dir) if cfg.resume else None
     start_epoch, start_step = 0.0, 0
     if resume_from:
         st = json.loads((Path(resume_from) / "trainer_state.json").read_text())
