@@ -184,6 +184,7 @@ def test_empty_and_broken_custom_tasks(tmp_path):
     assert (out / "samples.jsonl").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_not_a_checkpoint_dir(tmp_path, data_dir):
     bogus = tmp_path / "notackpt"
     bogus.mkdir()
@@ -264,9 +265,9 @@ def test_end_to_end_subprocess(tmp_path, data_dir, tiny_checkpoint):
     assert p.returncode == 0, p.stderr
     assert "strict % [95% CI]" in p.stdout and "math500" in p.stdout
     assert len(read_jsonl(out / "samples.jsonl")) == 3
-    # a second run resumes a finished run: nothing to generate, same samples
-    p2 = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
-    assert p2.returncode == 0 and "generated 0 samples" in p2.stdout
+    # a second run (in-process) resumes the finished run: nothing to generate, same samples
+    res = CliRunner().invoke(main, cmd[3:] + ["--data-dir", str(data_dir)])
+    assert res.exit_code == 0 and "generated 0 samples" in res.stdout
     assert len(read_jsonl(out / "samples.jsonl")) == 3
 
 
@@ -320,3 +321,30 @@ def test_chat_template_prompt_recorded(tmp_path, data_dir, tiny_chat_checkpoint)
     assert all(r["prompt"].startswith("<s>system: Please reason step by step") for r in rows)
     assert all(r["prompt"].endswith("<s>assistant: ") for r in rows)
     assert json.loads((out / "manifest.json").read_text())["config"]["chat"] is None
+
+
+def test_concurrent_writer_refused_and_default_dir(tmp_path):
+    from filelock import FileLock
+
+    from harness.eval import default_output_dir
+
+    task = write_custom_task(tmp_path / "toy.jsonl", n=2)
+    out = tmp_path / "run"
+    out.mkdir()
+    with FileLock(str(out / ".lock")):
+        with pytest.raises(ConfigError, match="Another `harness eval` is writing"):
+            evaluate(EvalConfig(model="toy", tasks=(str(task),), output_dir=str(out)), backend=ToyBackend(),
+                     progress=False)
+    assert not (out / "samples.jsonl").exists()
+    d = default_output_dir("/ckpts/my-model/")
+    assert d.startswith(os.path.join("runs", "my-model-")) and len(d.rsplit("-", 1)[1]) == 8
+
+
+@pytest.mark.slow
+def test_backend_arg_reaches_backend(tmp_path, data_dir, tiny_checkpoint):
+    # an HF constructor argument passed through: a bad dtype name is rejected by HFBackend itself
+    res = CliRunner().invoke(main, ["eval", "--model", str(tiny_checkpoint), "--tasks", "gsm8k", "--limit", "1",
+                                    "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "r"),
+                                    "--backend-arg", "dtype=float17"])
+    err = _single_error(res)
+    assert "float17" in err and "float16" in err

@@ -19,6 +19,24 @@ def _fields(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _backend_args(pairs: tuple[str, ...]) -> tuple[tuple[str, object], ...]:
+    """``KEY=VALUE`` pairs for the backend constructor; values parsed as JSON when they parse (ints, floats,
+    true/false), else kept as strings."""
+    import json
+
+    out = []
+    for p in pairs:
+        if "=" not in p:
+            raise ConfigError(f"--backend-arg expects KEY=VALUE such as tensor_parallel_size=2, found {p!r}.")
+        k, v = p.split("=", 1)
+        try:
+            val: object = json.loads(v)
+        except ValueError:
+            val = v
+        out.append((k.strip().replace("-", "_"), val))
+    return tuple(out)
+
+
 @click.command("eval")
 @click.option("--model", required=True, help="Checkpoint directory, hub id, or (openai) served model name.")
 @click.option("--tasks", default="math500", show_default=True,
@@ -41,10 +59,13 @@ def _fields(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--answer-task", type=click.Choice(["math", "gsm8k"]), default="math", show_default=True,
               help="Answer rules for custom JSONL tasks.")
 @click.option("--chat/--no-chat", default=None, help="Send chat messages (default: when the model has a template).")
+@click.option("--backend-arg", "backend_args", multiple=True,
+              help="KEY=VALUE for the backend constructor, e.g. tensor_parallel_size=2 (vllm), device=cuda:1 (hf).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @data_dir_option
 def eval_cmd(model, tasks, backend, base_url, prompt, num_fewshot, limit, batch_size, max_new_tokens, temperature,
-             top_p, n, seed, output_dir, shard, split, fields, answer_task, chat, no_progress, data_dir) -> None:
+             top_p, n, seed, output_dir, shard, split, fields, answer_task, chat, backend_args, no_progress,
+             data_dir) -> None:
     """Evaluate a model on math benchmarks; resumable, with per-subject/level reports.
 
     \b
@@ -60,6 +81,7 @@ def eval_cmd(model, tasks, backend, base_url, prompt, num_fewshot, limit, batch_
         max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, n=n, seed=seed,
         output_dir=output_dir or default_output_dir(model), shard=parse_shard(shard), data_dir=data_dir,
         split=split, chat=chat, fields=_fields(fields), answer_task=answer_task,
+        backend_kwargs=_backend_args(backend_args),
     )
     results = evaluate(cfg, progress=not no_progress)
     click.echo(format_tables(results))
