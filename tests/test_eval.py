@@ -331,10 +331,9 @@ def test_concurrent_writer_refused_and_default_dir(tmp_path):
     task = write_custom_task(tmp_path / "toy.jsonl", n=2)
     out = tmp_path / "run"
     out.mkdir()
-    with FileLock(str(out / ".lock")):
-        with pytest.raises(ConfigError, match="Another `harness eval` is writing"):
-            evaluate(EvalConfig(model="toy", tasks=(str(task),), output_dir=str(out)), backend=ToyBackend(),
-                     progress=False)
+    with FileLock(str(out / ".lock")), pytest.raises(ConfigError, match="Another `harness eval` is writing"):
+        evaluate(EvalConfig(model="toy", tasks=(str(task),), output_dir=str(out)), backend=ToyBackend(),
+                 progress=False)
     assert not (out / "samples.jsonl").exists()
     d = default_output_dir("/ckpts/my-model/")
     assert d.startswith(os.path.join("runs", "my-model-")) and len(d.rsplit("-", 1)[1]) == 8
