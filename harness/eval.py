@@ -125,6 +125,11 @@ class ResolvedTask:
 
 
 def _is_path(t: str) -> bool:
+    """A --tasks item is a file path unless it names a registered task."""
+    from harness.data import task_names
+
+    if t in task_names():
+        return False
     return t.endswith(".jsonl") or os.sep in t or Path(t).is_file()
 
 
@@ -143,6 +148,11 @@ def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
             if not p.is_file():
                 raise DataError(f"Expected a JSONL task file at {p}, but it does not exist. Check --tasks.")
             name = p.stem
+            from harness.data import TASKS
+
+            if name in TASKS:
+                raise ConfigError(f"Custom task file {p} would shadow the built-in task {name!r}; "
+                                  f"rename the file (e.g. {name}_custom.jsonl).")
             spec = register_jsonl_task(
                 name, p, fields=dict(cfg.fields) or None, answer_task=cfg.answer_task,
                 version=f"custom-{file_sha256(p)[:12]}", split=cfg.split,
@@ -164,6 +174,7 @@ def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
             dup = next(x for x in ids if ids.count(x) > 1)
             raise DataError(f"Task {name!r} has duplicate problem id {dup!r}; ids must be unique.")
         prompt = get_prompt(cfg.prompt or default_prompt(name))
+        prompt.render("check", cfg.num_fewshot)  # fail now, not after the model loaded, on a bad --num-fewshot
         out.append(ResolvedTask(name, spec.version, spec.answer_task, tuple(problems), prompt))
     return out
 

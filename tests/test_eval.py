@@ -347,3 +347,14 @@ def test_backend_arg_reaches_backend(tmp_path, data_dir, tiny_checkpoint):
                                     "--backend-arg", "dtype=float17"])
     err = _single_error(res)
     assert "float17" in err and "float16" in err
+
+
+def test_bad_fewshot_and_shadowing_task_file_fail_early(tmp_path, data_dir):
+    err = _single_error(CliRunner().invoke(main, ["eval", "--model", "x", "--tasks", "gsm8k", "--num-fewshot", "99",
+                                                  "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "r")]))
+    assert "--num-fewshot" in err
+    shadow = write_custom_task(tmp_path / "gsm8k.jsonl", n=2)
+    err = _single_error(CliRunner().invoke(main, ["eval", "--model", "x", "--tasks", str(shadow), "--output-dir",
+                                                  str(tmp_path / "r")]))
+    assert "shadow the built-in task 'gsm8k'" in err
+    assert not (tmp_path / "r").exists()
