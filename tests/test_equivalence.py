@@ -170,6 +170,9 @@ EQUATIONS = [
     ("-80\\leq g(x)\\leq 82", "-80 \\le g(x) \\le 82", True),
     ("-80\\leq g(x)\\leq 82", "-80 < g(x) < 82", False),
     ("x > 3", "3 < x", True),
+    ("y = 2x", "2x = y", True),
+    ("5", "5 = x", True),
+    ("y = 2x", "2x = -y", False),
     ("\\approx 8.24 \\text{ mph}", "8.24", True),
 ]
 

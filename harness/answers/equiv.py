@@ -200,6 +200,8 @@ def _strip_lhs(node: tuple) -> tuple:
     if all(o in ("=", "\\approx") for o in ops):
         if _is_var(parts[0]):
             return parts[-1]
+        if len(parts) == 2 and _is_var(parts[1]) and not V.free_symbols(parts[0]):
+            return parts[0]  # "5 = x"
         if all(p[0] in V.SCALAR_KINDS and not V.free_symbols(p) for p in parts):
             return parts[-1]  # "1/2 = 0.5": the last side is the final answer
         return node
@@ -313,6 +315,8 @@ class _Comparer:
 
     # -- answers and items
     def answers(self, a: tuple, b: tuple) -> bool:
+        if a[0] == b[0] == "rel" and self.relation(a, b):  # "y = 2x" vs "2x = y"
+            return True
         A, B = _top_items(a), _top_items(b)
         if len(A) != len(B):
             return False
