@@ -71,9 +71,9 @@ def test_simple_evaluate_tiny_model(tmp_path, data_dir, tiny_checkpoint, monkeyp
     assert res.exit_code == 0, res.output
     tm = TaskManager(include_path=res.stdout.strip(), include_defaults=False)
     out = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={tiny_checkpoint}",
-                                  tasks=["harness_gsm8k", "harness_math500"], limit=3, task_manager=tm,
+                                  tasks=["harness_gsm8k", "harness_math500", "harness_math"], limit=3, task_manager=tm,
                                   device="cpu", batch_size=3, log_samples=True)
-    for task, htask in (("harness_gsm8k", "gsm8k"), ("harness_math500", "math500")):
+    for task, htask in (("harness_gsm8k", "gsm8k"), ("harness_math500", "math500"), ("harness_math", "math")):
         r = out["results"][task]
         assert {"strict,none", "flexible,none"} <= set(r)
         problems = load_task(htask, data_dir_=data_dir)[:3]
