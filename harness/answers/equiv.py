@@ -26,13 +26,13 @@ from typing import NamedTuple
 
 from harness.answers import values as V
 from harness.answers.latex import (
+    MAX_NESTING,
     ParseError,
     fuse_thousands,
     max_nesting,
     norm_key,
     parse_tokens,
     tokenize,
-    MAX_NESTING,
 )
 from harness.answers.types import AnswerTimeout, Budget
 

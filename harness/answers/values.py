@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from functools import lru_cache
-from typing import Callable, Mapping
 
 import mpmath
 
@@ -117,7 +117,7 @@ def _iroot(x: int, n: int) -> int | None:
     if n == 2:
         r = math.isqrt(x)
         return r if r * r == x else None
-    r = int(round(x ** (1.0 / n))) if x.bit_length() < 1000 else None
+    r = round(x ** (1.0 / n)) if x.bit_length() < 1000 else None
     if r is None:  # Newton on integers
         r = 1 << (x.bit_length() // n + 1)
         while True:
