@@ -11,6 +11,7 @@ Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_train.py`` (add ``-m "n
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -242,8 +243,17 @@ def test_non_checkpoint_base_and_bad_flags(tmp_path, sft_file):
         _cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--lr", "-1", "--deepspeed", "zero4"])
     )
     assert "lr must be > 0" in line and "deepspeed must be" in line
+    line = _one_error_line(_cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--lora"]))
+    assert "--lora is not supported with ZeRO-3" in line
     line = _one_error_line(_cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--preset", "skywrk"]))
     assert "Did you mean 'skywork'" in line
+
+
+@pytest.mark.skipif(importlib.util.find_spec("peft") is not None, reason="peft is installed")
+def test_lora_without_peft_is_one_clear_error(tiny_checkpoint, sft_file, tmp_path, restore_env):
+    args = ["--model", str(tiny_checkpoint), "--data", str(sft_file), "--output", str(tmp_path / "o"), "--lora",
+            "--deepspeed", "none"]
+    assert "--lora needs the peft package" in _one_error_line(_cli(args))
 
 
 def test_presets_and_deepspeed_configs_validate():

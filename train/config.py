@@ -171,6 +171,8 @@ def validate(cfg: TrainConfig) -> None:
     ds = cfg.deepspeed
     if ds not in DEEPSPEED_PRESETS + ("none",) and not (ds.endswith(".json") and Path(ds).is_file()):
         errs.append(f"deepspeed must be zero2, zero3, none or an existing .json file (found {ds!r})")
+    if cfg.lora and ds == "zero3":
+        errs.append("--lora is not supported with ZeRO-3 here (use --deepspeed zero2 or none)")
     if errs:
         raise ConfigError("Invalid training config: " + "; ".join(errs) + ".")
 
