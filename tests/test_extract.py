@@ -37,6 +37,10 @@ BOXES = [
     (r"The answer is $\boxed{5}$.\n\nFinal answer: $\boxed{5}$", "math", S, "5"),
     # chains stay whole: equivalence deals with them (Skywork false negative "x = 2401/100 = 24.01")
     (r"Hence $\boxed{x = 2401/100 = 24.01}$.", "math", S, "x = 2401/100 = 24.01"),
+    # a trailing "!" inside a box or $...$ is a factorial, not punctuation (bug: \boxed{5!} was read as 5)
+    (r"There are $5! = 120$ orders, so the answer is $\boxed{5!}$.", "math", S, "5!"),
+    (r"Counting orders gives six.\nThe answer is: $3!$.", "math", S, "3!"),
+    ("She has 18 pens in all.\nThe answer is 18!", "gsm8k", S, "18"),
     # a box around the whole "The answer is" sentence in GSM8K outputs
     ("She earns 18 * 2 = 36 dollars a day.\nThe answer is \\boxed{36}", "gsm8k", S, "36"),
 ]

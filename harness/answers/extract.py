@@ -190,7 +190,7 @@ def _last_box(text: str) -> str | None:
     if start < 0:
         return None
     content, _closed = _box_at(text, start, name_len)
-    return _clean(content) if content is not None else None
+    return _clean(content, boxed=True) if content is not None else None
 
 
 # --- sentences ----------------------------------------------------------------------------------
@@ -213,11 +213,11 @@ def _after_marker(text: str, pos: int, family: str) -> str | None:
     if s.startswith(_BOX_NAMES):
         name_len = 6 if s.startswith("\\boxed") else 5
         content, _ = _box_at(s, 0, name_len)
-        return _clean(content) if content is not None else None
+        return _clean(content, boxed=True) if content is not None else None
     for open_, close in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)")):
         if s.startswith(open_):
             end = s.find(close, len(open_))
-            return _clean(s[len(open_) : end]) if end > 0 else None
+            return _clean(s[len(open_) : end], boxed=True) if end > 0 else None
     if s.startswith("$"):
         money = _MONEY_RE.match(s)
         after = s[money.end() : money.end() + 1] if money else ""
@@ -225,7 +225,7 @@ def _after_marker(text: str, pos: int, family: str) -> str | None:
             return _clean(money.group())  # "$29.00." : dollars, keep as written
         end = s.find("$", 1)
         if end > 0 and "\n" not in s[:end]:
-            return _clean(s[1:end])
+            return _clean(s[1:end], boxed=True)
     line = s.split("\n", 1)[0]
     m = _SENTENCE_END.search(line)
     if m:
@@ -237,14 +237,18 @@ def _ends_sentence(s: str, i: int) -> bool:
     return i + 1 >= len(s) or s[i + 1].isspace()
 
 
-def _clean(ans: str | None) -> str | None:
-    """Trim, drop trailing sentence punctuation, bold markers and outer ``$...$``; cap length."""
+def _clean(ans: str | None, *, boxed: bool = False) -> str | None:
+    """Trim, drop trailing sentence punctuation, bold markers and outer ``$...$``; cap length.
+
+    Inside a box a trailing ``!`` is a factorial (``\\boxed{5!}``), never sentence punctuation.
+    """
     if ans is None:
         return None
     a = ans.strip()
+    trailing = _TRAILING.replace("!", "") if boxed else _TRAILING
     for _ in range(3):
         prev = a
-        a = a.rstrip(_TRAILING)
+        a = a.rstrip(trailing)
         if a.startswith("**") and a.endswith("**") and len(a) > 4:
             a = a[2:-2].strip()
         if len(a) >= 2 and a.startswith("$") and a.endswith("$") and a.count("$") == 2:
