@@ -24,6 +24,8 @@ prealgebra/arith, /fraction,    order of operations (level 1: ``What is 3+4?``),
 precalculus/trig, /dot, /det    special-angle trig values, dot products, determinants
 gsm8k/add, /money, /rate,       word problems with integer answers (steps grow with
 /time                           the level)
+digits/units, /tens, /leading,  place value and parity (the CPU demo's topics: learnable
+/parity                         by a tiny char-level model, large question spaces)
 ==============================  ===================================================
 
 Examples:
@@ -37,6 +39,7 @@ import random
 
 from harness.errors import ConfigError, did_you_mean
 from synth.generators import algebra as _a
+from synth.generators import digits as _d
 from synth.generators import gsm8k as _g
 from synth.generators import numbers as _n
 from synth.generators.base import GenFn, Generator
@@ -79,6 +82,10 @@ _ALL = [
     _reg("gsm8k/money", "GSM8K", _g.money, family="gsm8k"),
     _reg("gsm8k/rate", "GSM8K", _g.rate, family="gsm8k"),
     _reg("gsm8k/time", "GSM8K", _g.time_, family="gsm8k"),
+    _reg("digits/units", "Place Value", _d.units),
+    _reg("digits/tens", "Place Value", _d.tens),
+    _reg("digits/leading", "Place Value", _d.leading),
+    _reg("digits/parity", "Place Value", _d.parity),
 ]
 
 #: topic -> generator.
@@ -91,7 +98,10 @@ for _g_ in _ALL:
 
 
 def topics_for(subject: str | None) -> list[str]:
-    """The generator topics for a MATH subject or "GSM8K" (case-insensitive); [] when none."""
+    """The generator topics for a MATH subject or "GSM8K" (case-insensitive), or ``[subject]`` when the
+    subject is itself a topic name (benchmarks made by the generators use the topic as subject); [] when none."""
+    if subject in GENERATORS:
+        return [str(subject)]
     for s, t in SUBJECT_TOPICS.items():
         if subject is not None and s.lower() == str(subject).lower():
             return list(t)
