@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import string
 from pathlib import Path
+from typing import Iterable
 
 SPECIAL = ["<pad>", "<s>", "</s>", "<unk>"]
 #: Characters the tokenizer knows: printable ASCII plus newline and tab. Others map to <unk>.
@@ -44,6 +45,40 @@ def build_tokenizer(*, chat_template: bool = False):
     return fast
 
 
+def build_bpe_tokenizer(corpus: Iterable[str], *, vocab_size: int = 512, chat_template: bool = False):
+    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on ``corpus`` (digits always split one per token).
+
+    Byte-level, so any text round-trips; trained on the texts a model will see, so prompts are ~3x
+    shorter than with :func:`build_tokenizer` (the CPU demo uses this).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.BPE(unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tk.train_from_iterator(list(corpus), trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        padding_side="left",
+    )
+    if chat_template:
+        fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
 def build_tiny_checkpoint(
     path: str | os.PathLike,
     *,
@@ -54,12 +89,20 @@ def build_tiny_checkpoint(
     max_position_embeddings: int = 2048,
     seed: int = 0,
     chat_template: bool = False,
+    corpus: Iterable[str] | None = None,
+    vocab_size: int = 512,
 ) -> Path:
-    """Build, randomly initialise (seeded) and save a tiny Llama checkpoint with its tokenizer."""
+    """Build, randomly initialise (seeded) and save a tiny Llama checkpoint with its tokenizer.
+
+    The tokenizer is character-level, or a byte-level BPE trained on ``corpus`` when one is given.
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tok = build_tokenizer(chat_template=chat_template)
+    if corpus is not None:
+        tok = build_bpe_tokenizer(corpus, vocab_size=vocab_size, chat_template=chat_template)
+    else:
+        tok = build_tokenizer(chat_template=chat_template)
     cfg = LlamaConfig(
         vocab_size=len(tok),
         hidden_size=hidden_size,
