@@ -76,7 +76,9 @@ def parse_sampling(body: dict) -> SamplingParams:
     if seed is None:
         seed = int(time.time_ns() % (2**31))
     return SamplingParams(
-        max_new_tokens=_number({"max_tokens": max_tokens}, "max_tokens", DEFAULT_MAX_TOKENS, 1, 1 << 20, True),
+        max_new_tokens=_number(
+            {"max_tokens": max_tokens}, "max_tokens", DEFAULT_MAX_TOKENS, 1, 1 << 20, True
+        ),
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
         top_p=_number(body, "top_p", 1.0, 1e-6, 1.0),
         n=_number(body, "n", 1, 1, 128, True),
@@ -125,7 +127,12 @@ class OpenAIServer(ThreadingHTTPServer):
         if model is not None and model != self.model_name:
             raise RequestError(
                 f"The model {model!r} does not exist; this server serves {self.model_name!r}.",
-                404, "not_found_error",
+                404,
+                "not_found_error",
+            )
+        if body.get("stream"):
+            raise RequestError(
+                "expected 'stream' to be false or absent, found true; this server does not stream"
             )
         params = parse_sampling(body)
         if chat:
@@ -137,7 +144,9 @@ class OpenAIServer(ThreadingHTTPServer):
             elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
                 prompts = list(prompt)
             else:
-                raise RequestError(f"expected 'prompt' to be a string or a list of strings, found {prompt!r}"[:300])
+                raise RequestError(
+                    f"expected 'prompt' to be a string or a list of strings, found {prompt!r}"[:300]
+                )
         with self.lock:
             results = self.backend.generate(prompts, params)
         choices, prompt_tokens, completion_tokens = [], 0, 0
@@ -184,18 +193,29 @@ class Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, type_: str = "invalid_request_error") -> None:
         self._send(status, {"error": {"message": message, "type": type_, "code": status}})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
         if path == "/health":
             self._send(200, {"status": "ok"})
         elif path == "/v1/models":
-            self._send(200, {"object": "list", "data": [
-                {"id": self.server.model_name, "object": "model", "created": 0, "owned_by": "mathharness"}
-            ]})
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": self.server.model_name,
+                            "object": "model",
+                            "created": 0,
+                            "owned_by": "mathharness",
+                        }
+                    ],
+                },
+            )
         else:
             self._error(404, f"no route GET {path}; try /v1/models or /health", "not_found_error")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -203,17 +223,22 @@ class Handler(BaseHTTPRequestHandler):
             length = -1
         if length < 0 or length > MAX_BODY_BYTES:
             self.close_connection = True
-            return self._error(413 if length > 0 else 400, f"expected a Content-Length up to {MAX_BODY_BYTES}")
+            return self._error(
+                413 if length > 0 else 400, f"expected a Content-Length up to {MAX_BODY_BYTES}"
+            )
         raw = self.rfile.read(length)
         if path not in ("/v1/completions", "/v1/chat/completions"):
-            return self._error(404, f"no route POST {path}; use /v1/completions or /v1/chat/completions",
-                               "not_found_error")
+            return self._error(
+                404, f"no route POST {path}; use /v1/completions or /v1/chat/completions", "not_found_error"
+            )
         try:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             return self._error(400, f"expected a JSON object in the request body, found invalid JSON ({e})")
         if not isinstance(body, dict):
-            return self._error(400, f"expected a JSON object in the request body, found {type(body).__name__}")
+            return self._error(
+                400, f"expected a JSON object in the request body, found {type(body).__name__}"
+            )
         try:
             self._send(200, self.server.completions(body, chat=path.endswith("chat/completions")))
         except RequestError as e:
@@ -223,7 +248,9 @@ class Handler(BaseHTTPRequestHandler):
             self._error(500, f"generation failed: {type(e).__name__}: {e}", "server_error")
 
 
-def make_server(backend: Backend | None, *, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> OpenAIServer:
+def make_server(
+    backend: Backend | None, *, model_name: str, host: str = "127.0.0.1", port: int = 8000
+) -> OpenAIServer:
     """Bind an OpenAI-compatible server for ``backend`` (``port=0`` picks a free port).
 
     Args:

@@ -20,11 +20,12 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from harness.backends import get_backend
-from harness.backends.base import Generation, SamplingParams, messages_to_text
+from harness.backends.base import SamplingParams, messages_to_text
 from harness.errors import BackendError
 
 PROMPTS = [
@@ -170,7 +171,9 @@ def test_hf_not_a_checkpoint(tmp_path):
 def test_hf_hub_id_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     t = time.perf_counter()
-    with pytest.raises(BackendError, match="no such directory, and the hub is unreachable and has no cached copy"):
+    with pytest.raises(
+        BackendError, match="no such directory, and the hub is unreachable and has no cached copy"
+    ):
         get_backend("hf", model="someorg/no-such-model")
     assert time.perf_counter() - t < 30  # no network retries
 
@@ -207,8 +210,18 @@ def served(varied):
 
     repo = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "serve", "--model", str(varied),
-           "--port", "0", "--batch-size", "3"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from harness.cli import main; main()",
+        "serve",
+        "--model",
+        str(varied),
+        "--port",
+        "0",
+        "--batch-size",
+        "3",
+    ]
     proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
@@ -216,7 +229,9 @@ def served(varied):
     reader.join(timeout=120)
     try:
         assert lines and lines[0].startswith(f"Serving {varied} at http://127.0.0.1:"), (
-            lines, proc.poll() is not None and proc.stderr.read())
+            lines,
+            proc.poll() is not None and proc.stderr.read(),
+        )
         yield lines[0].split(" at ")[1].strip()
     finally:
         proc.terminate()
@@ -288,7 +303,7 @@ def test_openai_bad_base_url():
 class _Flaky(BaseHTTPRequestHandler):
     """Answers the first ``fail`` POSTs with ``status``, then a valid completion echoing the prompt."""
 
-    plan: dict = {}
+    plan: ClassVar[dict] = {}
 
     def log_message(self, *args):
         pass
@@ -297,11 +312,18 @@ class _Flaky(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.plan["seen"].append(body)
         if len(self.plan["seen"]) <= self.plan["fail"]:
-            status, out = self.plan["status"], {"error": {"message": "overloaded", "code": self.plan["status"]}}
+            status, out = (
+                self.plan["status"],
+                {"error": {"message": "overloaded", "code": self.plan["status"]}},
+            )
         else:
             status = 200
-            out = {"choices": [{"index": 0, "text": body["prompt"][::-1] + "STOP more", "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": 3, "completion_tokens": 7}}
+            out = {
+                "choices": [
+                    {"index": 0, "text": body["prompt"][::-1] + "STOP more", "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 7},
+            }
         data = json.dumps(out).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -327,8 +349,16 @@ def test_openai_retries_then_succeeds(flaky, status):
     client = get_backend("openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1", backoff=0.01)
     out = client.generate(["abc"], SamplingParams(max_new_tokens=9, stop=("STOP",)))
     assert len(plan["seen"]) == 2
-    assert plan["seen"][0] == {"model": "m", "prompt": "abc", "max_tokens": 9, "temperature": 0.0, "top_p": 1.0,
-                               "n": 1, "seed": 0, "stop": ["STOP"]}
+    assert plan["seen"][0] == {
+        "model": "m",
+        "prompt": "abc",
+        "max_tokens": 9,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "n": 1,
+        "seed": 0,
+        "stop": ["STOP"],
+    }
     g = out[0][0]
     assert (g.text, g.tokens, g.prompt_tokens, g.finish_reason) == ("cba", 7, 3, "stop")
 
@@ -336,8 +366,9 @@ def test_openai_retries_then_succeeds(flaky, status):
 def test_openai_gives_up_after_max_retries(flaky):
     srv, plan = flaky
     plan["fail"] = 99
-    client = get_backend("openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1",
-                         max_retries=3, backoff=0.01)
+    client = get_backend(
+        "openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1", max_retries=3, backoff=0.01
+    )
     with pytest.raises(BackendError, match=r"after 3 tries: HTTP 500: overloaded"):
         client.generate(["abc"], SamplingParams())
     assert len(plan["seen"]) == 3
@@ -355,7 +386,9 @@ def test_openai_client_error_not_retried(flaky):
 def test_openai_order_under_concurrency(flaky):
     srv, plan = flaky
     plan["fail"] = 0
-    client = get_backend("openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1", concurrency=4)
+    client = get_backend(
+        "openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1", concurrency=4
+    )
     prompts = [f"p{i:02d}" for i in range(12)]
     out = client.generate(prompts, SamplingParams(stop=("STOP",)))
     assert [r[0].text for r in out] == [p[::-1] for p in prompts]
@@ -403,7 +436,9 @@ class EchoEngine:
     def _out(self, i: int, text: str, sp: dict) -> RequestOutput:
         done = text[::-1][: sp["max_tokens"]]
         reason = "length" if len(text) > sp["max_tokens"] else "stop"
-        outs = [CompletionOutput(j, done, list(range(len(done))), finish_reason=reason) for j in range(sp["n"])]
+        outs = [
+            CompletionOutput(j, done, list(range(len(done))), finish_reason=reason) for j in range(sp["n"])
+        ]
         return RequestOutput(str(i), text, list(range(len(text))), None, outs[::-1])  # unordered on purpose
 
     def generate(self, prompts, sp, use_tqdm=True):
@@ -419,8 +454,15 @@ def test_vllm_sampling_kwargs():
     from harness.backends.vllm import sampling_kwargs
 
     sample = SamplingParams(max_new_tokens=7, temperature=0.6, top_p=0.95, n=4, seed=9, stop=("\n\nQ:",))
-    assert sampling_kwargs(sample) == {"max_tokens": 7, "temperature": 0.6, "top_p": 0.95, "n": 4, "seed": 9,
-                                       "stop": ["\n\nQ:"], "skip_special_tokens": True}
+    assert sampling_kwargs(sample) == {
+        "max_tokens": 7,
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "n": 4,
+        "seed": 9,
+        "stop": ["\n\nQ:"],
+        "skip_special_tokens": True,
+    }
     greedy = sampling_kwargs(SamplingParams(max_new_tokens=5, n=3, top_p=0.5))
     assert (greedy["temperature"], greedy["top_p"], greedy["n"]) == (0.0, 1.0, 1)
 
@@ -428,13 +470,21 @@ def test_vllm_sampling_kwargs():
 def test_vllm_to_generations():
     from harness.backends.vllm import to_generations
 
-    ro = RequestOutput("0", "p", [1, 2, 3], None, [
-        CompletionOutput(1, "second", [5, 6], finish_reason="length"),
-        CompletionOutput(0, "first", [4], finish_reason="stop", stop_reason="\n\nQ:"),
-    ])
+    ro = RequestOutput(
+        "0",
+        "p",
+        [1, 2, 3],
+        None,
+        [
+            CompletionOutput(1, "second", [5, 6], finish_reason="length"),
+            CompletionOutput(0, "first", [4], finish_reason="stop", stop_reason="\n\nQ:"),
+        ],
+    )
     gens = to_generations(ro, 2)
     assert [(g.text, g.tokens, g.prompt_tokens, g.finish_reason) for g in gens] == [
-        ("first", 1, 3, "stop"), ("second", 2, 3, "length")]
+        ("first", 1, 3, "stop"),
+        ("second", 2, 3, "length"),
+    ]
     assert gens[0].meta == {"stop_reason": "\n\nQ:"} and gens[1].meta == {}
     greedy = to_generations(RequestOutput("1", "p", [1], None, [CompletionOutput(0, "x", [7, 8])]), 3)
     assert [g.text for g in greedy] == ["x", "x", "x"] and greedy[0] is not greedy[1]
@@ -449,14 +499,15 @@ def test_vllm_backend_order_and_chat_routing():
     be = VLLMBackend.from_engine(engine, sampling_params_cls=dict)
     prompts = ["abc", MESSAGES, "hello", [{"role": "user", "content": "q"}]]
     out = be.generate(prompts, SamplingParams(max_new_tokens=4, temperature=1.0, n=2))
-    assert [[g.text for g in r] for r in out] == [
-        ["cba"] * 2, ["?2+2"] * 2, ["olle"] * 2, ["q"] * 2]
+    assert [[g.text for g in r] for r in out] == [["cba"] * 2, ["?2+2"] * 2, ["olle"] * 2, ["q"] * 2]
     assert [c[0] for c in engine.calls] == ["generate", "chat"]
     assert engine.calls[0][1] == ["abc", "hello"] and engine.calls[1][1] == [MESSAGES, prompts[3]]
     assert out[2][0].finish_reason == "length" and out[0][0].finish_reason == "stop"
     # no chat template: messages are joined as plain text, as the hf backend does
     plain = EchoEngine(chat_template=None)
-    out = VLLMBackend.from_engine(plain, sampling_params_cls=dict).generate([MESSAGES], SamplingParams(max_new_tokens=99))
+    out = VLLMBackend.from_engine(plain, sampling_params_cls=dict).generate(
+        [MESSAGES], SamplingParams(max_new_tokens=99)
+    )
     assert [c[0] for c in plain.calls] == ["generate"] and out[0][0].text == messages_to_text(MESSAGES)[::-1]
 
 
@@ -467,7 +518,9 @@ def test_vllm_not_installed_error():
         pass
     else:
         pytest.skip("vllm is installed here")
-    with pytest.raises(BackendError, match=r"vllm is not installed; pip install 'mathharness\[vllm\]' on a CUDA"):
+    with pytest.raises(
+        BackendError, match=r"vllm is not installed; pip install 'mathharness\[vllm\]' on a CUDA"
+    ):
         get_backend("vllm", model="some/model", tensor_parallel_size=2)
 
 
@@ -507,8 +560,9 @@ def test_vllm_real_engine_matches_hf(tiny_chat_checkpoint, tmp_path):
 
     from harness.tiny import build_tiny_checkpoint
 
-    ckpt = build_tiny_checkpoint(tmp_path / "ckpt", hidden_size=128, heads=2, intermediate_size=256,
-                                 chat_template=True)  # head size 64: vLLM's CPU attention supports it
+    ckpt = build_tiny_checkpoint(
+        tmp_path / "ckpt", hidden_size=128, heads=2, intermediate_size=256, chat_template=True
+    )  # head size 64: vLLM's CPU attention supports it
     model = AutoModelForCausalLM.from_pretrained(ckpt)
     with torch.no_grad():
         for name, w in model.named_parameters():
@@ -519,12 +573,20 @@ def test_vllm_real_engine_matches_hf(tiny_chat_checkpoint, tmp_path):
     script = tmp_path / "run_vllm.py"
     script.write_text(VLLM_SCRIPT)
     repo = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=str(repo), VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"))
-    proc = subprocess.run([python, str(script), str(ckpt), json.dumps(prompts)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    proc = subprocess.run(
+        [python, str(script), str(ckpt), json.dumps(prompts)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    got = json.loads(lines[-1][len("RESULT "):])
+    got = json.loads(lines[-1][len("RESULT ") :])
     hf = get_backend("hf", model=str(ckpt)).generate(prompts, SamplingParams(max_new_tokens=12))
     assert got["greedy"] == [[[g.text, g.tokens, g.prompt_tokens, g.finish_reason] for g in r] for r in hf]
     assert len({r[0][0] for r in got["greedy"]}) > 1  # outputs depend on the prompt

@@ -40,7 +40,8 @@ def test_minerva_matches_lm_eval():
     assert (t.version, t.default_n_shot, t.stop) == ("1", 4, ("\n\nProblem:",))
     assert len(ref) == 4
     assert [(d["problem"], d["solution"]) for d in ref] == list(t.exemplars)
-    # lm-eval: doc_to_text = "Problem:\n" + problem + "\n\nSolution:", target delimiter " ", shots joined "\n\n"
+    # lm-eval: doc_to_text = "Problem:\n" + problem + "\n\nSolution:", target delimiter " ",
+    # shots joined by "\n\n"
     expected = "\n\n".join(f"Problem:\n{d['problem']}\n\nSolution: {d['solution']}" for d in ref)
     expected += f"\n\nProblem:\n{QUESTION}\n\nSolution:"
     assert t.render(QUESTION).text == expected
@@ -60,7 +61,10 @@ def test_gsm8k_cot_matches_lm_eval():
 
 def test_fewshot_answer_sentences_and_limits():
     m, g = get_prompt("minerva-math"), get_prompt("gsm8k-cot")
-    assert m.format_response("So x=3.", "3") == "So x=3.\nFinal Answer: The final answer is $3$. I hope it is correct."
+    assert (
+        m.format_response("So x=3.", "3")
+        == "So x=3.\nFinal Answer: The final answer is $3$. I hope it is correct."
+    )
     assert g.format_response("1 + 2 = 3.", "3") == "1 + 2 = 3.\nThe answer is 3."
     assert all(a.endswith(m.answer_fn(a.split("$")[-2])) for _, a in m.exemplars)
     assert all(a.endswith(g.answer_fn(a.split()[-1].rstrip("."))) for _, a in g.exemplars)

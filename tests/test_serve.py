@@ -57,7 +57,12 @@ def test_completions_schema(server):
 
 
 def test_chat_schema(server):
-    body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "temperature": 0}
+    body = {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 4,
+        "temperature": 0,
+    }
     data = requests.post(f"{server.url}/chat/completions", json=body, timeout=30).json()
     assert data["object"] == "chat.completion"
     (choice,) = data["choices"]
@@ -67,8 +72,12 @@ def test_chat_schema(server):
 
 
 def test_bad_json_is_400_with_json_body(server):
-    r = requests.post(f"{server.url}/completions", data=b'{"prompt": "x", ', timeout=5,
-                      headers={"Content-Type": "application/json"})
+    r = requests.post(
+        f"{server.url}/completions",
+        data=b'{"prompt": "x", ',
+        timeout=5,
+        headers={"Content-Type": "application/json"},
+    )
     assert "invalid JSON" in _error(r, 400)
     r = requests.post(f"{server.url}/completions", data=b"[1, 2]", timeout=5)
     assert "expected a JSON object" in _error(r, 400)
@@ -83,6 +92,7 @@ def test_bad_json_is_400_with_json_body(server):
         ("/completions", {"prompt": "x", "n": 0}, 400, "'n'"),
         ("/completions", {"prompt": "x", "stop": [1]}, 400, "'stop'"),
         ("/completions", {"prompt": "x", "model": "gpt-9"}, 404, "does not exist"),
+        ("/completions", {"prompt": "x", "stream": True}, 400, "does not stream"),
         ("/chat/completions", {"messages": "hi"}, 400, "'messages'"),
         ("/chat/completions", {"messages": [{"role": "user"}]}, 400, "content"),
         ("/embeddings", {"input": "x"}, 404, "no route"),

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from harness.backends.base import Generation, PromptInput, SamplingParams, messages_to_text
 from harness.errors import BackendError
@@ -73,7 +73,8 @@ def check_checkpoint_dir(path: Path) -> None:
     if not cfg.is_file():
         found = sorted(p.name for p in path.iterdir())[:8]
         raise BackendError(
-            f"expected a checkpoint directory with config.json at {path}, found {found or 'an empty directory'}; "
+            f"expected a checkpoint directory with config.json at {path}, "
+            f"found {found or 'an empty directory'}; "
             "pass a directory saved with model.save_pretrained()."
         )
     try:
@@ -115,9 +116,14 @@ def resolve_dtype(dtype: str, device: str):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
     names = {
-        "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-        "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-        "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "half": torch.float16,
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "float": torch.float32,
     }
     if dtype not in names:
         from harness.errors import did_you_mean
@@ -178,11 +184,12 @@ class HFBackend:
             )
         except BackendError:
             raise
-        except Exception as e:  # transformers raises OSError/ValueError/KeyError/... for a bad checkpoint
+        except Exception as e:  # noqa: BLE001 - transformers raises OSError/ValueError/KeyError/... for a bad checkpoint
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             if offline:
                 raise BackendError(
-                    f"expected a checkpoint directory with config.json, found {src!r}: no such directory, and "
+                    f"expected a checkpoint directory with config.json, found {src!r}: "
+                    "no such directory, and "
                     "the hub is unreachable and has no cached copy; pass a local directory saved with "
                     "save_pretrained (hub ids need network access)."
                 ) from None
@@ -216,7 +223,9 @@ class HFBackend:
         if isinstance(prompt, str):
             return prompt
         if self.has_chat_template:
-            return self.tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                list(prompt), tokenize=False, add_generation_prompt=True
+            )
         return messages_to_text(prompt)
 
     def encode(self, prompt: PromptInput) -> list[int]:
@@ -225,7 +234,9 @@ class HFBackend:
         chat = not isinstance(prompt, str) and self.has_chat_template
         ids = self.tokenizer(text, add_special_tokens=not chat)["input_ids"]
         if not ids:  # an empty prompt: start from BOS (or EOS) so generate has a position to attend to
-            start = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else min(self.eos_ids)
+            start = (
+                self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else min(self.eos_ids)
+            )
             ids = [start]
         return ids
 
@@ -237,13 +248,13 @@ class HFBackend:
 
     def _gen_kwargs(self, params: SamplingParams, n_seq: int) -> dict:
         sample = params.temperature > 0
-        kw = dict(
-            max_new_tokens=params.max_new_tokens,
-            do_sample=sample,
-            num_return_sequences=n_seq,
-            pad_token_id=self.tokenizer.pad_token_id,
-            repetition_penalty=1.0,
-        )
+        kw: dict = {
+            "max_new_tokens": params.max_new_tokens,
+            "do_sample": sample,
+            "num_return_sequences": n_seq,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "repetition_penalty": 1.0,
+        }
         if sample:
             kw.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
         else:
@@ -314,7 +325,10 @@ class HFBackend:
             for r, i in enumerate(idx):
                 gens = [self._finish(rows[r * n_seq + j], len(encoded[i]), params) for j in range(n_seq)]
                 if not sample and params.n > 1:
-                    gens = [Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason) for g in gens * params.n]
+                    gens = [
+                        Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason)
+                        for g in gens * params.n
+                    ]
                 out[i] = gens
         return out  # type: ignore[return-value]
 
@@ -326,5 +340,5 @@ class HFBackend:
 
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-        except Exception:  # pragma: no cover
-            pass
+        except Exception as e:  # noqa: BLE001  # pragma: no cover
+            log.debug("could not empty the CUDA cache: %s", e)

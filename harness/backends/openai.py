@@ -7,7 +7,8 @@ Chat prompts (message lists) always go to ``/chat/completions``; plain strings g
 unless ``endpoint="chat"`` (then each string is sent as one user message).
 
 Examples:
-    >>> be = OpenAIBackend(model="Qwen/Qwen2.5-Math-7B", base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
+    >>> url = "http://127.0.0.1:8000/v1"
+    >>> be = OpenAIBackend(model="Qwen/Qwen2.5-Math-7B", base_url=url)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal, Sequence
+from typing import Literal
 
 from harness.backends.base import Generation, PromptInput, SamplingParams
 from harness.errors import BackendError
@@ -154,7 +156,7 @@ class OpenAIBackend:
     # -- the protocol -----------------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[PromptInput], params: SamplingParams) -> list[list[Generation]]:
-        """Send every prompt (``concurrency`` at a time); return ``params.n`` generations each, in input order.
+        """Send every prompt (``concurrency`` at a time); return ``params.n`` generations each, in order.
 
         Args:
             prompts: plain strings or chat messages.
@@ -188,7 +190,7 @@ def _error_message(r) -> str:
         err = r.json().get("error")
         msg = err.get("message") if isinstance(err, dict) else err
         return str(msg)[:300]
-    except Exception:
+    except Exception:  # noqa: BLE001 - any body: fall back to the raw text
         return r.text[:300].replace("\n", " ")
 
 
@@ -224,5 +226,7 @@ def parse_response(data: dict, params: SamplingParams) -> list[Generation]:
             if len(choices) > 1:
                 meta["tokens_estimated"] = True
         reason = "length" if c.get("finish_reason") == "length" else "stop"
-        out.append(Generation(text=text, tokens=tokens, prompt_tokens=prompt_tokens, finish_reason=reason, meta=meta))
+        out.append(
+            Generation(text=text, tokens=tokens, prompt_tokens=prompt_tokens, finish_reason=reason, meta=meta)
+        )
     return out

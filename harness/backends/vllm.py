@@ -16,7 +16,8 @@ Examples:
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from harness.backends.base import Generation, PromptInput, SamplingParams, messages_to_text
 from harness.errors import BackendError
@@ -70,17 +71,23 @@ def to_generations(output: Any, n: int) -> list[Generation]:
     prompt_tokens = len(getattr(output, "prompt_token_ids", None) or [])
     gens = []
     for o in outs:
-        meta = {"stop_reason": o.stop_reason} if isinstance(getattr(o, "stop_reason", None), (str, int)) else {}
-        gens.append(Generation(
-            text=o.text,
-            tokens=len(o.token_ids),
-            prompt_tokens=prompt_tokens,
-            finish_reason="length" if o.finish_reason == "length" else "stop",
-            meta=meta,
-        ))
+        meta = (
+            {"stop_reason": o.stop_reason} if isinstance(getattr(o, "stop_reason", None), (str, int)) else {}
+        )
+        gens.append(
+            Generation(
+                text=o.text,
+                tokens=len(o.token_ids),
+                prompt_tokens=prompt_tokens,
+                finish_reason="length" if o.finish_reason == "length" else "stop",
+                meta=meta,
+            )
+        )
     if len(gens) == 1 and n > 1:
         g = gens[0]
-        gens = [Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason, dict(g.meta)) for _ in range(n)]
+        gens = [
+            Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason, dict(g.meta)) for _ in range(n)
+        ]
     return gens
 
 
@@ -133,7 +140,7 @@ class VLLMBackend:
             kwargs["max_model_len"] = max_model_len
         try:
             llm = vllm.LLM(**kwargs)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - one clear line for any engine failure
             msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             raise BackendError(
                 f"expected vLLM to load {model!r}, found {type(e).__name__}: {msg}; check the path, "
@@ -142,12 +149,12 @@ class VLLMBackend:
         self._init(llm, vllm.SamplingParams)
 
     @classmethod
-    def from_engine(cls, llm: Any, sampling_params_cls: Any = None) -> "VLLMBackend":
+    def from_engine(cls, llm: Any, sampling_params_cls: Any = None) -> VLLMBackend:
         """Wrap an existing ``vllm.LLM`` (reuse one engine across evaluations).
 
         Args:
             llm: a ``vllm.LLM`` (anything with ``generate``, ``chat`` and ``get_tokenizer``).
-            sampling_params_cls: the class to build sampling parameters with (default ``vllm.SamplingParams``).
+            sampling_params_cls: class that builds sampling parameters (default ``vllm.SamplingParams``).
 
         Returns:
             the backend.
@@ -196,7 +203,9 @@ class VLLMBackend:
     def _place(out: list, idx: list[int], results: Sequence[Any], n: int) -> None:
         results = list(results)
         if len(results) != len(idx):
-            raise BackendError(f"expected {len(idx)} outputs from vLLM (one per prompt), found {len(results)}")
+            raise BackendError(
+                f"expected {len(idx)} outputs from vLLM (one per prompt), found {len(results)}"
+            )
         for i, ro in zip(idx, results):
             out[i] = to_generations(ro, n)
 

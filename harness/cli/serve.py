@@ -8,12 +8,21 @@ import click
 @click.command("serve")
 @click.option("--model", required=True, help="Checkpoint directory (or hub id when online).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="TCP port; 0 picks a free one (the URL is printed).")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port; 0 picks a free one (the URL is printed).",
+)
 @click.option("--served-model-name", default=None, help="Model id clients send (default: --model as given).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
-@click.option("--dtype", default="auto", show_default=True, help="auto (bf16 on CUDA, fp32 on CPU), bfloat16, ...")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1), help="Prompts per generate call.")
+@click.option(
+    "--dtype", default="auto", show_default=True, help="auto (bf16 on CUDA, fp32 on CPU), bfloat16, ..."
+)
+@click.option(
+    "--batch-size", default=8, show_default=True, type=click.IntRange(1), help="Prompts per generate call."
+)
 @click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the checkpoint.")
 def serve(model, host, port, served_model_name, device, dtype, batch_size, trust_remote_code) -> None:
     """Serve MODEL at /v1/completions and /v1/chat/completions (OpenAI-compatible).
@@ -34,11 +43,16 @@ def serve(model, host, port, served_model_name, device, dtype, batch_size, trust
         server = make_server(None, model_name=name, host=host, port=port)
     except OSError as e:
         raise HarnessError(
-            f"expected to listen on {host}:{port}, found {e.strerror or e}; pick another --port (0 picks a free one)."
+            f"expected to listen on {host}:{port}, found {e.strerror or e}; "
+            "pick another --port (0 picks a free one)."
         ) from None
     try:
         backend = HFBackend(
-            model=model, device=device, dtype=dtype, batch_size=batch_size, trust_remote_code=trust_remote_code
+            model=model,
+            device=device,
+            dtype=dtype,
+            batch_size=batch_size,
+            trust_remote_code=trust_remote_code,
         )
     except BaseException:
         server.server_close()
