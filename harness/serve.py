@@ -1,8 +1,11 @@
 """``harness serve``: a small OpenAI-compatible HTTP server over any backend (normally ``hf``).
 
 Endpoints: ``POST /v1/completions``, ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health``.
-Requests run one at a time under a lock around the model (a request's own prompts and ``n`` samples are
-batched). Bad requests get a JSON error body ``{"error": {"message", "type", "code"}}`` with a 4xx status.
+Greedy requests that arrive together (within ``batch_wait`` seconds, up to ``max_batch`` prompts) and
+share sampling parameters are merged into one ``backend.generate`` call, so many concurrent clients
+(the ``openai`` backend sends ``concurrency`` requests at once) fill a batch; sampled requests
+(temperature > 0) run alone, so a seeded request gives the same samples whatever else is in flight.
+One lock serialises the model. Bad requests get a JSON error body ``{"error": {"message", "type", "code"}}`` with a 4xx status.
 Stdlib ``http.server`` only; meant for tests, CPU demos and single-GPU use, not as a production server
 (use ``vllm serve`` for that: the ``openai`` backend talks to both).
 
@@ -15,9 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -73,8 +78,8 @@ def parse_sampling(body: dict) -> SamplingParams:
     else:
         raise RequestError(f"expected 'stop' to be a string or a list of strings, found {stop!r}")
     seed = body.get("seed")
-    if seed is None:
-        seed = int(time.time_ns() % (2**31))
+    if seed is None:  # greedy ignores the seed; 0 lets identical greedy requests share a batch
+        seed = int(time.time_ns() % (2**31)) if body.get("temperature", 1.0) != 0 else 0
     return SamplingParams(
         max_new_tokens=_number(
             {"max_tokens": max_tokens}, "max_tokens", DEFAULT_MAX_TOKENS, 1, 1 << 20, True
@@ -104,16 +109,101 @@ def _messages(body: dict) -> list[dict[str, str]]:
     return out
 
 
+@dataclass
+class _Job:
+    prompts: list
+    params: SamplingParams
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list | None = None
+    error: BaseException | None = None
+
+
 class OpenAIServer(ThreadingHTTPServer):
-    """A ``ThreadingHTTPServer`` holding the backend, its lock and the served model name."""
+    """A ``ThreadingHTTPServer`` holding the backend, the model lock, the greedy-request batcher and
+    the served model name. ``stats`` counts requests and ``backend.generate`` calls."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], backend: Backend | None, model_name: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        backend: Backend | None,
+        model_name: str,
+        *,
+        max_batch: int = 64,
+        batch_wait: float = 0.005,
+    ) -> None:
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()  # before bind: a failed bind calls server_close
         super().__init__(address, Handler)
         self.backend = backend
         self.model_name = model_name
+        self.max_batch = max_batch
+        self.batch_wait = batch_wait
         self.lock = threading.Lock()
+        self.stats = {"requests": 0, "generate_calls": 0}
+        self._worker = threading.Thread(target=self._batch_loop, name="harness-serve-batcher", daemon=True)
+        self._worker.start()
+
+    def server_close(self) -> None:
+        self._jobs.put(None)
+        super().server_close()
+
+    # -- batching ---------------------------------------------------------------------------------
+
+    def generate(self, prompts: list, params: SamplingParams) -> list:
+        """Run ``prompts`` through the backend: merged with other greedy requests, or alone when sampling."""
+        if params.temperature > 0:
+            with self.lock:
+                self.stats["requests"] += 1
+                self.stats["generate_calls"] += 1
+                return self.backend.generate(prompts, params)
+        job = _Job(prompts, params)
+        self._jobs.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    def _batch_loop(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            jobs, n = [first], len(first.prompts)
+            deadline = time.monotonic() + self.batch_wait
+            while n < self.max_batch:
+                try:
+                    nxt = self._jobs.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._jobs.put(None)
+                    break
+                jobs.append(nxt)
+                n += len(nxt.prompts)
+            groups: dict[SamplingParams, list[_Job]] = {}
+            for j in jobs:
+                groups.setdefault(j.params, []).append(j)
+            for params, group in groups.items():
+                self._run_group(group, params)
+
+    def _run_group(self, group: list[_Job], params: SamplingParams) -> None:
+        prompts = [p for j in group for p in j.prompts]
+        try:
+            with self.lock:
+                self.stats["requests"] += len(group)
+                self.stats["generate_calls"] += 1
+                results = self.backend.generate(prompts, params)
+            start = 0
+            for j in group:
+                j.result = results[start : start + len(j.prompts)]
+                start += len(j.prompts)
+        except Exception as e:  # noqa: BLE001 - handed to every waiting request, which reports a 500
+            for j in group:
+                j.error = e
+        finally:
+            for j in group:
+                j.done.set()
 
     @property
     def url(self) -> str:
@@ -147,8 +237,7 @@ class OpenAIServer(ThreadingHTTPServer):
                 raise RequestError(
                     f"expected 'prompt' to be a string or a list of strings, found {prompt!r}"[:300]
                 )
-        with self.lock:
-            results = self.backend.generate(prompts, params)
+        results = self.generate(prompts, params)
         choices, prompt_tokens, completion_tokens = [], 0, 0
         for gens in results:
             prompt_tokens += gens[0].prompt_tokens if gens else 0
@@ -249,7 +338,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    backend: Backend | None, *, model_name: str, host: str = "127.0.0.1", port: int = 8000
+    backend: Backend | None,
+    *,
+    model_name: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_batch: int = 64,
 ) -> OpenAIServer:
     """Bind an OpenAI-compatible server for ``backend`` (``port=0`` picks a free port).
 
@@ -258,8 +352,9 @@ def make_server(
         model_name: the id clients pass as ``model`` (and ``/v1/models`` lists).
         host: interface to bind.
         port: TCP port; 0 for a free one (read it back from ``server.url``).
+        max_batch: most prompts merged from concurrent greedy requests into one ``generate`` call.
 
     Returns:
         the bound server; call ``serve_forever()`` (and ``shutdown()`` from another thread).
     """
-    return OpenAIServer((host, port), backend, model_name)
+    return OpenAIServer((host, port), backend, model_name, max_batch=max_batch)

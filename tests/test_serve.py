@@ -1,7 +1,9 @@
 """``harness serve``: the OpenAI-compatible HTTP server, run in a thread on loopback over the ``hf``
 backend with a tiny real checkpoint, queried with real HTTP requests (``requests``): responses follow
 the OpenAI schema, bad requests get a JSON error body with a 4xx status and the server keeps serving,
-and the ``harness serve`` command fails with one clear line on a directory that is not a checkpoint.
+concurrent greedy requests are merged into fewer ``generate`` calls with unchanged answers, seeded
+sampling is reproducible, and the ``harness serve`` command fails with one clear line on a directory that
+is not a checkpoint or a busy port.
 
 Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_serve.py``.
 """
@@ -133,3 +135,34 @@ def test_serve_cli_port_in_use(tiny_checkpoint):
         f"Error: expected to listen on 127.0.0.1:{port}, found Address already in use; "
         "pick another --port (0 picks a free one)."
     )
+
+
+def test_concurrent_greedy_requests_are_batched(server):
+    """Eight clients at once: answers equal each prompt generated alone, in fewer generate calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.backends.base import SamplingParams
+
+    prompts = [f"{i} + {i} = ?" * (1 + i % 3) for i in range(8)]
+    alone = [server.backend.generate([p], SamplingParams(max_new_tokens=6))[0][0].text for p in prompts]
+    before = dict(server.stats)
+    barrier = threading.Barrier(len(prompts))
+
+    def ask(p):
+        barrier.wait()
+        body = {"model": "tiny", "prompt": p, "max_tokens": 6, "temperature": 0}
+        return requests.post(f"{server.url}/completions", json=body, timeout=60).json()["choices"][0]["text"]
+
+    with ThreadPoolExecutor(len(prompts)) as pool:
+        got = list(pool.map(ask, prompts))
+    assert got == alone
+    requests_served = server.stats["requests"] - before["requests"]
+    calls = server.stats["generate_calls"] - before["generate_calls"]
+    assert requests_served == 8 and calls < 8
+
+
+def test_sampled_requests_reproducible_with_seed(server):
+    body = {"model": "tiny", "prompt": "ab", "max_tokens": 6, "temperature": 1.0, "n": 2, "seed": 7}
+    a = requests.post(f"{server.url}/completions", json=body, timeout=30).json()["choices"]
+    b = requests.post(f"{server.url}/completions", json=body, timeout=30).json()["choices"]
+    assert [c["text"] for c in a] == [c["text"] for c in b] and len(a) == 2
