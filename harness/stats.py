@@ -74,8 +74,8 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
         acc_b=sum(map(float, b)) / n,
         diff=mean,
         se=se,
-        ci_low=mean - z * se,
-        ci_high=mean + z * se,
+        ci_low=max(-1.0, mean - z * se),  # a difference of 0/1 means lies in [-1, 1]
+        ci_high=min(1.0, mean + z * se),
         b=bb,
         c=cc,
         p_value=mcnemar_exact(bb, cc),
