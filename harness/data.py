@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from harness.errors import DataError, HarnessError, did_you_mean
 from harness.io import iter_jsonl
@@ -84,7 +84,7 @@ class TaskSpec:
 
 # --- GSM8K -----------------------------------------------------------------------------------
 
-_GSM_FINAL = re.compile(r"^####\s*(.+?)\s*$", re.M)
+_GSM_FINAL = re.compile(r"^####\s*(.+?)\s*$", re.MULTILINE)
 
 
 def gsm8k_final_answer(answer_text: str) -> str:
@@ -225,7 +225,7 @@ def _hub_rows(repo: str, config: str | None, split: str) -> list[dict]:
         raise DataError(f"datasets is not installed ({e})") from e
     try:
         ds = datasets.load_dataset(repo, config, split=split) if config else datasets.load_dataset(repo, split=split)
-    except Exception as e:  # noqa: BLE001 - any hub failure becomes one clear line
+    except Exception as e:
         raise DataError(f"could not load {repo} ({split}) from the Hugging Face hub: {type(e).__name__}: {e}") from e
     return [dict(r) for r in ds]
 

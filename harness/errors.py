@@ -7,7 +7,7 @@ expected, what was found, and how to fix it; the CLI prints it as one ``Error: .
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class HarnessError(Exception):

@@ -9,8 +9,9 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from harness.errors import DataError
 

@@ -15,8 +15,8 @@ Templates:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from harness.errors import HarnessError, did_you_mean
 

@@ -11,14 +11,14 @@ A run directory holds:
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from harness.errors import DataError
 from harness.io import atomic_write_json, read_jsonl_tolerant
-import json
 
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"

@@ -8,9 +8,9 @@ discordant pairs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Sequence
 
 
 def z_value(confidence: float = 0.95) -> float:

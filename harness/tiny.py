@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 SPECIAL = ["<pad>", "<s>", "</s>", "<unk>"]
 #: Characters the tokenizer knows: printable ASCII plus newline and tab. Others map to <unk>.
@@ -23,15 +23,10 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tokenizer(*, chat_template: bool = False):
-    """A character-level ``PreTrainedTokenizerFast`` built from scratch."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+def _wrap(tk, chat_template: bool):
+    """A ``tokenizers.Tokenizer`` as a left-padding ``PreTrainedTokenizerFast`` with our special tokens."""
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate(SPECIAL + CHARS)}
-    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
-    tk.decoder = decoders.Fuse()
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tk,
         pad_token="<pad>",
@@ -45,6 +40,17 @@ def build_tokenizer(*, chat_template: bool = False):
     return fast
 
 
+def build_tokenizer(*, chat_template: bool = False):
+    """A character-level ``PreTrainedTokenizerFast`` built from scratch."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    vocab = {tok: i for i, tok in enumerate(SPECIAL + CHARS)}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    return _wrap(tk, chat_template)
+
+
 def build_bpe_tokenizer(corpus: Iterable[str], *, vocab_size: int = 512, chat_template: bool = False):
     """A byte-level BPE ``PreTrainedTokenizerFast`` trained on ``corpus`` (digits always split one per token).
 
@@ -52,7 +58,6 @@ def build_bpe_tokenizer(corpus: Iterable[str], *, vocab_size: int = 512, chat_te
     shorter than with :func:`build_tokenizer` (the CPU demo uses this).
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tk = Tokenizer(models.BPE(unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Sequence(
@@ -66,17 +71,7 @@ def build_bpe_tokenizer(corpus: Iterable[str], *, vocab_size: int = 512, chat_te
         show_progress=False,
     )
     tk.train_from_iterator(list(corpus), trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tk,
-        pad_token="<pad>",
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        padding_side="left",
-    )
-    if chat_template:
-        fast.chat_template = CHAT_TEMPLATE
-    return fast
+    return _wrap(tk, chat_template)
 
 
 def build_tiny_checkpoint(

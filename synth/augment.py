@@ -19,8 +19,8 @@ import logging
 import random
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from harness.answers import equivalent, extract_answer
 from harness.backends.base import Backend, SamplingParams
@@ -97,9 +97,9 @@ TEMPLATES: dict[str, TeacherTemplate] = {t.name: t for t in [
 ]}
 METHODS = ("metamath", "evol", "xwin")
 
-_NEW = re.compile(r"New problem:\s*", re.I)
-_CORR = re.compile(r"Corrected problem:\s*", re.I)
-_STOP = re.compile(r"\n\s*(?:Verification|Solution|Answer|Corrected problem)\s*:", re.I)
+_NEW = re.compile(r"New problem:\s*", re.IGNORECASE)
+_CORR = re.compile(r"Corrected problem:\s*", re.IGNORECASE)
+_STOP = re.compile(r"\n\s*(?:Verification|Solution|Answer|Corrected problem)\s*:", re.IGNORECASE)
 
 
 def parse_problem(text: str, template: TeacherTemplate, prompt: str = "") -> str | None:
@@ -162,7 +162,7 @@ def vote(answers: Sequence[str | None], family: str) -> tuple[str | None, float,
 def strip_final(solution: str) -> str:
     """The reasoning of a teacher solution without its final-answer line(s)."""
     lines = solution.rstrip().splitlines()
-    while lines and re.search(r"\\boxed|answer is", lines[-1], re.I):
+    while lines and re.search(r"\\boxed|answer is", lines[-1], re.IGNORECASE):
         lines.pop()
     return "\n".join(lines).strip()
 

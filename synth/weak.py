@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from harness.errors import ConfigError, DataError
 from harness.io import atomic_write_json, git_commit, now_iso

@@ -10,8 +10,8 @@ No I/O, no torch, and no ``eval``/``exec``/``sympify``/``parse_expr`` of strings
 our own bounded parser (:mod:`harness.answers.latex`) into sympy objects.
 """
 
-from harness.answers.types import STATUSES, AnswerTimeout, Budget, Grade, Mode, Status
 from harness.answers.grader import ENGINE_VERSION, equivalent, extract_answer, grade
+from harness.answers.types import STATUSES, AnswerTimeout, Budget, Grade, Mode, Status
 
 __all__ = [
     "ENGINE_VERSION",

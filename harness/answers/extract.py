@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import re
 
+from harness.answers.lexer import brace_end
+
 #: Answers longer than this are treated as no answer (garbage, not a final answer).
 MAX_ANSWER_CHARS = 1000
 #: Regex-based fallbacks (last number, ``$`` spans, bold) look only at this many trailing chars.
@@ -142,26 +144,8 @@ def _last_box_start(text: str) -> tuple[int, int]:
 
 
 def _brace_group(text: str, open_idx: int, limit: int = MAX_ANSWER_CHARS + 2) -> int:
-    """Index just past the ``}`` matching the ``{`` at ``open_idx``, or -1 (unclosed / too long).
-
-    Escaped ``\\{`` and ``\\}`` do not count. Scans at most ``limit`` characters.
-    """
-    depth = 0
-    i = open_idx
-    end = min(len(text), open_idx + limit)
-    while i < end:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return -1
+    """Index just past the ``}`` matching the ``{`` at ``open_idx``, or -1 (unclosed / too long)."""
+    return brace_end(text, open_idx, limit)
 
 
 def _box_at(text: str, start: int, name_len: int) -> tuple[str | None, bool]:

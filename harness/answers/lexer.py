@@ -121,24 +121,33 @@ def max_nesting(s: str) -> int:
     return best
 
 
-def _match_brace(s: str, i: int) -> int:
-    """Index just after the brace group opening at ``s[i] == '{'`` (or len(s) if unclosed)."""
+def brace_end(text: str, open_idx: int, limit: int | None = None) -> int:
+    """Index just past the ``}`` matching the ``{`` at ``text[open_idx]``, or -1 when unclosed.
+
+    Escaped ``\\{`` and ``\\}`` do not count. Scans at most ``limit`` characters when given.
+    """
     depth = 0
-    n = len(s)
-    j = i
-    while j < n:
-        c = s[j]
+    i = open_idx
+    end = len(text) if limit is None else min(len(text), open_idx + limit)
+    while i < end:
+        c = text[i]
         if c == "\\":
-            j += 2
+            i += 2
             continue
         if c == "{":
             depth += 1
         elif c == "}":
             depth -= 1
             if depth == 0:
-                return j + 1
-        j += 1
-    return n
+                return i + 1
+        i += 1
+    return -1
+
+
+def _match_brace(s: str, i: int) -> int:
+    """Index just after the brace group opening at ``s[i] == '{'`` (or len(s) if unclosed)."""
+    j = brace_end(s, i)
+    return len(s) if j < 0 else j
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,9 +29,10 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.errors import ConfigError, HarnessError, did_you_mean
 from harness.io import append_jsonl, atomic_write_json, config_hash, now_iso, read_jsonl_tolerant
@@ -321,9 +322,9 @@ def _cell_table(rows: list[dict]) -> str:
 
 
 def _record_scaling(cfg: LoopConfig, r: int, eval_dir: Path, examples: dict[tuple, int]) -> None:
-    from synth.weak import cell_stats
     from harness.records import load_run
     from harness.scaling import SCALING_FILE
+    from synth.weak import cell_stats
 
     path = Path(cfg.run_dir) / SCALING_FILE
     rows, _ = read_jsonl_tolerant(path)

@@ -42,7 +42,7 @@ from synth.generators import algebra as _a
 from synth.generators import digits as _d
 from synth.generators import gsm8k as _g
 from synth.generators import numbers as _n
-from synth.generators.base import GenFn, Generator
+from synth.generators.base import Generator, GenFn
 
 __all__ = ["GENERATORS", "SUBJECT_TOPICS", "Generator", "generate", "topics_for"]
 

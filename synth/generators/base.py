@@ -9,9 +9,9 @@ from text); ``meta`` holds the parameters so tests can recompute the answer by a
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
 GenFn = Callable[[random.Random, int], tuple[str, str, str, dict]]
 

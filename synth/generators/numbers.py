@@ -6,7 +6,7 @@ import math
 import random
 from fractions import Fraction
 
-from synth.generators.base import frac, nonzero, poly, sym
+from synth.generators.base import frac, nonzero, poly
 
 # --- Number Theory ---------------------------------------------------------------------------
 
@@ -229,7 +229,7 @@ def dot(rng: random.Random, level: int):
     u = [rng.randint(-2 - 2 * level, 2 + 2 * level) for _ in range(dim)]
     v = [rng.randint(-2 - 2 * level, 2 + 2 * level) for _ in range(dim)]
     ans = sum(a * b for a, b in zip(u, v))
-    col = lambda w: "\\begin{pmatrix} " + " \\\\ ".join(map(str, w)) + " \\end{pmatrix}"  # noqa: E731
+    col = lambda w: "\\begin{pmatrix} " + " \\\\ ".join(map(str, w)) + " \\end{pmatrix}"
     q = f"Compute ${col(u)} \\cdot {col(v)}$."
     sol = "$" + " + ".join(f"({a})({b})" for a, b in zip(u, v)) + f" = {ans}$."
     return q, sol, str(ans), {"u": u, "v": v}
