@@ -15,9 +15,17 @@ Pair sets (label = expected verdict):
   c  gold vs the gold of another random problem                      -> equal only if the canonical
      strings match (spaces, \\dfrac, \\left/\\right removed); otherwise unequal
   d  gold vs a perturbed gold (one digit changed, or the sign flipped)  -> unequal
+  e  known hard cases: 143 hand-labelled pairs in benchmarks/grading_hard.py (every documented
+     peer failure in both directions, plus hard-but-fair MATH golds), each with a category and a
+     one-line reason; some are whole outputs (un-boxed answers, run-on few-shot text, GSM8K)
 
-Reported per grader: pairs/second over all pairs and agreement with the label per set. Table printed
-and written to benchmarks/results/grading.md with the run's provenance.
+Sets a-d are easy (every grader scores near 100%); set e is where graders differ. On set e ours
+runs in flexible mode (strict first, then fallbacks) and GSM8K pairs go to each tool's GSM8K
+grading (lm-eval: gsm8k flexible-extract + exact_match, through lm-eval's own filter and metric).
+
+Reported per grader: pairs/second and agreement with the label per set; for set e, agreement per
+category, false positives/negatives, and every pair the grader gets wrong (so readers can check
+the labels). Written to benchmarks/results/grading.md with the run's provenance.
 
 lm-eval's minerva utils assert antlr4 4.11 at import, while math-verify here uses 4.13. For true
 numbers run in a venv that adds 4.11 (latex2sympy2_extended ships parsers for both):
@@ -38,15 +46,22 @@ import random
 import re
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.answers import ENGINE_VERSION, grade  # noqa: E402
-from harness.data import get_task, load_task  # noqa: E402
-from harness.io import atomic_write_text, git_commit, now_iso  # noqa: E402
+from harness.answers import ENGINE_VERSION, grade
+from harness.data import get_task, load_task
+from harness.io import atomic_write_text, git_commit, now_iso
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from grading_hard import CATEGORIES as HARD_CATEGORIES
+from grading_hard import PAIRS as HARD_PAIRS
+
+log = logging.getLogger(__name__)
 
 SETS = {
     "a": "gold vs itself (model-written)",
@@ -173,16 +188,20 @@ def build_pairs(golds: list[str], n: int, seed: int) -> list[tuple[str, str, str
 
 
 # --- graders ------------------------------------------------------------------------------------
+# Every grader is fn(output, gold, task, mode) -> bool. task is "math" or "gsm8k" (set e only);
+# mode is our extraction mode ("strict" on sets a-d, "flexible" on set e; peers ignore it).
+
+Grader = Callable[[str, str, str, str], bool]
 
 
-def grader_ours() -> Callable[[str, str], bool]:
-    return lambda output, gold: grade(output, gold, "math").correct
+def grader_ours() -> Grader:
+    return lambda output, gold, task, mode: grade(output, gold, task, mode).correct
 
 
-def grader_math_verify() -> Callable[[str, str], bool]:
+def grader_math_verify() -> Grader:
     from math_verify import parse, verify
 
-    def f(output: str, gold: str) -> bool:
+    def f(output: str, gold: str, task: str, mode: str) -> bool:
         return bool(verify(parse(f"$\\boxed{{{gold}}}$"), parse(output)))
 
     return f
@@ -204,10 +223,32 @@ def _import_minerva():
         md.version = real  # type: ignore
 
 
-def grader_minerva() -> tuple[str, Callable[[str, str], bool]]:
-    mu, sympy_ok = _import_minerva()
+def lm_eval_gsm8k() -> Callable[[str, str], bool]:
+    """lm-eval's gsm8k scoring: the "flexible-extract" filter (last number-like match), then
+    ``exact_match`` with the task's ``regexes_to_ignore`` (",", "$", "(?s).*#### ", "\\.$") and
+    ``ignore_case`` -- lm-eval's own filter and metric functions."""
+    from lm_eval.api.metrics import exact_match_hf_evaluate
+    from lm_eval.filters.extraction import RegexFilter
+
+    flt = RegexFilter(regex_pattern=r"(-?[$0-9.,]{2,})|(-?[0-9]+)", group_select=-1)
+    ignore = [",", "\\$", "(?s).*#### ", "\\.$"]
 
     def f(output: str, gold: str) -> bool:
+        pred = next(iter(flt.apply([[output]], [{}])))[0]
+        ref = f"Reasoning.\n#### {gold}"  # a GSM8K reference solution ends "#### N"
+        res = exact_match_hf_evaluate([pred], [ref], regexes_to_ignore=ignore, ignore_case=True)
+        return bool(res["exact_match"] == 1.0)
+
+    return f
+
+
+def grader_minerva() -> tuple[str, Grader]:
+    mu, sympy_ok = _import_minerva()
+    gsm = lm_eval_gsm8k()
+
+    def f(output: str, gold: str, task: str, mode: str) -> bool:
+        if task == "gsm8k":
+            return gsm(output, gold)
         box = mu.last_boxed_only_string(output)
         pred = mu.normalize_final_answer(mu.remove_boxed(box)) if box else "[invalidanswer]"
         ref = mu.normalize_final_answer(gold)
@@ -219,12 +260,15 @@ def grader_minerva() -> tuple[str, Callable[[str, str], bool]]:
     return ("lm-eval minerva" if sympy_ok else "lm-eval minerva (no sympy: antlr4 != 4.11)"), f
 
 
-def grader_hendrycks() -> Callable[[str, str], bool]:
+def grader_hendrycks() -> Grader:
     import importlib
 
     hu = importlib.import_module("lm_eval.tasks.hendrycks_math.utils")
+    gsm = lm_eval_gsm8k()
 
-    def f(output: str, gold: str) -> bool:
+    def f(output: str, gold: str, task: str, mode: str) -> bool:
+        if task == "gsm8k":
+            return gsm(output, gold)
         box = hu.last_boxed_only_string(output)
         pred = hu.remove_boxed(box) if box else None
         return bool(hu.is_equiv(pred, gold))
@@ -235,60 +279,145 @@ def grader_hendrycks() -> Callable[[str, str], bool]:
 # --- run ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Item:
+    """One graded pair: set key, gold, full model output, expected verdict, task, our mode, category."""
+
+    set: str
+    gold: str
+    output: str
+    expected: bool
+    task: str = "math"
+    mode: str = "strict"
+    category: str = ""
+    pred: str = ""
+    reason: str = ""
+
+
+def build_items(golds: list[str], n: int, seed: int, hard: bool = True) -> list[Item]:
+    """Sets a-d from the MATH golds (n pairs), then set e (the curated hard cases) when ``hard``."""
+    items = [Item(s, g, wrap(p), e, pred=p) for s, g, p, e in build_pairs(golds, n, seed)]
+    if hard:
+        items += [
+            Item("e", h.gold, h.output if h.output is not None else wrap(h.pred), h.expected, h.task,
+                 "flexible", h.category, h.pred, h.reason)
+            for h in HARD_PAIRS
+        ]
+    return items
+
+
+def _run_grader(name: str, fn: Grader, items: list[Item]) -> tuple[list[bool], list[float]]:
+    from tqdm import tqdm
+
+    verdicts, secs = [], []
+    for it in tqdm(items, desc=name, unit="pair", leave=False):
+        t0 = time.perf_counter()
+        try:
+            v = bool(fn(it.output, it.gold, it.task, it.mode))
+        except Exception as e:  # noqa: BLE001 - a peer grader crashing counts as "not equal"
+            log.debug("%s crashed on %r: %s", name, it.gold, e)
+            v = False
+        secs.append(time.perf_counter() - t0)
+        verdicts.append(v)
+    return verdicts, secs
+
+
+def _pct(ok: int, n: int) -> str:
+    return f"{100 * ok / max(n, 1):.1f}"
+
+
+def _md(s: str) -> str:
+    """A string as inline code in a markdown table cell."""
+    s = s.replace("\n", "\\n").replace("|", "\\|")
+    if len(s) > 90:
+        s = s[:60] + " ... " + s[-25:]
+    return f"`{s}`" if "`" not in s else s
+
+
 def run(n: int, seed: int, data_dir: str | None) -> str:
     from tabulate import tabulate
-    from tqdm import tqdm
 
     probs = load_task("math", "test", data_dir_=data_dir)
     golds = [p.answer for p in probs if isinstance(p.answer, str) and p.answer.strip()]
-    pairs = build_pairs(golds, n, seed)
-    outputs = [wrap(pred) for _, _, pred, _ in pairs]
+    items = build_items(golds, n, seed)
     minerva_name, minerva = grader_minerva()
-    graders: list[tuple[str, Callable[[str, str], bool]]] = [
+    graders: list[tuple[str, Grader]] = [
         ("mathharness (ours)", grader_ours()),
         ("Math-Verify", grader_math_verify()),
         (minerva_name, minerva),
         ("lm-eval hendrycks_math", grader_hendrycks()),
     ]
-    rows = []
+    sets = {**SETS, "e": "known hard cases"}
+    idx_by_set = {s: [i for i, it in enumerate(items) if it.set == s] for s in sets}
+    hard_idx = idx_by_set["e"]
+    cats = list(HARD_CATEGORIES)
+    rows, cat_rows, wrong_sections = [], [], []
     speeds: dict[str, float] = {}
     for name, fn in graders:
-        verdicts = []
-        t0 = time.perf_counter()
-        for (_, gold, _, _), out in tqdm(list(zip(pairs, outputs)), desc=name, unit="pair", leave=False):
-            try:
-                verdicts.append(fn(out, gold))
-            except Exception as e:  # noqa: BLE001 - a peer grader crashing counts as "not equal"
-                logging.debug("%s crashed on %r: %s", name, gold, e)
-                verdicts.append(False)
-        secs = time.perf_counter() - t0
-        speeds[name] = len(pairs) / secs
+        verdicts, secs = _run_grader(name, fn, items)
+        ok = [v == it.expected for v, it in zip(verdicts, items)]
+        speeds[name] = len(items) / sum(secs)
         row = [name, f"{speeds[name]:,.0f}"]
-        total_ok = 0
-        for s in SETS:
-            idx = [i for i, p in enumerate(pairs) if p[0] == s]
-            ok = sum(verdicts[i] == pairs[i][3] for i in idx)
-            total_ok += ok
-            row.append(f"{100 * ok / max(len(idx), 1):.1f}")
-        row.append(f"{100 * total_ok / len(pairs):.2f}")
+        row += [_pct(sum(ok[i] for i in idx_by_set[s]), len(idx_by_set[s])) for s in sets]
+        abcd = [i for s in SETS for i in idx_by_set[s]]
+        row += [f"{100 * sum(ok[i] for i in abcd) / len(abcd):.2f}", f"{100 * sum(ok) / len(items):.2f}"]
         rows.append(row)
+        e_secs = sum(secs[i] for i in hard_idx)
+        crow = [name, f"{len(hard_idx) / e_secs:,.0f}", _pct(sum(ok[i] for i in hard_idx), len(hard_idx))]
+        for c in cats:
+            ci = [i for i in hard_idx if items[i].category == c]
+            crow.append(f"{sum(ok[i] for i in ci)}/{len(ci)}")
+        fp = sum(1 for i in hard_idx if verdicts[i] and not items[i].expected)
+        fn_ = sum(1 for i in hard_idx if not verdicts[i] and items[i].expected)
+        crow += [str(fp), str(fn_)]
+        cat_rows.append(crow)
+        wrong = [i for i in hard_idx if not ok[i]]
+        lines = [f"### {name}: {len(wrong)} of {len(hard_idx)} wrong\n"]
+        if wrong:
+            wrows = [
+                [items[i].category, _md(items[i].gold),
+                 _md(items[i].pred) + (" (full output below)" if items[i].output != wrap(items[i].pred) else ""),
+                 "equal" if items[i].expected else "unequal", "equal" if verdicts[i] else "unequal", items[i].reason]
+                for i in wrong
+            ]
+            lines.append(tabulate(wrows, headers=["category", "gold", "model answer", "label", "grader said", "reason"],
+                                  disable_numparse=True, tablefmt="github"))
+        wrong_sections.append("\n".join(lines))
     ratio = speeds["mathharness (ours)"] / speeds["Math-Verify"]
-    headers = ["grader", "pairs/s"] + [f"{k}: {v} (%)" for k, v in SETS.items()] + ["all (%)"]
-    counts = {s: sum(1 for p in pairs if p[0] == s) for s in SETS}
+    headers = (["grader", "pairs/s"] + [f"{k}: {v} (%)" for k, v in sets.items()]
+               + ["a-d (%)", "all (%)"])
+    counts = {s: len(idx_by_set[s]) for s in sets}
     table = tabulate(rows, headers=headers, disable_numparse=True, tablefmt="github")
+    cat_headers = ["grader", "set e pairs/s", "set e (%)"] + cats + ["false pos.", "false neg."]
+    cat_table = tabulate(cat_rows, headers=cat_headers, disable_numparse=True, tablefmt="github")
+    legend = "\n".join(f"- `{k}` ({sum(1 for h in HARD_PAIRS if h.category == k)}): {v}"
+                       for k, v in HARD_CATEGORIES.items())
+    long_outputs = sorted({(it.gold, it.output) for it in items if it.set == "e" and it.output != wrap(it.pred)})
+    outputs_md = "\n".join(f"- gold `{g}`:\n\n  ```\n  " + o.replace("\n", "\n  ") + "\n  ```" for g, o in long_outputs)
     head = (
-        f"# Grader benchmark\n\n{len(pairs)} pairs ({', '.join(f'{k}={v}' for k, v in counts.items())}) from MATH "
-        f"test (task version {get_task('math').version}), seed {seed}; engine {ENGINE_VERSION}; commit "
+        f"# Grader benchmark\n\n{len(items)} pairs ({', '.join(f'{k}={v}' for k, v in counts.items())}): sets a-d "
+        f"from MATH test (task version {get_task('math').version}), seed {seed}; set e = "
+        f"benchmarks/grading_hard.py (hand-labelled); engine {ENGINE_VERSION}; commit "
         f"{git_commit(ROOT)}; {now_iso()}; python {sys.version.split()[0]}.\n"
-        f"Agreement = % of pairs where the grader's verdict equals the expected label.\n\n"
+        f"Agreement = % of pairs where the grader's verdict equals the expected label. Ours runs strict on "
+        f"a-d and flexible on e (strict first, then fallbacks; they differ only on e's un-boxed outputs).\n\n"
     )
     foot = f"\n\nThroughput ratio ours / Math-Verify: {ratio:.1f}x (goal: >= 5x with no lower agreement).\n"
-    return head + table + foot
+    hard = (
+        f"\n## Set e: known hard cases, by category\n\nCells: pairs graded right / pairs in the category. "
+        f"False pos. = unequal pairs judged equal; false neg. = equal pairs judged unequal. "
+        f"GSM8K pairs: both lm-eval columns use lm-eval's gsm8k flexible-extract + exact_match.\n\n"
+        f"{cat_table}\n\n{legend}\n\n## Set e: the pairs each grader gets wrong\n\n"
+        f"Check the labels here: each was set by the mathematics, not by any grader.\n\n"
+        + "\n\n".join(wrong_sections)
+        + f"\n\n### Full outputs of the extraction and GSM8K pairs\n\n{outputs_md}\n"
+    )
+    return head + table + foot + hard
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=2000, help="total pairs (split evenly over the 4 sets)")
+    ap.add_argument("--n", type=int, default=2000, help="pairs in sets a-d (split evenly); set e is fixed")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None, help="benchmark data (default $HARNESS_DATA_DIR)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "grading.md"))
