@@ -4,17 +4,22 @@ new problem, and answer checking by majority vote over K teacher solutions (beyo
 Methods (``TEMPLATES``; name + version recorded in each row's provenance):
 
 1. ``metamath``: ``rephrase``; ``fobar`` (a number of the question masked as X, the answer given, ask X;
-   the question is built by code, so its answer is known); ``sv`` (self-verification: the teacher states
+   the question is built by code, so its answer is known and no teacher request is made for it); ``sv`` (self-verification: the teacher states
    the question and answer declaratively with a number masked as X).
 2. ``evol``: the five Evol-Instruct steps ``same``, ``constraints``, ``deepen``, ``concretize``, ``steps``.
 3. ``xwin``: a new question, checked step by step, corrected if flawed.
 
 Every teacher reply must give the problem after ``New problem:`` (xwin: ``Corrected problem:`` wins when
 present and not "none"). Bad outputs (empty, no marker, garbage) are counted and skipped, never fatal.
+
+The work is split into :class:`Unit` s (seed x method, stable ``key``): :func:`plan_units` renders them,
+:func:`run_units` does a batch of them and returns JSON-able records (what ``synth.pipeline`` appends to
+its resume sidecar), :func:`counts_from_records` rebuilds the counts from records.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import re
@@ -167,10 +172,155 @@ def strip_final(solution: str) -> str:
     return "\n".join(lines).strip()
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One unit of teacher work: a seed problem x method (x stage, cell), with its rendered request.
+
+    ``key`` is stable across runs (cell, stage, seed id, a hash of the seed question, method), so a
+    resumed run finds the units it already finished.
+    """
+
+    key: str
+    problem: Problem
+    cell: dict
+    stage: str
+    template: TeacherTemplate
+    prompt: str
+    known: str | None
+
+    @property
+    def by_code(self) -> bool:
+        """True when the new problem is built by code (FOBAR): no teacher request for it."""
+        return self.template.name == "metamath/fobar"
+
+
+OUTCOMES = ("bad_empty", "bad_unparseable", "no_answer", "disagree", "accepted")
+
+
+def unit_key(p: Problem, cell: dict, stage: str, method: str) -> str:
+    """The stable key of a seed x method unit."""
+    qh = hashlib.blake2b(p.question.encode(), digest_size=6).hexdigest()
+    c = f"{cell.get('task')}/{cell.get('subject')}/{cell.get('level')}"
+    return f"{c}|{stage}|{p.id}|{qh}|{method}"
+
+
+def plan_units(seeds: Sequence[tuple[Problem, dict, str]], methods: Sequence[str],
+               seed: int = 0) -> tuple[list[Unit], Counter]:
+    """Render one teacher request per seed x method, deterministically per unit (independent of order).
+
+    Args:
+        seeds: ``(problem, cell, stage)`` triples.
+        methods: subset of :data:`METHODS`.
+        seed: the run seed (with the unit key it seeds the template choice and the FOBAR mask).
+
+    Returns:
+        ``(units, counts)``; ``counts["skipped_no_number"]``: FOBAR picks on a question without a number.
+    """
+    by_method = {m: sorted((t for t in TEMPLATES.values() if t.method == m), key=lambda t: t.name)
+                 for m in methods}
+    units, counts, seen = [], Counter(), set()
+    for p, cell, stage in seeds:
+        for m in methods:
+            key = unit_key(p, cell, stage, m)
+            if key in seen:  # the same seed twice in a cell: one unit
+                continue
+            seen.add(key)
+            rng = random.Random(f"{seed}|{key}")
+            t = rng.choice(by_method[m])
+            prompt, known = t.render(p, rng)
+            if not prompt:
+                counts["skipped_no_number"] += 1
+                continue
+            units.append(Unit(key, p, cell, stage, t, prompt, known))
+    return units, counts
+
+
+def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int = 0, temperature: float = 0.7,
+              max_new_tokens: int = 512, solver_prompt: str = "qwen-boxed") -> list[dict]:
+    """Do the teacher work of some units: new problem (no request for FOBAR), K solutions, majority vote.
+
+    Args:
+        units: the units of one batch.
+        backend: the teacher.
+        k: teacher solutions per new problem.
+        seed: sampling seed of this batch (the solutions use ``seed + 1``).
+
+    Returns:
+        One JSON-able record per unit, in order: ``key, template, template_version, sent`` (a teacher request
+        was made for the problem), ``teacher_text, question, solutions, extracted, outcome`` (one of
+        :data:`OUTCOMES`), ``agreement`` and ``item`` (the accepted item, else None).
+    """
+    recs = [{"key": u.key, "template": u.template.name, "template_version": u.template.version,
+             "sent": not u.by_code, "teacher_text": None, "question": None, "solutions": [], "extracted": [],
+             "outcome": None, "agreement": None, "item": None} for u in units]
+    ask = [i for i, u in enumerate(units) if not u.by_code]
+    gens = backend.generate([units[i].prompt for i in ask],
+                            SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, n=1,
+                                           seed=seed)) if ask else []
+    for i, g in zip(ask, gens):
+        recs[i]["teacher_text"] = (g[0].text if g else "")[: 4 * MAX_QUESTION_CHARS]
+    parsed = []
+    for i, (u, r) in enumerate(zip(units, recs)):
+        text = r["teacher_text"] or ""
+        if not u.by_code and not text.strip():
+            r["outcome"] = "bad_empty"
+            continue
+        q = parse_problem(text, u.template, u.prompt)
+        if q is None:
+            r["outcome"] = "bad_unparseable"
+            continue
+        r["question"] = q
+        parsed.append(i)
+    tmpl = get_prompt(solver_prompt)
+    sols = backend.generate([tmpl.render(recs[i]["question"]).text for i in parsed],
+                            SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, n=k,
+                                           seed=seed + 1, stop=tmpl.stop)) if parsed else []
+    for i, outs in zip(parsed, sols):
+        u, r = units[i], recs[i]
+        p, cell = u.problem, u.cell
+        family = "gsm8k" if cell.get("task") == "gsm8k" else "math"
+        texts = [o.text for o in outs]
+        extracted = [extract_answer(t, family) for t in texts]
+        r["solutions"], r["extracted"] = texts, extracted
+        if all(a is None for a in extracted):
+            r["outcome"] = "no_answer"
+            continue
+        ans, agreement, idx = vote(extracted, family)
+        r["agreement"] = round(agreement, 4)
+        if ans is None or (u.known is not None and not equivalent(ans, u.known, family)):
+            r["outcome"] = "disagree"
+            continue
+        r["outcome"] = "accepted"
+        r["item"] = {
+            "question": r["question"], "reasoning": strip_final(texts[idx]), "answer": ans, "task": family,
+            "subject": p.subject, "level": p.level,
+            "provenance": {"method": u.template.method, "template": u.template.name,
+                           "template_version": u.template.version,
+                           "teacher": getattr(backend, "name", type(backend).__name__), "seed_id": p.id,
+                           "cell": [cell.get("task"), cell.get("subject"), cell.get("level")], "stage": u.stage,
+                           "agreement": round(agreement, 4), "k": k},
+        }
+    for u, r in zip(units, recs):  # a backend that returned fewer results than asked: counted, never fatal
+        if r["outcome"] is None:
+            r["outcome"] = "bad_empty" if r["question"] is None else "no_answer"
+    return recs
+
+
+def counts_from_records(records: Sequence[dict]) -> Counter:
+    """Outcome counts of finished units (each unit once): ``units, teacher_prompts, built_by_code`` + outcomes."""
+    c: Counter = Counter()
+    for r in records:
+        c["units"] += 1
+        c["teacher_prompts" if r["sent"] else "built_by_code"] += 1
+        c[r["outcome"]] += 1
+    return c
+
+
 def augment(seeds: Sequence[tuple[Problem, dict, str]], backend: Backend, *, methods: Sequence[str],
             k: int = 4, seed: int = 0, temperature: float = 0.7, max_new_tokens: int = 512,
             solver_prompt: str = "qwen-boxed") -> tuple[list[dict], Counter]:
-    """Make new problems from seeds with a teacher and keep those whose K solutions agree.
+    """Make new problems from seeds with a teacher and keep those whose K solutions agree (in one batch, not
+    resumable; ``synth.pipeline`` runs the same units in resumable batches).
 
     Args:
         seeds: ``(problem, cell, stage)`` triples (stage "normal" or "hard").
@@ -179,58 +329,11 @@ def augment(seeds: Sequence[tuple[Problem, dict, str]], backend: Backend, *, met
         k: teacher solutions per new problem (``params.n``).
 
     Returns:
-        ``(items, counts)``: items with question, reasoning, answer, family, provenance; counts of
-        each outcome (``teacher_prompts, bad_empty, bad_unparseable, no_answer, disagree, accepted``).
+        ``(items, counts)``: accepted items with question, reasoning, answer, family, provenance; counts of
+        each outcome (``units`` = ``teacher_prompts`` + ``built_by_code`` = the sum of :data:`OUTCOMES`).
     """
-    rng = random.Random(seed)
-    counts: Counter = Counter()
-    by_method = {m: [t for t in TEMPLATES.values() if t.method == m] for m in methods}
-    jobs = []  # (seed problem, cell, stage, template, prompt, known answer)
-    for p, cell, stage in seeds:
-        for m in methods:
-            t = rng.choice(by_method[m])
-            prompt, known = t.render(p, rng)
-            if not prompt:
-                counts["skipped_no_number"] += 1
-                continue
-            jobs.append((p, cell, stage, t, prompt, known))
-    counts["teacher_prompts"] = len(jobs)
-    gens = backend.generate([j[4] for j in jobs], SamplingParams(max_new_tokens=max_new_tokens,
-                                                                   temperature=temperature, n=1, seed=seed))
-    parsed = []
-    for job, g in zip(jobs, gens):
-        text = g[0].text if g else ""
-        if not text.strip() and job[3].name != "metamath/fobar":
-            counts["bad_empty"] += 1
-            continue
-        q = parse_problem(text, job[3], job[4])
-        if q is None:
-            counts["bad_unparseable"] += 1
-            continue
-        parsed.append((job, q))
-    tmpl = get_prompt(solver_prompt)
-    sols = backend.generate([tmpl.render(q).text for _, q in parsed],
-                            SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, n=k,
-                                           seed=seed + 1, stop=tmpl.stop))
-    items = []
-    for (job, q), outs in zip(parsed, sols):
-        p, cell, stage, t, prompt, known = job
-        family = "gsm8k" if cell.get("task") == "gsm8k" else "math"
-        extracted = [extract_answer(o.text, family) for o in outs]
-        if all(a is None for a in extracted):
-            counts["no_answer"] += 1
-            continue
-        ans, agreement, idx = vote(extracted, family)
-        if ans is None or (known is not None and not equivalent(ans, known, family)):
-            counts["disagree"] += 1
-            continue
-        counts["accepted"] += 1
-        items.append({
-            "question": q, "reasoning": strip_final(outs[idx].text), "answer": ans, "task": family,
-            "subject": p.subject, "level": p.level,
-            "provenance": {"method": t.method, "template": t.name, "template_version": t.version,
-                           "teacher": getattr(backend, "name", type(backend).__name__), "seed_id": p.id,
-                           "cell": [cell.get("task"), cell.get("subject"), cell.get("level")], "stage": stage,
-                           "agreement": round(agreement, 4), "k": k},
-        })
-    return items, counts
+    units, counts = plan_units(seeds, methods, seed)
+    recs = run_units(units, backend, k=k, seed=seed, temperature=temperature, max_new_tokens=max_new_tokens,
+                     solver_prompt=solver_prompt)
+    counts.update(counts_from_records(recs))
+    return [r["item"] for r in recs if r["item"]], counts

@@ -1,6 +1,12 @@
 """``harness synth``: plan -> new problems (verified generators, or a teacher on train seeds) -> dedup ->
 decontamination -> SFT JSONL in the exact prompt template ``harness eval`` uses, plus a report.
 
+The teacher path is resumable: each finished unit (seed x method) goes to ``<out>.work.jsonl`` (append-only,
+one fsync'd write per batch, every line tagged with the hash of :func:`teacher_config`). Kill a run and
+re-run the same command: finished units are loaded, not sent again, and counts are rebuilt from the
+sidecar; dedup, decontamination and the atomic writes then run over everything. A changed teacher config
+is refused (use a new ``--out`` or delete the sidecar).
+
 Rows: ``prompt`` (``PromptTemplate.render(question).text``), ``response`` (reasoning +
 ``format_response``), ``answer``, ``question``, ``prompt_name``, ``prompt_version``, ``task`` (answer
 family), ``subject``, ``level``, ``provenance``. The output and ``<out>.report.json`` are written atomically.
@@ -16,7 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ConfigError
-from harness.io import atomic_write_json, git_commit, now_iso, write_jsonl
+from harness.io import (
+    append_jsonl,
+    atomic_write_json,
+    config_hash,
+    git_commit,
+    now_iso,
+    read_jsonl_tolerant,
+    write_jsonl,
+)
 from harness.prompts import get_prompt
 from synth.weak import load_plan
 
@@ -36,6 +50,7 @@ class SynthConfig:
     decontam: bool = True
     data_dir: str | None = None
     max_new_tokens: int = 512
+    batch_size: int = 32  # teacher units per batch (a kill loses at most one batch); not part of the resume key
     oversample: float = 1.5  # generator path: draw this many times n_new, to fill after dedup
 
 
@@ -62,37 +77,174 @@ def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | No
     return items, None
 
 
-def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter) -> list[dict]:
+SIDECAR_VERSION = 1
+TEMPERATURE = 0.7
+
+
+def sidecar_path(out: str | os.PathLike) -> Path:
+    """Where the teacher path keeps its finished units: ``<out>.work.jsonl``."""
+    return Path(str(out) + ".work.jsonl")
+
+
+def teacher_config(cfg: SynthConfig) -> dict:
+    """Everything that changes what a teacher unit produces; a sidecar made under another one is refused.
+
+    Not included: the server URL, batch size and data folder (they do not change a unit's result).
+    """
+    from synth.augment import TEMPLATES
+
+    tmpl = get_prompt(cfg.prompt)
+    return {"sidecar_version": SIDECAR_VERSION, "backend": cfg.teacher_backend, "model": cfg.teacher_model,
+            "methods": list(cfg.methods), "k": cfg.k, "seed": cfg.seed, "prompt": tmpl.ident(),
+            "templates": {t.name: t.version for t in TEMPLATES.values() if t.method in cfg.methods},
+            "temperature": TEMPERATURE, "max_new_tokens": cfg.max_new_tokens}
+
+
+def _repair_tail(path: Path) -> int:
+    """Cut a torn last line (no trailing newline) so appends start on a fresh line; returns bytes cut."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    size = path.stat().st_size
+    with open(path, "rb+") as f:
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return 0
+        pos = size
+        while pos > 0:
+            start = max(0, pos - (1 << 16))
+            f.seek(start)
+            nl = f.read(pos - start).rfind(b"\n")
+            if nl >= 0:
+                f.truncate(start + nl + 1)
+                return size - (start + nl + 1)
+            pos = start
+        f.truncate(0)
+        return size
+
+
+def load_sidecar(path: Path, tcfg: dict) -> tuple[dict[str, dict], int]:
+    """Finished units of an earlier run with the same teacher config: ``(key -> record, bad lines)``.
+
+    Raises:
+        ConfigError: the sidecar was made with a different teacher config.
+    """
+    from harness.eval import diff_fields
+
+    rows, n_bad = read_jsonl_tolerant(path)
+    want = config_hash(tcfg)
+    done: dict[str, dict] = {}
+    for r in rows:
+        if r.get("config_hash") != want:
+            old = r.get("config") or next((x.get("config") for x in rows if x.get("header")), None) or {}
+            diffs = diff_fields(old, tcfg) or ["config_hash"]
+            raise ConfigError(f"{path} holds teacher work made with a different config ({'; '.join(diffs)}); "
+                              f"refusing to mix: use a new --out, or delete {path} to start over.")
+        if not r.get("header"):
+            done.setdefault(r["key"], r)  # first record per unit wins: nothing counted twice
+    if n_bad:
+        log.warning("%s: %d unreadable line(s) skipped (their units are redone)", path, n_bad)
+    return done, n_bad
+
+
+def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: str | os.PathLike,
+                  progress: bool = False) -> tuple[list[dict], dict]:
+    """Teacher augmentation of the plan's cells, resumable through ``<out>.work.jsonl``.
+
+    Each finished unit (seed x method: the teacher's new problem, its K solutions, the parsed result and the
+    outcome) is appended to the sidecar batch by batch; a re-run loads finished units, sends only the rest
+    and rebuilds the counts from the sidecar, so nothing is redone or counted twice.
+
+    Args:
+        cells: plan cells with ``n_new > 0``.
+        cfg: options (``batch_size`` units per batch).
+        counts: updated with ``seeds``, ``skipped_no_number`` and the unit outcomes.
+        out: the SFT output path (the sidecar sits next to it).
+        progress: show a tqdm bar.
+
+    Returns:
+        ``(items, resume)``: accepted items in unit order; ``resume`` says what was loaded and what was run.
+
+    Raises:
+        ConfigError: bad teacher options, a sidecar of another config, or another run writing it.
+    """
+    from filelock import FileLock, Timeout
+    from tqdm import tqdm
+
     from harness.backends import get_backend
-    from synth.augment import METHODS, augment
+    from synth.augment import METHODS, counts_from_records, plan_units, run_units
     from synth.seeds import select_seeds
 
     bad = [m for m in cfg.methods if m not in METHODS]
     if bad or not cfg.teacher_model:
         raise ConfigError(f"Expected --methods from {','.join(METHODS)} and a --teacher-model; "
                           f"found methods {','.join(cfg.methods)}, model {cfg.teacher_model!r}.")
-    kw: dict = {"model": cfg.teacher_model}
-    if cfg.teacher_backend == "openai":
-        kw["base_url"] = cfg.teacher_base_url or "http://localhost:8000/v1"
-    seeds = []
+    if cfg.batch_size < 1:
+        raise ConfigError(f"Expected --batch-size >= 1, found {cfg.batch_size}.")
+    seeds, cache = [], {}
     for cell in cells:
         n_seeds = max(1, math.ceil(cell["n_new"] / len(cfg.methods)))
-        chosen = select_seeds(cell, n_seeds, data_dir=cfg.data_dir, seed=cfg.seed)
+        chosen = select_seeds(cell, n_seeds, data_dir=cfg.data_dir, seed=cfg.seed, cache=cache)
         counts["seeds"] += len(chosen)
         seeds += [(p, cell, "normal") for p in chosen]
         seeds += [(p, cell, "hard") for p in chosen if (p.level or 0) >= 4]  # stage 2 from level 4-5 seeds
-    backend = get_backend(cfg.teacher_backend, **kw)
-    try:
-        items, c = augment(seeds, backend, methods=cfg.methods, k=cfg.k, seed=cfg.seed,
-                           max_new_tokens=cfg.max_new_tokens, solver_prompt=cfg.prompt)
-    finally:
-        backend.close()
+    units, c = plan_units(seeds, cfg.methods, cfg.seed)
     counts.update(c)
-    return items
+    tcfg = teacher_config(cfg)
+    chash = config_hash(tcfg)
+    side = sidecar_path(out)
+    side.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(side) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"Another `harness synth` is writing {side} (lock {side}.lock); wait for it "
+                          "or use a new --out.") from None
+    try:
+        cut = _repair_tail(side)
+        done, n_bad = load_sidecar(side, tcfg)
+        if not side.exists() or side.stat().st_size == 0:
+            append_jsonl(side, [{"header": True, "config_hash": chash, "config": tcfg, "date": now_iso()}])
+        keys = {u.key for u in units}
+        loaded = sum(k in done for k in keys)
+        # fixed batch boundaries over the whole unit list: an untouched batch is re-sent exactly as before
+        batches = [(b, [u for u in units[i: i + cfg.batch_size] if u.key not in done])
+                   for b, i in enumerate(range(0, len(units), cfg.batch_size))]
+        batches = [(b, us) for b, us in batches if us]
+        log.info("%s: %d of %d teacher units done, %d to run", side, loaded, len(units), len(units) - loaded)
+        run = 0
+        if batches:
+            kw: dict = {"model": cfg.teacher_model}
+            if cfg.teacher_backend == "openai":
+                kw["base_url"] = cfg.teacher_base_url or "http://localhost:8000/v1"
+            backend = get_backend(cfg.teacher_backend, **kw)
+            try:
+                bar = tqdm(total=len(units), initial=loaded, unit="unit", desc="synth teacher",
+                           disable=not progress, dynamic_ncols=True)
+                for b, us in batches:
+                    recs = run_units(us, backend, k=cfg.k, seed=cfg.seed + 7919 * b, temperature=TEMPERATURE,
+                                     max_new_tokens=cfg.max_new_tokens, solver_prompt=cfg.prompt)
+                    for r in recs:
+                        r["config_hash"] = chash
+                    append_jsonl(side, recs)  # one fsync'd write per batch: a kill loses at most this batch
+                    for r in recs:
+                        done[r["key"]] = r
+                    run += len(recs)
+                    bar.update(len(recs))
+                bar.close()
+            finally:
+                backend.close()
+    finally:
+        lock.release()
+    recs = [done[u.key] for u in units]
+    counts.update(counts_from_records(recs))
+    items = [r["item"] for r in recs if r["item"]]
+    resume = {"sidecar": str(side), "units": len(units), "units_loaded": loaded, "units_run": run,
+              "bad_lines": n_bad, "torn_bytes_cut": cut}
+    return items, resume
 
 
 def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthConfig = SynthConfig(),
-              *, test_index=None) -> dict:
+              *, test_index=None, progress: bool = False) -> dict:
     """Run the whole synthesis for a plan; write ``out`` and ``<out>.report.json`` atomically.
 
     Args:
@@ -100,9 +252,10 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
         out: the SFT JSONL to write.
         cfg: options.
         test_index: a prebuilt :class:`synth.dedup.TestIndex` (default: every registered test set).
+        progress: show a tqdm bar over the teacher units.
 
     Returns:
-        The report dict (``counts`` per step, ``decontam``, ``report_path``).
+        The report dict (``counts`` per step, ``decontam``, ``report_path``; teacher path: ``resume``).
 
     Raises:
         ConfigError: an empty plan, unknown prompt or teacher options.
@@ -118,8 +271,9 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
                           "Re-run `harness weak` with --target ACC or fewer --min-samples.")
     counts: Counter = Counter()
     skipped_cells = []
+    resume = None
     if cfg.teacher_backend:
-        items = teacher_items(cells, cfg, counts)
+        items, resume = teacher_items(cells, cfg, counts, out=out, progress=progress)
         quota = None
     else:
         items, quota = [], {}
@@ -163,7 +317,7 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
     report = {
         "plan": str(plan_path), "out": str(out), "mode": "teacher" if cfg.teacher_backend else "generators",
         "teacher": {"backend": cfg.teacher_backend, "model": cfg.teacher_model, "methods": list(cfg.methods),
-                    "k": cfg.k} if cfg.teacher_backend else None,
+                    "k": cfg.k} if cfg.teacher_backend else None, "resume": resume,
         "prompt": tmpl.ident(), "seed": cfg.seed, "counts": dict(counts), "decontam": decon,
         "skipped_cells": skipped_cells, "commit": git_commit(), "date": now_iso(),
         "report_path": str(Path(str(out) + ".report.json")),

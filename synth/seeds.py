@@ -56,8 +56,20 @@ def k_center(vectors: np.ndarray, k: int, start: int = 0) -> list[int]:
 
 
 def select_seeds(cell: dict, k: int, *, split: str = SEED_SPLIT, data_dir: str | os.PathLike | None = None,
-                 seed: int = 0) -> list[Problem]:
+                 seed: int = 0, cache: dict[str, list[Problem]] | None = None) -> list[Problem]:
     """Up to ``k`` diverse train problems of a plan cell (same subject and level).
+
+    Args:
+        cell: a plan cell (``task``, ``subject``, ``level``).
+        k: how many seeds.
+        split: must be ``"train"``.
+        data_dir: benchmark data folder.
+        seed: picks the k-center start.
+        cache: a per-run dict (train task -> problems); pass the same one for every cell so each task's
+            train split is loaded once per run.
+
+    Returns:
+        The chosen problems (fewer when the cell has fewer).
 
     Raises:
         ConfigError: a split other than train (seeds never come from a test split).
@@ -69,7 +81,11 @@ def select_seeds(cell: dict, k: int, *, split: str = SEED_SPLIT, data_dir: str |
     if task is None:
         log.warning("no train split known for task %r; no seeds for this cell", cell["task"])
         return []
-    pool = [p for p in load_task(task, split, data_dir_=data_dir)
+    if cache is None:
+        cache = {}
+    if task not in cache:
+        cache[task] = load_task(task, split, data_dir_=data_dir)
+    pool = [p for p in cache[task]
             if (task == "gsm8k" or (p.subject == cell.get("subject") and
                                     (cell.get("level") is None or p.level == cell.get("level"))))
             and p.answer not in ("", ())]

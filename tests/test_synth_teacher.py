@@ -3,6 +3,10 @@ eval template, report counts); the teacher path with the REAL OpenAIBackend agai
 HTTP server (stdlib http.server in a thread) speaking the OpenAI completions protocol with
 deterministic teacher replies (agreeing, disagreeing, empty, garbage); and a tiny random HF model as
 teacher, whose garbage is counted and skipped, never fatal. Seeds come from the real MATH/GSM8K train split.
+Resumability: `harness synth` with the loopback teacher as a real subprocess, `kill -9` mid-run (the server
+sleeps a little per request), re-run: same output as an uninterrupted run, teacher requests over both runs
+at most one batch more; a finished run re-run sends nothing; a changed --k is refused. FOBAR sends no
+teacher request; each task's train split is loaded once per run.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_synth_teacher.py``
 """
@@ -10,21 +14,31 @@ Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_synth_tea
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
 
+import synth.seeds
 from harness.answers import grade
 from harness.cli import main
 from harness.errors import ConfigError
 from harness.prompts import get_prompt
-from synth.augment import TEMPLATES, parse_problem, vote
+from synth.augment import TEMPLATES, parse_problem, plan_units, vote
 from synth.dedup import build_test_index
-from synth.pipeline import SynthConfig, run_synth
+from synth.pipeline import SynthConfig, run_synth, sidecar_path
 from synth.seeds import select_seeds
+
+REPO = Path(__file__).resolve().parents[1]
 
 PLAN = {"cells": [{"task": "math", "subject": "Number Theory", "level": 2, "n_new": 6},
                   {"task": "gsm8k", "subject": "GSM8K", "level": None, "n_new": 3}]}
@@ -89,8 +103,9 @@ class Teacher(BaseHTTPRequestHandler):
     (hash % 5 == 0), or garbage (hash % 5 == 1);
     solutions: problems mentioning 'odd' get disagreeing answers, others agree (3 of 4) on 7."""
 
-    prompts: list = []
+    prompts: ClassVar[list] = []
     lock = threading.Lock()
+    delay = 0.0  # seconds per request (lets a kill land mid-run)
 
     def log_message(self, *a):
         pass
@@ -100,6 +115,8 @@ class Teacher(BaseHTTPRequestHandler):
         prompt = body["prompt"]
         with self.lock:
             Teacher.prompts.append(prompt)
+        if Teacher.delay:
+            time.sleep(Teacher.delay)
         i = zlib.crc32(prompt.encode()) % 1000  # by content, not arrival order: deterministic under concurrency
         n = body.get("n", 1)
         if "put your final answer within" in prompt:  # a solution request
@@ -124,10 +141,16 @@ class Teacher(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # a killed client's broken pipe is expected here
+        pass
+
+
 @pytest.fixture
 def server():
     Teacher.prompts = []
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Teacher)
+    Teacher.delay = 0.0
+    srv = QuietServer(("127.0.0.1", 0), Teacher)
     th = threading.Thread(target=srv.serve_forever, daemon=True)
     th.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
@@ -143,15 +166,19 @@ def test_teacher_path_openai_loopback(tmp_path, server, data_dir):
     plan = {"cells": [{**PLAN["cells"][0], "n_new": 15}, {**PLAN["cells"][1], "n_new": 9}]}
     rep = run_synth(write_plan(tmp_path, plan), out, cfg, test_index=build_test_index([], ns=(10, 13, 20, 30)))
     c = rep["counts"]
-    c = {k: c.get(k, 0) for k in ("teacher_prompts", "bad_empty", "bad_unparseable", "no_answer", "disagree",
-                                  "accepted", "written")}
+    c = {k: c.get(k, 0) for k in ("units", "teacher_prompts", "built_by_code", "bad_empty", "bad_unparseable",
+                                  "no_answer", "disagree", "accepted", "written")}
     assert c["teacher_prompts"] > 0 and c["bad_empty"] > 0 and c["bad_unparseable"] > 0
-    assert c["disagree"] > 0 and c["accepted"] > 0
-    assert c["teacher_prompts"] == c["bad_empty"] + c["bad_unparseable"] + c["no_answer"] + c["disagree"] \
-        + c["accepted"]
-    # templates reached the server: each method's wording, and the eval template for solutions
+    assert c["disagree"] > 0 and c["accepted"] > 0 and c["built_by_code"] > 0
+    assert c["units"] == c["teacher_prompts"] + c["built_by_code"] == c["bad_empty"] + c["bad_unparseable"] \
+        + c["no_answer"] + c["disagree"] + c["accepted"]
+    # templates reached the server: each method's wording, and the eval template for solutions;
+    # FOBAR problems are built by code, never sent (their solutions are)
     sent = "\n".join(Teacher.prompts)
-    assert "Rewrite the problem" in sent or "Rephrase" in sent or "Copy this problem" in sent
+    assert "Rewrite the problem" in sent or "Rephrase" in sent
+    assert "Copy this problem" not in sent
+    problem_requests = [x for x in Teacher.prompts if "put your final answer within" not in x]
+    assert len(problem_requests) == c["teacher_prompts"]
     assert "Verification:" in sent and get_prompt("qwen-boxed").render("x").text.split("x")[0] in sent
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert rows and len(rows) == c["written"]
@@ -169,6 +196,121 @@ def test_tiny_hf_teacher_garbage_is_counted(tmp_path, tiny_checkpoint, data_dir)
     rep = run_synth(write_plan(tmp_path, plan), tmp_path / "h.jsonl", cfg,
                     test_index=build_test_index([], ns=(10, 13, 20, 30)))
     c = rep["counts"]
-    assert c["teacher_prompts"] == 3 and c.get("accepted", 0) == 0
+    assert c["units"] == 3 and c.get("accepted", 0) == 0
     assert c.get("bad_empty", 0) + c.get("bad_unparseable", 0) + c.get("no_answer", 0) + c.get("disagree", 0) == 3
     assert (tmp_path / "h.jsonl").read_text() == ""
+
+
+# --- resumable teacher path -------------------------------------------------------------------
+
+RESUME_PLAN = {"cells": [{"task": "math", "subject": "Number Theory", "level": 2, "n_new": 15},
+                         {"task": "math", "subject": "Algebra", "level": 3, "n_new": 12},
+                         {"task": "math", "subject": "Prealgebra", "level": 4, "n_new": 9}]}
+BATCH = 5
+
+
+def _synth_args(plan, out, server, data_dir, k=4):
+    return ["synth", "--plan", str(plan), "--out", str(out), "--teacher-backend", "openai", "--teacher-model",
+            "teacher", "--teacher-base-url", server, "--k", str(k), "--batch-size", str(BATCH), "--no-decontam",
+            "--no-progress", "--data-dir", str(data_dir)]
+
+
+def _sidecar_lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+@pytest.mark.slow
+def test_kill9_then_resume_equals_uninterrupted(tmp_path, server, data_dir):
+    plan = write_plan(tmp_path, RESUME_PLAN)
+    Teacher.delay = 0.03
+    # the reference: one uninterrupted run
+    ref = tmp_path / "ref.jsonl"
+    res = CliRunner().invoke(main, _synth_args(plan, ref, server, data_dir))
+    assert res.exit_code == 0, res.output
+    n_ref = len(Teacher.prompts)
+    ref_rep = json.loads((tmp_path / "ref.jsonl.report.json").read_text())
+    units = ref_rep["counts"]["units"]
+    assert units >= 6 * BATCH and ref_rep["counts"]["accepted"] > 0 and ref_rep["resume"]["units_run"] == units
+
+    # the same command as a real subprocess, killed after its first finished batch
+    Teacher.prompts = []
+    out = tmp_path / "out.jsonl"
+    side = sidecar_path(out)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", "from harness.cli import main; main()",
+                             *_synth_args(plan, out, server, data_dir)], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    try:
+        while _sidecar_lines(side) < 1 + BATCH:  # header + one batch
+            if proc.poll() is not None:
+                pytest.fail(f"synth exited before it could be killed: {proc.stderr.read().decode()[-800:]}")
+            if time.monotonic() > deadline:
+                pytest.fail("no finished batch in the sidecar within 60 s")
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL and not out.exists()
+    n_first = len(Teacher.prompts)
+    done_before = _sidecar_lines(side) - 1
+    assert BATCH <= done_before < units
+    with side.open("ab") as f:  # the worst case too: a torn, half-written last line
+        f.write(b'{"key": "math/Algebra/3|normal|train/1')
+
+    res = CliRunner().invoke(main, _synth_args(plan, out, server, data_dir))
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "out.jsonl.report.json").read_text())
+    assert rep["resume"]["units_loaded"] == done_before and rep["resume"]["torn_bytes_cut"] > 0
+    assert rep["resume"]["units_loaded"] + rep["resume"]["units_run"] == units
+    assert out.read_text() == ref.read_text()  # same rows, same order
+    assert rep["counts"] == ref_rep["counts"]  # rebuilt from the sidecar: nothing counted twice
+    total = len(Teacher.prompts)
+    print(f'units={units} done_before_kill={done_before} requests: uninterrupted={n_ref} killed_run={n_first} '
+          f'both_runs={total}')
+    assert n_ref <= total <= n_ref + 2 * BATCH, (n_ref, n_first, total)  # at most the batch in flight redone
+    assert _sidecar_lines(side) == 1 + units
+
+    # a finished run re-run sends nothing and writes the same output
+    Teacher.prompts = []
+    res = CliRunner().invoke(main, _synth_args(plan, out, server, data_dir))
+    assert res.exit_code == 0, res.output
+    assert Teacher.prompts == [] and out.read_text() == ref.read_text()
+
+    # a changed --k refuses to mix with the sidecar: one error line, nothing sent, sidecar untouched
+    before = side.read_bytes()
+    res = CliRunner().invoke(main, _synth_args(plan, out, server, data_dir, k=3))
+    assert res.exit_code == 1
+    err = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
+    assert len(err) == 1 and "k (4 -> 3)" in err[0] and "new --out" in err[0] and str(side) in err[0], res.output
+    assert Teacher.prompts == [] and side.read_bytes() == before
+
+
+def test_fobar_units_are_built_by_code(data_dir):
+    seeds = [(p, RESUME_PLAN["cells"][0], "normal") for p in select_seeds(RESUME_PLAN["cells"][0], 30,
+                                                                            data_dir=data_dir)]
+    units, _ = plan_units(seeds, ["metamath"], seed=0)
+    fobar = [u for u in units if u.by_code]
+    assert fobar and len(fobar) < len(units)
+    for u in fobar:
+        assert u.template.name == "metamath/fobar" and u.known is not None
+        assert parse_problem("", u.template, u.prompt).endswith("what is the value of the unknown variable X?")
+    # the unit plan is stable: same keys, templates and prompts on a re-plan, and in any seed order
+    again, _ = plan_units(list(reversed(seeds)), ["metamath"], seed=0)
+    assert {(u.key, u.template.name, u.prompt) for u in again} == {(u.key, u.template.name, u.prompt) for u in units}
+
+
+def test_train_split_loaded_once_per_run(tmp_path, data_dir, monkeypatch):
+    calls = []
+    real = synth.seeds.load_task
+
+    def counting_load_task(*a, **kw):
+        calls.append(a)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(synth.seeds, "load_task", counting_load_task)
+    cache: dict = {}
+    picked = [select_seeds(c, 3, data_dir=data_dir, cache=cache) for c in RESUME_PLAN["cells"]]
+    assert len(calls) == 1 and list(cache) == ["math"]
+    assert [len(p) for p in picked] == [3, 3, 3]
+    assert picked[2] == select_seeds(RESUME_PLAN["cells"][2], 3, data_dir=data_dir)  # same pick as uncached

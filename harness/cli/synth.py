@@ -44,10 +44,17 @@ def weak(run_dir, top, min_samples, target, budget, mode, out):
 @click.option("--prompt", "prompt_name", default="qwen-boxed", show_default=True, help="Prompt template of the rows.")
 @click.option("--decontam-n", default=30, show_default=True, help="Word n-gram length of the test-set filter.")
 @click.option("--no-decontam", is_flag=True, help="Skip decontamination (only for offline experiments).")
+@click.option("--batch-size", default=32, show_default=True,
+              help="Teacher units (seed x method) per batch; a killed run loses at most one batch.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 @data_dir_option
 def synth(plan_path, out, teacher_backend, teacher_model, teacher_base_url, methods, k, seed, prompt_name,
-          decontam_n, no_decontam, data_dir):
+          decontam_n, no_decontam, batch_size, no_progress, data_dir):
     """Make SFT data for the weak cells of a plan: verified generators, or a teacher model.
+
+    The teacher path is resumable: finished work goes to OUT.work.jsonl; kill the run and re-run the same
+    command to continue without repeating teacher calls. A changed teacher config (model, methods, --k,
+    --seed, prompt) is refused: use a new --out or delete OUT.work.jsonl.
 
     \b
     Example:
@@ -60,8 +67,8 @@ def synth(plan_path, out, teacher_backend, teacher_model, teacher_base_url, meth
     cfg = SynthConfig(
         teacher_backend=teacher_backend, teacher_model=teacher_model, teacher_base_url=teacher_base_url,
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()), k=k, seed=seed, prompt=prompt_name,
-        decontam_n=decontam_n, decontam=not no_decontam, data_dir=data_dir,
+        decontam_n=decontam_n, decontam=not no_decontam, data_dir=data_dir, batch_size=batch_size,
     )
-    report = run_synth(plan_path, out, cfg)
+    report = run_synth(plan_path, out, cfg, progress=not no_progress)
     click.echo(report_table(report))
     click.echo(f"\n{report['counts']['written']} rows written to {out}; report: {report['report_path']}")
