@@ -9,7 +9,7 @@ from harness.answers.extract import extract
 from harness.answers.types import AnswerTimeout, Budget, Grade
 
 #: Bump on any change that can move a verdict; recorded in every run manifest (see CHANGELOG.md).
-ENGINE_VERSION = "1.0"
+ENGINE_VERSION = "1.1"
 
 TASK_FAMILIES = {"math": "math", "math500": "math", "gsm8k": "gsm8k"}
 MAX_OUTPUT_CHARS = 200_000

@@ -101,6 +101,18 @@ UNICODE = {
 }
 
 _NUM_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+# A repeating decimal: integer part, non-repeating digits, then \overline{digits} / \bar{digits}
+# (or a single digit without braces).
+_REPEAT_RE = re.compile(r"(\d*)\.(\d*)\\(?:overline|bar)\s*(?:\{\s*(\d{1,30})\s*\}|(\d))")
+
+
+def _repeating(whole: str, fixed: str, rep: str) -> str:
+    """``whole.fixed(rep)(rep)...`` as an exact fraction string ``p/q``."""
+    from fractions import Fraction
+
+    k, m = len(fixed), len(rep)
+    value = Fraction(int(whole or "0")) + Fraction(int(fixed or "0"), 10**k) + Fraction(int(rep), 10**k * (10**m - 1))
+    return f"{value.numerator}/{value.denominator}"
 _WORD_RE = re.compile(r"[A-Za-z](?:\.[A-Za-z])+\.?|[A-Za-z]+")
 _CMD_RE = re.compile(r"\\([A-Za-z]+)\*?")
 
@@ -182,7 +194,11 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
         if c == "$":
             i += 1
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and s[i + 1].isdigit()):
+        r = _REPEAT_RE.match(s, i) if (c.isdigit() or c == ".") else None
+        if r is not None:  # 0.\overline{3}, 0.1\bar{6}: a repeating decimal, exact as p/q
+            out.append(("num", _repeating(r.group(1), r.group(2), r.group(3) or r.group(4)), spaced))
+            i = r.end()
+        elif c.isdigit() or (c == "." and i + 1 < n and s[i + 1].isdigit()):
             m = _NUM_RE.match(s, i)
             out.append(("num", m.group(), spaced))
             i = m.end()
@@ -288,7 +304,7 @@ def fuse_thousands(tokens: list[Token], family: str, ambiguous: bool) -> tuple[l
     i, n = 0, len(tokens)
     while i < n:
         t = tokens[i]
-        if t[0] == "num" and "." not in t[1] and (family == "gsm8k" or (
+        if t[0] == "num" and t[1].isdigit() and (family == "gsm8k" or (
                 len(t[1]) <= 3 and not (t[1].startswith("0")))):
             text = t[1]
             j = i + 1
