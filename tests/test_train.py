@@ -11,7 +11,6 @@ Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_train.py`` (add ``-m "n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -102,10 +101,12 @@ def test_question_rows_are_rendered_with_the_named_prompt(tmp_path, tiny_checkpo
     assert rows[0].prompt == get_prompt("alpaca").render("What is 2+2?").text
 
 
-def test_packing_does_not_attend_across_examples(tiny_checkpoint, sft_file):
+@pytest.mark.parametrize("attn", ["sdpa", "sdpa_varlen"])
+def test_packing_does_not_attend_across_examples(tiny_checkpoint, sft_file, attn):
     import torch
     from transformers import AutoModelForCausalLM
 
+    from train.attention import use_packed_attention
     from train.data import PackCollator, PadCollator, load_sft_dataset, pack_examples
 
     tok = _tok(tiny_checkpoint)
@@ -115,6 +116,9 @@ def test_packing_does_not_attend_across_examples(tiny_checkpoint, sft_file):
     assert sum(len(p["input_ids"]) for p in packs) == sum(len(e["input_ids"]) for e in examples)
     assert len(packs) < len(examples) / 2
     model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    ref = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()  # always sdpa, for the unpacked logits
+    if attn == "sdpa_varlen":
+        assert use_packed_attention(model) == "sdpa" and model.config._attn_implementation == "sdpa_varlen"
     pack = packs[0]
     starts = [i for i, p in enumerate(pack["position_ids"]) if p == 0] + [len(pack["input_ids"])]
     assert len(starts) >= 3  # at least two examples in the pack
@@ -122,8 +126,53 @@ def test_packing_does_not_attend_across_examples(tiny_checkpoint, sft_file):
         packed = model(**{k: v for k, v in PackCollator(tok.pad_token_id)([pack, packs[-1]]).items() if k != "labels"})
         for a, b in zip(starts, starts[1:]):
             alone = {"input_ids": pack["input_ids"][a:b], "labels": pack["labels"][a:b]}
-            single = model(**{k: v for k, v in PadCollator(tok.pad_token_id)([alone]).items() if k != "labels"})
+            single = ref(**{k: v for k, v in PadCollator(tok.pad_token_id)([alone]).items() if k != "labels"})
             torch.testing.assert_close(packed.logits[0, a:b], single.logits[0], atol=1e-4, rtol=1e-4)
+
+
+def test_varlen_attention_equals_block_mask_loss_and_grads(tiny_checkpoint, sft_file):
+    """Per-example attention gives the same loss and gradients as transformers' block-diagonal mask,
+    on a real batch of packs with a padded tail (the padding is its own segment)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from train.attention import segment_bounds, use_packed_attention
+    from train.data import PackCollator, load_sft_dataset, pack_examples
+
+    assert segment_bounds(torch.tensor([0, 1, 2, 0, 1, 0, 0, 1])) == [(0, 3), (3, 5), (5, 6), (6, 8)]
+    tok = _tok(tiny_checkpoint)
+    examples, _ = load_sft_dataset(sft_file, tok, max_length=512)
+    packs = pack_examples(examples, 300)
+    batch = PackCollator(tok.pad_token_id)([packs[0], packs[-1], packs[1]])
+    assert (batch["labels"] == -100).sum() > 0 and len(packs[-1]["input_ids"]) < batch["input_ids"].shape[1]
+    grads = []
+    for varlen in (False, True):
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint)
+        model.config.use_cache = False
+        if varlen:
+            use_packed_attention(model)
+        out = model(**batch)
+        out.loss.backward()
+        grads.append((out.loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (l0, g0), (l1, g1) = grads
+    torch.testing.assert_close(l1, l0, atol=1e-5, rtol=1e-5)
+    for n in g0:
+        torch.testing.assert_close(g1[n], g0[n], atol=1e-5, rtol=1e-4, msg=n)
+
+
+def test_varlen_attention_refuses_a_mask_or_cache(tiny_checkpoint):
+    from transformers import AutoModelForCausalLM
+
+    from harness.errors import ConfigError
+    from train.attention import use_packed_attention
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint)
+    use_packed_attention(model)
+    tok = _tok(tiny_checkpoint)
+    enc = tok(["What is 1+1?"], return_tensors="pt")
+    with pytest.raises(ConfigError, match="packed training only"):
+        model.generate(**enc, max_new_tokens=2)
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -178,6 +227,67 @@ def test_two_stages_continue_from_stage_one(tiny_checkpoint, tmp_path, restore_e
     assert [(r["stage"], r["step"]) for r in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]
     # stage 2 starts where stage 1 ended: its first loss is near stage 1's last, far below the base's first
     assert rows[2]["loss"] < rows[0]["loss"]
+
+
+def _generates(ckpt: Path) -> None:
+    from harness.backends.base import SamplingParams
+    from harness.backends.hf import HFBackend
+
+    backend = HFBackend(model=ckpt, device="cpu")
+    try:
+        gen = backend.generate([get_prompt("qwen-boxed").render("What is 3+4?").text], SamplingParams(max_new_tokens=8))
+    finally:
+        backend.close()
+    assert len(gen) == 1 and gen[0][0].tokens and isinstance(gen[0][0].text, str)
+
+
+@pytest.mark.slow
+def test_packed_training_learns_and_saves_a_plain_checkpoint(tiny_checkpoint, sft_file, tmp_path, restore_env):
+    out = tmp_path / "run"
+    summary = _run(tiny_checkpoint, [sft_file], out, packing=True, deepspeed="none", epochs=8, lr=3e-3,
+                   batch_size=2, global_batch=2, max_length=512, save_steps=1000)
+    st = summary["stages"][0]
+    assert 4 <= st["packs"] < 16 and st["steps"] == 8 * -(-st["packs"] // 2)  # 8 epochs of packs, 2 per step
+    losses = _losses(out)
+    assert sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3, losses
+    # the training-only attention implementation is not written into the checkpoint
+    assert "sdpa_varlen" not in (out / "config.json").read_text()
+    _generates(out)
+
+
+@pytest.mark.slow
+def test_lora_trains_only_adapters_and_saves_a_merged_checkpoint(tiny_checkpoint, sft_file, tmp_path, restore_env):
+    import torch
+    from safetensors.torch import load_file
+
+    out = tmp_path / "run"
+    summary = _run(tiny_checkpoint, [sft_file], out, lora=True, deepspeed="zero2", epochs=4, lr=1e-2,
+                   batch_size=8, global_batch=8, save_steps=16)
+    assert summary["stages"][0]["steps"] == 16
+    losses = _losses(out)
+    assert sum(losses[-3:]) / 3 < 0.9 * sum(losses[:3]) / 3, losses
+    # the resumable checkpoint of the last step holds only the adapters
+    ckpt = out / "stage1" / "checkpoint-16"
+    assert (ckpt / "adapter_model.safetensors").is_file() and not (ckpt / "model.safetensors").exists()
+    adapter = load_file(ckpt / "adapter_model.safetensors")
+    assert adapter and all(".lora_A." in k or ".lora_B." in k for k in adapter), sorted(adapter)[:4]
+    # merged = base + (alpha / r) * B @ A on every linear layer; every other weight is the base's, untouched
+    base, merged = load_file(tiny_checkpoint / "model.safetensors"), load_file(out / "model.safetensors")
+    assert set(merged) == set(base)
+    targets = set()
+    for k, a in adapter.items():
+        if ".lora_A." not in k:
+            continue
+        name = k.removeprefix("base_model.model.").replace(".lora_A.weight", ".weight")
+        b = adapter[k.replace(".lora_A.", ".lora_B.")]
+        assert b.abs().sum() > 0  # B starts at zero: it trained
+        torch.testing.assert_close(merged[name], base[name] + 2.0 * b @ a, atol=1e-5, rtol=1e-4)
+        targets.add(name)
+    n_layers = json.loads((tiny_checkpoint / "config.json").read_text())["num_hidden_layers"]
+    assert len(targets) == 7 * n_layers  # q k v o gate up down
+    assert all(torch.equal(merged[k], base[k]) for k in base if k not in targets)
+    assert not (out / "adapter_config.json").exists()
+    _generates(out)
 
 
 # --- bad input: one clear error line each ------------------------------------------------------
@@ -245,12 +355,20 @@ def test_non_checkpoint_base_and_bad_flags(tmp_path, sft_file):
     assert "lr must be > 0" in line and "deepspeed must be" in line
     line = _one_error_line(_cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--lora"]))
     assert "--lora is not supported with ZeRO-3" in line
+    ds3 = tmp_path / "my_zero3.json"
+    ds3.write_text(json.dumps({"zero_optimization": {"stage": 3}}))
+    line = _one_error_line(
+        _cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--lora", "--deepspeed", str(ds3)])
+    )
+    assert "--lora is not supported with ZeRO-3" in line
     line = _one_error_line(_cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--preset", "skywrk"]))
     assert "Did you mean 'skywork'" in line
 
 
-@pytest.mark.skipif(importlib.util.find_spec("peft") is not None, reason="peft is installed")
-def test_lora_without_peft_is_one_clear_error(tiny_checkpoint, sft_file, tmp_path, restore_env):
+def test_lora_without_peft_is_one_clear_error(tiny_checkpoint, sft_file, tmp_path, restore_env, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # `import peft` raises ImportError, as when not installed
     args = ["--model", str(tiny_checkpoint), "--data", str(sft_file), "--output", str(tmp_path / "o"), "--lora",
             "--deepspeed", "none"]
     assert "--lora needs the peft package" in _one_error_line(_cli(args))

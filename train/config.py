@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from harness.errors import ConfigError, did_you_mean
 
@@ -171,10 +172,21 @@ def validate(cfg: TrainConfig) -> None:
     ds = cfg.deepspeed
     if ds not in DEEPSPEED_PRESETS + ("none",) and not (ds.endswith(".json") and Path(ds).is_file()):
         errs.append(f"deepspeed must be zero2, zero3, none or an existing .json file (found {ds!r})")
-    if cfg.lora and ds == "zero3":
-        errs.append("--lora is not supported with ZeRO-3 here (use --deepspeed zero2 or none)")
+    if cfg.lora and (ds == "zero3" or (ds.endswith(".json") and _zero_stage(ds) == 3)):
+        errs.append(
+            "--lora is not supported with ZeRO-3 here (merging adapters into partitioned weights on save is "
+            "not implemented; use --deepspeed zero2 or none)"
+        )
     if errs:
         raise ConfigError("Invalid training config: " + "; ".join(errs) + ".")
+
+
+def _zero_stage(path: str) -> int | None:
+    """The ZeRO stage of a DeepSpeed JSON file, or None when unreadable (reported elsewhere)."""
+    try:
+        return int(json.loads(Path(path).read_text()).get("zero_optimization", {}).get("stage", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def deepspeed_config(cfg: TrainConfig) -> dict | None:

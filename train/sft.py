@@ -22,8 +22,9 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from harness.errors import ConfigError, HarnessError
 from harness.io import append_jsonl, atomic_write_json, file_sha256, git_commit, now_iso, read_jsonl_tolerant
@@ -154,6 +155,15 @@ def _peak_memory_mb() -> dict[str, float]:
 
 
 def _load_model(path: str, bf16: bool, cfg: TrainConfig):
+    """Load the base causal LM for training; with ``--packing`` switch it to per-example attention,
+    with ``--lora`` wrap it in peft LoRA adapters on every linear layer (the base weights frozen).
+
+    Returns:
+        ``(model to train, the underlying transformers model, attention name to restore before saving or None)``.
+
+    Raises:
+        ConfigError: not a causal LM checkpoint; ``--lora`` without peft installed.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -162,19 +172,31 @@ def _load_model(path: str, bf16: bool, cfg: TrainConfig):
     except (OSError, ValueError) as e:
         raise ConfigError(f"Could not load a causal LM from {path} ({str(e).splitlines()[0]}).") from None
     model.config.use_cache = False  # training; restored before saving so the checkpoint generates with a cache
+    base_model, attn_restore = model, None
+    if cfg.packing:
+        from train.attention import use_packed_attention
+
+        # per-example causal attention instead of a dense block-diagonal mask over each pack
+        attn_restore = use_packed_attention(model)
     if cfg.lora:
         try:
             import peft
         except ImportError:
             raise ConfigError(
                 "--lora needs the peft package, which is not installed. Install it with "
-                "pip install 'mathharness[train]' peft, or train without --lora."
+                "pip install 'mathharness[train]' (or pip install peft), or train without --lora."
             ) from None
         model = peft.get_peft_model(
             model,
-            peft.LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear", task_type="CAUSAL_LM"),
+            peft.LoraConfig(
+                r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, lora_dropout=0.0, target_modules="all-linear",
+                task_type="CAUSAL_LM",
+            ),
         )
-    return model
+        if _rank() == 0:
+            n_train, n_all = model.get_nb_trainable_parameters()
+            log.warning("--lora: training %d of %d parameters (rank %d, all linear layers)", n_train, n_all, cfg.lora_r)
+    return model, base_model, attn_restore
 
 
 def train_stage(
@@ -228,7 +250,7 @@ def train_stage(
         # ZeRO-3's zero.Init reads the world size from DeepSpeed's own communicator while loading.
         deepspeed.init_distributed()
     # After TrainingArguments, so ZeRO-3 partitions the weights while loading (zero.Init).
-    model = _load_model(base, bf16, cfg)
+    model, base_model, attn_restore = _load_model(base, bf16, cfg)
     train_data = pack_examples(examples, cfg.max_length) if cfg.packing else examples
     collator = (PackCollator if cfg.packing else PadCollator)(tokenizer.pad_token_id)
     trainer = Trainer(
@@ -250,8 +272,11 @@ def train_stage(
     result = trainer.train(resume_from_checkpoint=resume_from)
     runtime = float(result.metrics.get("train_runtime", 0.0))
     trainer.model.config.use_cache = True
+    if attn_restore:  # the saved checkpoint must not name the training-only attention implementation
+        base_model.set_attn_implementation(attn_restore)
     # Every rank takes part in the save (ZeRO-3 gathers the 16-bit weights from all ranks).
     if cfg.lora:
+        # fold the adapters into the base weights: the checkpoint is a plain HF model (no peft needed to load)
         merged = trainer.model.merge_and_unload()
         if _rank() == 0:
             merged.save_pretrained(final_dir)
