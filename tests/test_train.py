@@ -193,16 +193,7 @@ def test_finetune_tiny_loss_falls_and_checkpoint_generates(tiny_checkpoint, sft_
     cfg = json.loads((out / "train_config.json").read_text())
     assert cfg["data"][0]["sha256"] and cfg["data"][0]["used"] == 32 and cfg["config"]["lr"] == 3e-3
     assert summary["stages"][0]["tokens_per_s"] > 0
-
-    from harness.backends.base import SamplingParams
-    from harness.backends.hf import HFBackend
-
-    backend = HFBackend(model=out, device="cpu")
-    try:
-        gen = backend.generate([get_prompt("qwen-boxed").render("What is 3+4?").text], SamplingParams(max_new_tokens=8))
-    finally:
-        backend.close()
-    assert len(gen) == 1 and gen[0][0].tokens and isinstance(gen[0][0].text, str)
+    _generates(out)
 
 
 @pytest.mark.slow

@@ -235,6 +235,20 @@ def pack_examples(examples: Sequence[dict[str, list[int]]], max_length: int) -> 
     return out
 
 
+def _pad_ids_labels(batch: Sequence[dict[str, list[int]]], pad_token_id: int):
+    """Right-pad ``input_ids`` with ``pad_token_id`` and ``labels`` with -100 to the longest row."""
+    import torch
+
+    n = max(len(b["input_ids"]) for b in batch)
+    ids = torch.full((len(batch), n), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(batch), n), IGNORE_INDEX, dtype=torch.long)
+    for r, b in enumerate(batch):
+        k = len(b["input_ids"])
+        ids[r, :k] = torch.tensor(b["input_ids"])
+        labels[r, :k] = torch.tensor(b["labels"])
+    return ids, labels
+
+
 class PadCollator:
     """Right-pads a batch of examples: pad id on inputs, -100 on labels, an attention mask."""
 
@@ -244,15 +258,10 @@ class PadCollator:
     def __call__(self, batch: Sequence[dict[str, list[int]]]) -> dict[str, Any]:
         import torch
 
-        n = max(len(b["input_ids"]) for b in batch)
-        ids = torch.full((len(batch), n), self.pad_token_id, dtype=torch.long)
-        labels = torch.full((len(batch), n), IGNORE_INDEX, dtype=torch.long)
-        mask = torch.zeros((len(batch), n), dtype=torch.long)
+        ids, labels = _pad_ids_labels(batch, self.pad_token_id)
+        mask = torch.zeros_like(ids)
         for r, b in enumerate(batch):
-            k = len(b["input_ids"])
-            ids[r, :k] = torch.tensor(b["input_ids"])
-            labels[r, :k] = torch.tensor(b["labels"])
-            mask[r, :k] = 1
+            mask[r, : len(b["input_ids"])] = 1
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
@@ -269,14 +278,11 @@ class PackCollator:
     def __call__(self, batch: Sequence[dict[str, list[int]]]) -> dict[str, Any]:
         import torch
 
-        n = max(len(b["input_ids"]) for b in batch)
-        ids = torch.full((len(batch), n), self.pad_token_id, dtype=torch.long)
-        labels = torch.full((len(batch), n), IGNORE_INDEX, dtype=torch.long)
-        pos = torch.zeros((len(batch), n), dtype=torch.long)
+        ids, labels = _pad_ids_labels(batch, self.pad_token_id)
+        n = ids.shape[1]
+        pos = torch.zeros_like(ids)
         for r, b in enumerate(batch):
             k = len(b["input_ids"])
-            ids[r, :k] = torch.tensor(b["input_ids"])
-            labels[r, :k] = torch.tensor(b["labels"])
             pos[r, :k] = torch.tensor(b["position_ids"])
             pos[r, k:] = torch.arange(n - k)
         # use_cache=False: with a KV cache transformers skips the packed-sequence mask (masking_utils).
