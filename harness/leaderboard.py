@@ -29,7 +29,7 @@ from typing import Literal
 from harness.errors import DataError, HarnessError
 from harness.io import atomic_write_text, now_iso, write_jsonl
 from harness.records import load_run, sample_key
-from harness.stats import wilson_interval, z_value
+from harness.stats import clustered_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,8 @@ def default_dir() -> Path:
 
 
 def accuracy(per_question: Sequence[Sequence[float]], confidence: float = 0.95) -> dict:
-    """Accuracy of per-question sample scores with a confidence interval.
-
-    One sample per question: Wilson interval on k of n. Several: mean of per-question means with a
-    normal interval whose SE comes from the per-question means (clustered by question).
-
-    Args:
-        per_question: for each question, its samples' 0/1 scores.
-        confidence: interval level.
+    """Accuracy of per-question sample scores with a confidence interval
+    (:func:`harness.stats.clustered_accuracy`).
 
     Returns:
         ``{"acc", "ci": [low, high], "n" (questions), "n_samples"}``.
@@ -69,14 +63,7 @@ def accuracy(per_question: Sequence[Sequence[float]], confidence: float = 0.95) 
     n_samples = sum(len(q) for q in per_question)
     if n == 0:
         return {"acc": None, "ci": [None, None], "n": 0, "n_samples": 0}
-    means = [sum(q) / len(q) for q in per_question]
-    acc = sum(means) / n
-    if all(len(q) == 1 for q in per_question):
-        lo, hi = wilson_interval(round(sum(means)), n, confidence)
-    else:
-        var = sum((m - acc) ** 2 for m in means) / (n - 1) if n > 1 else 0.0
-        half = z_value(confidence) * math.sqrt(var / n)
-        lo, hi = max(0.0, acc - half), min(1.0, acc + half)
+    acc, lo, hi = clustered_accuracy(per_question, confidence)
     return {"acc": acc, "ci": [lo, hi], "n": n, "n_samples": n_samples}
 
 

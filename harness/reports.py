@@ -28,9 +28,10 @@ results.json schema (the leaderboard and ``harness check`` read this; additive c
       }
     }
 
-Accuracies are fractions in [0, 1]; ``ci`` is the Wilson 95% interval (:func:`harness.stats.wilson_interval`).
-With ``n > 1`` samples per problem, ``strict``/``flexible`` count every sample (that is pass@1), the
-CI treats samples as independent (optimistic), and maj@k / pass@k are per problem. Subjects and
+Accuracies are fractions in [0, 1]; ``ci`` is the Wilson 95% interval with one sample per problem.
+With ``n > 1`` samples per problem, ``strict``/``flexible`` average every sample (that is pass@1) with
+a CI clustered by problem (samples of one problem are not independent evidence), and maj@k / pass@k
+are per problem. Subjects and
 levels are absent when the task has none (GSM8K's subject is "GSM8K"; its level is null).
 """
 
@@ -43,7 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from harness.answers import equivalent
 from harness.records import Run
-from harness.stats import wilson_interval
+from harness.stats import clustered_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,20 @@ MODES = ("strict", "flexible")
 
 
 def acc_block(samples: Sequence[dict], mode: str) -> dict:
-    """``{"acc", "ci", "n", "correct"}`` for one mode over samples."""
+    """``{"acc", "ci", "n", "correct"}`` for one mode over samples (``n`` counts samples).
+
+    The CI is clustered by problem (:func:`harness.stats.clustered_accuracy`): Wilson with one sample
+    per problem; with several, samples of one problem are not counted as independent evidence.
+    """
     n = len(samples)
     k = sum(1 for s in samples if s.get(f"correct_{mode}"))
-    lo, hi = wilson_interval(k, n) if n else (0.0, 0.0)
-    return {"acc": k / n if n else 0.0, "ci": [lo, hi], "n": n, "correct": k}
+    if not n:
+        return {"acc": 0.0, "ci": [0.0, 0.0], "n": 0, "correct": 0}
+    by_problem: dict = defaultdict(list)
+    for s in samples:
+        by_problem[(s.get("task"), s.get("id"))].append(1.0 if s.get(f"correct_{mode}") else 0.0)
+    acc, lo, hi = clustered_accuracy(list(by_problem.values()))
+    return {"acc": acc, "ci": [lo, hi], "n": n, "correct": k}
 
 
 def _both(samples: Sequence[dict]) -> dict:

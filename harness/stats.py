@@ -30,6 +30,27 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def clustered_accuracy(per_question: Sequence[Sequence[float]], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Accuracy of per-question 0/1 sample scores and its interval: ``(acc, low, high)``.
+
+    One sample per question: the Wilson interval on k of n. Several: the mean of per-question means
+    with a normal interval whose SE comes from the per-question means (clustered by question, so
+    samples of one question are not counted as independent evidence).
+    """
+    n = len(per_question)
+    if n == 0:
+        return 0.0, 0.0, 1.0
+    means = [sum(q) / len(q) for q in per_question]
+    acc = sum(means) / n
+    if all(len(q) == 1 for q in per_question):
+        lo, hi = wilson_interval(round(sum(means)), n, confidence)
+    else:
+        var = sum((m - acc) ** 2 for m in means) / (n - 1) if n > 1 else 0.0
+        half = z_value(confidence) * math.sqrt(var / n)
+        lo, hi = max(0.0, acc - half), min(1.0, acc + half)
+    return acc, lo, hi
+
+
 def standard_error(p: float, n: int) -> float:
     """SE of a mean of n 0/1 scores with mean p."""
     return math.sqrt(p * (1 - p) / n) if n > 0 else float("nan")

@@ -107,3 +107,17 @@ def test_n_samples_metrics(tmp_path):
     assert m["maj@k"] == {"k": 4, "strict": pytest.approx(1 / 3), "flexible": pytest.approx(1 / 3)}
     text = format_tables(res)
     assert "maj@k strict %" in text and "(k=4)" in text
+
+
+def test_ci_with_several_samples_is_clustered_by_problem():
+    """4 identical samples per problem carry the evidence of 1: the CI must not shrink as if 40 were independent."""
+    from harness.reports import acc_block
+    from harness.stats import wilson_interval
+
+    samples = [{"task": "t", "id": str(i), "sample_idx": j, "correct_strict": i < 6} for i in range(10) for j in range(4)]
+    b = acc_block(samples, "strict")
+    assert b["acc"] == pytest.approx(0.6) and b["n"] == 40 and b["correct"] == 24
+    naive = wilson_interval(24, 40)
+    assert (b["ci"][1] - b["ci"][0]) > 1.5 * (naive[1] - naive[0])
+    one = acc_block([s for s in samples if s["sample_idx"] == 0], "strict")  # one sample per problem: Wilson
+    assert one["ci"] == pytest.approx(list(wilson_interval(6, 10)))
