@@ -160,6 +160,21 @@ def test_hf_chat_template_used(tiny_chat_checkpoint, tiny_checkpoint):
     assert via_chat.text == chat.generate([rendered], params)[0][0].text
 
 
+def test_hf_prompt_past_the_context_is_one_clear_error(tmp_path):
+    """Positions past max_position_embeddings are garbage (or an index error): refuse, say the fix."""
+    from harness.tiny import build_tiny_checkpoint
+
+    ckpt = build_tiny_checkpoint(tmp_path / "short", max_position_embeddings=48)
+    be = get_backend("hf", model=str(ckpt), device="cpu")
+    try:
+        ok = be.generate(["What is 1+1?"], SamplingParams(max_new_tokens=8))  # 12 + 8 <= 48
+        assert ok[0][0].tokens >= 1
+        with pytest.raises(BackendError, match=r"exceeds the model's context of 48.*--max-new-tokens to 28"):
+            be.generate(["What is 1+1?", "x" * 20], SamplingParams(max_new_tokens=30))
+    finally:
+        be.close()
+
+
 def test_hf_not_a_checkpoint(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(BackendError, match="expected a checkpoint directory with config.json"):

@@ -299,6 +299,14 @@ class HFBackend:
         if not prompts:
             return []
         encoded = [self.encode(p) for p in prompts]
+        limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        longest = max(len(e) for e in encoded)
+        if isinstance(limit, int) and limit > 0 and longest + params.max_new_tokens > limit:
+            raise BackendError(
+                f"A prompt of {longest} tokens plus max_new_tokens {params.max_new_tokens} exceeds the model's "
+                f"context of {limit} positions (max_position_embeddings). Lower --max-new-tokens to "
+                f"{max(limit - longest, 0)} or less, or use a shorter prompt / fewer --num-fewshot examples."
+            )
         order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
         sample = params.temperature > 0
         n_seq = params.n if sample else 1
