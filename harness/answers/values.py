@@ -209,6 +209,22 @@ def _exact_env_rec(env: Mapping[str, Fraction]) -> Callable[[tuple], Fraction]:
     return rec
 
 
+def _fold(items: tuple, start: Fraction, op: Callable[[Fraction, Fraction], Fraction],
+          rec: Callable[[tuple], Fraction]) -> Fraction:
+    """Combine the exact values of ``items`` with ``op``; a NotExact item is re-raised only after every
+    item was tried, so a TooBig anywhere wins (it means "cannot decide", not "not exact")."""
+    acc = start
+    pending: Exception | None = None
+    for it in items:
+        try:
+            acc = _check(op(acc, rec(it)))
+        except NotExact as exc:
+            pending = exc
+    if pending is not None:
+        raise pending
+    return acc
+
+
 def _exact(node: tuple, env: Mapping[str, Fraction], rec: Callable[[tuple], Fraction]) -> Fraction:
     k = node[0]
     if k == "num":
@@ -219,29 +235,11 @@ def _exact(node: tuple, env: Mapping[str, Fraction], rec: Callable[[tuple], Frac
         raise NotExact("symbol")
     if k == "add":
         # TooBig in one term must win over NotExact in another (so "cannot decide" surfaces)
-        total = Fraction(0)
-        pending: Exception | None = None
-        for t in node[1]:
-            try:
-                total = _check(total + rec(t))
-            except NotExact as exc:
-                pending = exc
-        if pending is not None:
-            raise pending
-        return total
+        return _fold(node[1], Fraction(0), lambda acc, v: acc + v, rec)
     if k == "neg":
         return -rec(node[1])
     if k == "mul":
-        prod = Fraction(1)
-        pending = None
-        for f in node[1]:
-            try:
-                prod = _check(prod * rec(f))
-            except NotExact as exc:
-                pending = exc
-        if pending is not None:
-            raise pending
-        return prod
+        return _fold(node[1], Fraction(1), lambda acc, v: acc * v, rec)
     if k == "div":
         a, b = rec(node[1]), rec(node[2])
         if b == 0:
