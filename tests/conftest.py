@@ -42,3 +42,36 @@ def tiny_chat_checkpoint(tmp_path_factory) -> Path:
     from harness.tiny import build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tinychat") / "ckpt", chat_template=True)
+
+
+@pytest.fixture(scope="session")
+def harness_serve():
+    """A context manager that runs ``harness serve --model M --port 0 [args]`` as a real subprocess and
+    yields its base URL (``http://127.0.0.1:PORT/v1``); the server is stopped on exit."""
+    import contextlib
+    import subprocess
+    import sys
+    import tempfile
+    import threading
+
+    @contextlib.contextmanager
+    def run(model, *args: str):
+        env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+        cmd = [sys.executable, "-c", "from harness.cli import main; main()", "serve", "--model", str(model),
+               "--port", "0", *args]
+        with tempfile.TemporaryFile("w+") as err:  # a file, not a pipe: a chatty server can never block
+            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+            lines: list[str] = []
+            reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+            reader.start()
+            reader.join(timeout=120)
+            try:
+                if not (lines and lines[0].startswith(f"Serving {model} at http://127.0.0.1:")):
+                    err.seek(0)
+                    raise AssertionError(f"harness serve did not start: {lines} {err.read()[-2000:]}")
+                yield lines[0].split(" at ")[1].strip()
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+    return run

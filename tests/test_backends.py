@@ -217,40 +217,10 @@ def test_hf_missing_weights(tiny_checkpoint, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def served(varied):
+def served(varied, harness_serve):
     """``harness serve`` on port 0 as a real subprocess; yields its base URL."""
-    import os
-    import subprocess
-    import sys
-
-    repo = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1")
-    cmd = [
-        sys.executable,
-        "-c",
-        "from harness.cli import main; main()",
-        "serve",
-        "--model",
-        str(varied),
-        "--port",
-        "0",
-        "--batch-size",
-        "3",
-    ]
-    proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout=120)
-    try:
-        assert lines and lines[0].startswith(f"Serving {varied} at http://127.0.0.1:"), (
-            lines,
-            proc.poll() is not None and proc.stderr.read(),
-        )
-        yield lines[0].split(" at ")[1].strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with harness_serve(varied, "--batch-size", "3") as url:
+        yield url
 
 
 @pytest.mark.slow

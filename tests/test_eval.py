@@ -272,24 +272,10 @@ def test_end_to_end_subprocess(tmp_path, data_dir, tiny_checkpoint):
 
 
 @pytest.fixture()
-def served_tiny(tiny_checkpoint):
+def served_tiny(tiny_checkpoint, harness_serve):
     """``harness serve`` over the tiny checkpoint on a free loopback port (real subprocess)."""
-    import threading
-
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "serve", "--model", str(tiny_checkpoint),
-           "--port", "0", "--batch-size", "4"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    first: list[str] = []
-    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout=120)
-    try:
-        assert first and " at http://" in first[0], first
-        yield first[0].split(" at ")[1].strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with harness_serve(tiny_checkpoint, "--batch-size", "4") as url:
+        yield url
 
 
 @pytest.mark.slow
