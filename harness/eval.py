@@ -36,7 +36,7 @@ from harness.answers import ENGINE_VERSION, grade
 from harness.backends import Backend, Generation, SamplingParams, get_backend
 from harness.data import Problem, get_task, load_task, register_jsonl_task
 from harness.errors import ConfigError, DataError, HarnessError
-from harness.io import append_jsonl, config_hash, file_sha256, git_commit, now_iso
+from harness.io import append_jsonl, config_hash, diff_fields, file_sha256, git_commit, now_iso, repair_tail
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
 from harness.records import MANIFEST, RESULTS, SAMPLES, load_run, sample_key, write_manifest
 
@@ -224,18 +224,6 @@ def build_manifest(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
     }
 
 
-def diff_fields(old: Mapping, new: Mapping, prefix: str = "") -> list[str]:
-    """Names of the (nested) fields whose values differ between two hashed configs."""
-    out = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            out += diff_fields(a, b, f"{prefix}{k}.")
-        elif a != b:
-            out.append(f"{prefix}{k} ({a!r} -> {b!r})")
-    return out
-
-
 def _check_resume(out: Path, manifest: dict) -> dict:
     """Return the manifest to keep: the existing one if compatible, else raise ConfigError."""
     import json
@@ -260,36 +248,6 @@ def _check_resume(out: Path, manifest: dict) -> dict:
     # Same config: keep the original manifest (its date is when the run started). A different
     # config over an empty run (e.g. a mistyped --model that never loaded): start afresh.
     return old if old.get("config_hash") == manifest["config_hash"] else manifest
-
-
-def _repair_tail(path: Path) -> int:
-    """Cut a torn last line (no trailing newline) so appends start on a fresh line. Returns bytes cut."""
-    if not path.exists():
-        return 0
-    size = path.stat().st_size
-    if size == 0:
-        return 0
-    with open(path, "rb+") as f:
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return 0
-        # find the last newline
-        pos, block = size, 1 << 16
-        last_nl = -1
-        while pos > 0 and last_nl < 0:
-            start = max(0, pos - block)
-            f.seek(start)
-            chunk = f.read(pos - start)
-            i = chunk.rfind(b"\n")
-            if i >= 0:
-                last_nl = start + i
-            pos = start
-        keep = last_nl + 1
-        f.truncate(keep)
-        f.flush()
-        os.fsync(f.fileno())
-    log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted run", path, size - keep)
-    return size - keep
 
 
 def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen: Generation,
@@ -382,7 +340,7 @@ def evaluate(
     try:
         manifest = _check_resume(out, manifest)
         samples_path = out / SAMPLES
-        _repair_tail(samples_path)
+        repair_tail(samples_path)
         run = load_run(out, require_manifest=False)
         if run.n_bad_lines:
             log.warning("%s: %d malformed line(s) ignored; their samples are regenerated", samples_path,

@@ -1,19 +1,23 @@
 """Small I/O helpers shared by every stage: JSONL with line-numbered errors, atomic writes,
-crash-safe appends, config hashing, and run provenance (git commit, date)."""
+crash-safe appends, the one resumable append-only log (:class:`ResumableLog`: lock-or-refuse,
+changed-config refusal, torn-line repair), config hashing, and run provenance (git commit, date)."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
+import secrets
 import subprocess
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 
 def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, bad: list | None = None) -> Iterator[dict]:
@@ -55,10 +59,14 @@ def read_jsonl(path: str | os.PathLike, **kw: Any) -> list[dict]:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    The file gets the usual permissions (0666 less the umask), not ``mkstemp``'s 0600.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent)
+    tmp = p.parent / f"{p.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -110,6 +118,124 @@ def read_jsonl_tolerant(path: str | os.PathLike) -> tuple[list[dict], int]:
     bad: list = []
     rows = read_jsonl(path, skip_bad=True, bad=bad)
     return rows, len(bad)
+
+
+def repair_tail(path: str | os.PathLike) -> int:
+    """Cut a torn last line (no trailing newline, left by a kill mid-write) so appends start on a
+    fresh line. Returns the number of bytes cut (0 when the file is whole or absent)."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    size = p.stat().st_size
+    if size == 0:
+        return 0
+    with open(p, "rb+") as f:
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return 0
+        keep, pos = 0, size
+        while pos > 0:
+            start = max(0, pos - (1 << 16))
+            f.seek(start)
+            nl = f.read(pos - start).rfind(b"\n")
+            if nl >= 0:
+                keep = start + nl + 1
+                break
+            pos = start
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted run", p, size - keep)
+    return size - keep
+
+
+def diff_fields(old: Mapping, new: Mapping, prefix: str = "") -> list[str]:
+    """Names of the (nested) fields whose values differ between two configs, as ``key (old -> new)``."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += diff_fields(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k} ({a!r} -> {b!r})")
+    return out
+
+
+def refuse_changed_config(where: str | os.PathLike, old: Mapping, new: Mapping, fix: str) -> None:
+    """Raise :class:`ConfigError` naming every differing field when ``old`` and ``new`` configs differ.
+
+    Args:
+        where: the file or folder holding the earlier work (named in the message).
+        old: the config the earlier work was made with.
+        new: the config of this run.
+        fix: what the user should do, e.g. "use a new --output-dir".
+
+    Raises:
+        ConfigError: the configs differ.
+    """
+    if config_hash(dict(old)) == config_hash(dict(new)):
+        return
+    diffs = diff_fields(old, new) or ["config"]
+    raise ConfigError(f"{where} holds work made with a different config ({'; '.join(diffs)}); "
+                      f"refusing to mix results: {fix}.")
+
+
+class ResumableLog:
+    """The one append-only JSONL log of finished work, safe to ``kill -9`` at any point.
+
+    Used as a context manager: entering takes ``<path>.lock`` without waiting (another live writer is
+    refused with one clear error; a lock left by a killed process is free again, as ``filelock`` uses
+    ``flock``), then cuts a torn last line. :meth:`read` returns the finished records;
+    :meth:`append` writes whole lines and fsyncs, so a kill loses at most the group being written and
+    never leaves a record counted twice.
+
+    Args:
+        path: the JSONL file.
+        what: the command that writes it, for messages (e.g. "`harness eval`").
+        fix: what to do when another writer holds it (e.g. "use a new --output-dir").
+
+    Examples:
+        >>> lg = ResumableLog(tmp / "work.jsonl", what="`harness synth`", fix="use a new --out")  # doctest: +SKIP
+        >>> with lg:  # doctest: +SKIP
+        ...     rows, n_bad = lg.read()
+        ...     lg.append([{"key": "a"}])
+    """
+
+    def __init__(self, path: str | os.PathLike, *, what: str, fix: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        self.fix = fix
+        self.torn_bytes_cut = 0
+        self._lock: Any = None
+
+    def __enter__(self) -> ResumableLog:  # noqa: PYI034
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path) + ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise ConfigError(f"Another {self.what} is writing {self.path} (lock {self.path}.lock); "
+                              f"wait for it to finish or {self.fix}.") from None
+        self._lock = lock
+        self.torn_bytes_cut = repair_tail(self.path)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def read(self) -> tuple[list[dict], int]:
+        """``(records, n_bad_lines)``; unreadable lines are skipped (their work is redone) and counted."""
+        return read_jsonl_tolerant(self.path)
+
+    def append(self, rows: Iterable[dict]) -> None:
+        """Append whole lines in one write, then fsync."""
+        if self._lock is None:
+            raise RuntimeError(f"ResumableLog({self.path}) is not open; use it as a context manager")
+        append_jsonl(self.path, rows)
 
 
 def config_hash(obj: Any) -> str:

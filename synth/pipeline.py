@@ -26,9 +26,11 @@ from harness.io import (
     append_jsonl,
     atomic_write_json,
     config_hash,
+    diff_fields,
     git_commit,
     now_iso,
     read_jsonl_tolerant,
+    repair_tail,
     write_jsonl,
 )
 from harness.prompts import get_prompt
@@ -100,36 +102,12 @@ def teacher_config(cfg: SynthConfig) -> dict:
             "temperature": TEMPERATURE, "max_new_tokens": cfg.max_new_tokens}
 
 
-def _repair_tail(path: Path) -> int:
-    """Cut a torn last line (no trailing newline) so appends start on a fresh line; returns bytes cut."""
-    if not path.exists() or path.stat().st_size == 0:
-        return 0
-    size = path.stat().st_size
-    with open(path, "rb+") as f:
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return 0
-        pos = size
-        while pos > 0:
-            start = max(0, pos - (1 << 16))
-            f.seek(start)
-            nl = f.read(pos - start).rfind(b"\n")
-            if nl >= 0:
-                f.truncate(start + nl + 1)
-                return size - (start + nl + 1)
-            pos = start
-        f.truncate(0)
-        return size
-
-
 def load_sidecar(path: Path, tcfg: dict) -> tuple[dict[str, dict], int]:
     """Finished units of an earlier run with the same teacher config: ``(key -> record, bad lines)``.
 
     Raises:
         ConfigError: the sidecar was made with a different teacher config.
     """
-    from harness.eval import diff_fields
-
     rows, n_bad = read_jsonl_tolerant(path)
     want = config_hash(tcfg)
     done: dict[str, dict] = {}
@@ -200,7 +178,7 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
         raise ConfigError(f"Another `harness synth` is writing {side} (lock {side}.lock); wait for it "
                           "or use a new --out.") from None
     try:
-        cut = _repair_tail(side)
+        cut = repair_tail(side)
         done, n_bad = load_sidecar(side, tcfg)
         if not side.exists() or side.stat().st_size == 0:
             append_jsonl(side, [{"header": True, "config_hash": chash, "config": tcfg, "date": now_iso()}])

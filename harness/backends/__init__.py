@@ -1,8 +1,20 @@
 """Model backends (hf, vllm, openai). Heavy libraries are imported lazily by each backend."""
 
-from harness.backends.base import Backend, Generation, PromptInput, SamplingParams, messages_to_text
+from harness.backends.base import (
+    Backend,
+    Generation,
+    PromptInput,
+    Request,
+    SamplingParams,
+    StreamingBackend,
+    messages_to_text,
+    stream,
+)
 
-__all__ = ["Backend", "Generation", "PromptInput", "SamplingParams", "messages_to_text", "get_backend"]
+__all__ = [
+    "Backend", "Generation", "PromptInput", "Request", "SamplingParams", "StreamingBackend", "get_backend",
+    "messages_to_text", "stream",
+]
 
 BACKENDS = {
     "hf": "harness.backends.hf:HFBackend",

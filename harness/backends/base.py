@@ -1,13 +1,21 @@
-"""The backend protocol: a batch of prompts in, generations out in the same order.
+"""The backend protocol: a batch of prompts in, generations out in the same order; and the
+streaming form the runners use: requests in, each request's generations out as soon as they finish.
 
 Load-time arguments are keyword-only on each backend's constructor; per-request sampling is
 :class:`SamplingParams` (as vLLM's ``SamplingParams``).
+
+Streaming: :func:`stream` keeps up to ``window`` requests in flight and yields ``(request,
+generations)`` in completion order, so a runner can grade and record each sample as it lands
+instead of waiting for the slowest request of a batch. A backend that can do better than batches
+of ``generate`` (an HTTP client with a request window, an engine with continuous batching) defines
+``stream(requests, *, window)`` itself (:class:`StreamingBackend`); :func:`stream` uses it when present.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 #: A prompt is plain text, or chat messages ``[{"role": ..., "content": ...}]``. Backends send
 #: messages through the model's chat template / chat endpoint when it has one, else they join
@@ -61,3 +69,60 @@ class Backend(Protocol):
 def messages_to_text(messages: Sequence[dict[str, str]]) -> str:
     """Plain-text rendering of chat messages for models without a chat template."""
     return "\n\n".join(m["content"] for m in messages)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One unit of streamed work: a caller's ``key``, the prompt, and its sampling parameters."""
+
+    key: Hashable
+    prompt: PromptInput
+    params: SamplingParams
+
+
+@runtime_checkable
+class StreamingBackend(Backend, Protocol):
+    """A backend that streams results itself (see the module docstring)."""
+
+    def stream(
+        self, requests: Iterable[Request], *, window: int
+    ) -> Iterator[tuple[Request, list[Generation]]]:
+        """Yield ``(request, params.n generations)`` for every request, in completion order.
+
+        At most ``window`` requests are in flight; ``requests`` is consumed lazily. Raises
+        :class:`harness.errors.BackendError` to stop; pairs already yielded stay valid.
+        """
+        ...
+
+
+def stream(
+    backend: Backend, requests: Iterable[Request], *, window: int
+) -> Iterator[tuple[Request, list[Generation]]]:
+    """Stream ``requests`` through ``backend`` (its own ``stream`` when it has one).
+
+    The fallback for batch-only backends takes up to ``window`` consecutive requests that share
+    sampling parameters and sends them as one ``generate`` call.
+
+    Raises:
+        ValueError: ``window`` < 1.
+        BackendError: from the backend.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    own = getattr(backend, "stream", None)
+    if callable(own):
+        yield from own(requests, window=window)
+        return
+    chunk: list[Request] = []
+
+    def flush() -> Iterator[tuple[Request, list[Generation]]]:
+        gens = backend.generate([r.prompt for r in chunk], chunk[0].params)
+        yield from zip(chunk, gens)
+        chunk.clear()
+
+    for req in requests:
+        if chunk and (len(chunk) >= window or req.params != chunk[0].params):
+            yield from flush()
+        chunk.append(req)
+    if chunk:
+        yield from flush()
