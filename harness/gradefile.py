@@ -22,9 +22,10 @@ import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from harness.errors import DataError
 
@@ -103,13 +104,13 @@ def grade_file(
     report = GradeReport(path=str(p), task=task)
     golds = _GoldIndex(task, data_dir)
     seen_docs: set[Any] = set()
-    with p.open("r", encoding="utf-8") as f:
+    with p.open("rb") as f:
         lines = list(enumerate(f, 1))
-    for lineno, line in tqdm(lines, desc=f"grading {p.name}", unit="row", disable=None if progress else True):
-        if not line.strip():
+    for lineno, raw in tqdm(lines, desc=f"grading {p.name}", unit="row", disable=None if progress else True):
+        if not raw.strip():
             continue
         try:
-            parsed = _parse_line(line, lineno, p, family, golds)
+            parsed = _parse_line(_decode(raw, lineno, p), lineno, p, family, golds)
         except DataError as e:
             if not skip_bad:
                 raise DataError(f"{e} {_FIX}") from None
@@ -149,6 +150,17 @@ class _GoldIndex:
             if pid in self._by_split[split]:
                 return self._by_split[split][pid]
         return None
+
+
+def _decode(raw: bytes, lineno: int, p: Path) -> str:
+    """One line of the file as text; a line that is not UTF-8 is a bad line naming the byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{p}:{lineno}: expected UTF-8 text, found byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line "
+            "(re-save the file as UTF-8)."
+        ) from None
 
 
 def _parse_line(line: str, lineno: int, p: Path, family: str, golds: _GoldIndex):
@@ -280,9 +292,9 @@ def summarize(report: GradeReport, mode: str = "strict") -> str:
 
     lo, hi = wilson_interval(k, n)
     lines = [
-        f"{report.task}: accuracy ({mode}) {100 * k / max(n, 1):.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}), "
+        (f"{report.task}: accuracy ({mode}) {100 * k / max(n, 1):.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}), "
         f"{k}/{n} outputs from {report.path} "
-        f"({', '.join(f'{v} {f}' for f, v in fmts.items())})"
+        f"({', '.join(f'{v} {f}' for f, v in fmts.items())})")
     ]
     if report.bad_lines:
         lines.append(f"skipped {len(report.bad_lines)} bad line(s): " + ", ".join(str(ln) for ln, _ in report.bad_lines[:10]))
