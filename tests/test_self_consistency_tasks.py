@@ -101,29 +101,18 @@ def test_every_gold_grades_correct_under_harmless_rewrites(data_dir, task):
 # --- false positives -------------------------------------------------------------------------------
 
 
-def _value(s: str) -> Fraction | None:
-    """An independent reading of plain numbers (12, -3.5, 4.5e33, \\frac{1}{2}); None otherwise."""
-    s = s.replace(" ", "")
-    m = re.fullmatch(r"(-?)\\[dt]?frac\{(\d+)\}\{(\d+)\}", s)
-    if m:
-        v = Fraction(int(m.group(2)), int(m.group(3)))
-        return -v if m.group(1) else v
-    try:
-        return Fraction(s) if _number(s) else None
-    except ValueError:
-        return None
-
-
 def _same(a: str, b: str) -> bool:
-    """Truly equal golds: identical up to spacing, equal plain numbers, or Math-Verify agreeing both ways."""
-    if "".join(a.split()) == "".join(b.split()):
+    """An independent judge of "truly equal golds": plain numbers (12, -3.5, 4.5e33) compared as
+    fractions; anything else must be identical up to spacing or equal for Math-Verify both ways."""
+    sa, sb = ("".join(x.split()) for x in (a, b))
+    if _number(sa) and _number(sb):
+        return Fraction(sa) == Fraction(sb)
+    if sa == sb:
         return True
-    va, vb = _value(a), _value(b)
-    if va is not None and vb is not None:
-        return va == vb
     from math_verify import parse, verify  # a second opinion from a different engine
 
-    return bool(verify(parse(f"${a}$"), parse(f"${b}$")) and verify(parse(f"${b}$"), parse(f"${a}$")))
+    pa, pb = parse(f"${a}$"), parse(f"${b}$")
+    return bool(verify(pa, pb) and verify(pb, pa))
 
 
 @pytest.mark.parametrize("task", NEW_TASKS)

@@ -63,18 +63,17 @@ class _Server:
                 if text is None:  # chat: the rendered user turn
                     text = body["messages"][-1]["content"]
                 reply = outer.replies.get((body["model"], text))
-                if reply is None:
-                    self.send_response(400)
-                    self.end_headers()
-                    self.wfile.write(b'{"error": {"message": "unknown prompt"}}')
-                    return
-                outer.seen[body["model"]] += 1
-                data = {"choices": [{"index": k, "text": reply, "finish_reason": "stop"} for k in range(body["n"])],
+                if reply is not None:
+                    outer.seen[body["model"]] += 1
+                    code, data = 200, {
+                        "choices": [{"index": k, "text": reply, "finish_reason": "stop"} for k in range(body["n"])],
                         "usage": {"prompt_tokens": len(text.split()), "completion_tokens": len(reply.split())}}
+                else:  # a prompt this test never rendered: a client error, never a generation
+                    code, data = 400, {"error": {"message": f"unknown prompt {text[:60]!r}"}}
                 raw = json.dumps(data).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
+                self.send_response(code)
+                for k, v in (("Content-Type", "application/json"), ("Content-Length", str(len(raw)))):
+                    self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(raw)
 

@@ -8,9 +8,8 @@ Per task: the local file under the data folder, the hub dataset it falls back to
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from fractions import Fraction
-from pathlib import Path
 
 from harness.data.schema import Gold, Problem, TaskSpec, first, hub_rows, need
 from harness.errors import DataError
@@ -51,10 +50,6 @@ def _gsm8k_row(row: dict, task: str, split: str, idx: int) -> Problem:
         level=None,
         task=task,
     )
-
-
-def _gsm8k_hub(split: str) -> list[dict]:
-    return hub_rows("openai/gsm8k", "main", split)
 
 
 # --- MATH ------------------------------------------------------------------------------------
@@ -105,15 +100,6 @@ def _math_row(row: dict, task: str, split: str, idx: int) -> Problem:
         level=level,
         task=task,
     )
-
-
-def _math_hub(split: str) -> list[dict]:
-    rows = hub_rows("nlile/hendrycks-MATH-benchmark", None, split)
-    return rows
-
-
-def _math500_hub(split: str) -> list[dict]:
-    return hub_rows("HuggingFaceH4/MATH-500", None, "test")
 
 
 # --- competition and robustness sets (evaluation only) -----------------------------------------
@@ -248,82 +234,51 @@ def _svamp_row(row: dict, task: str, split: str, idx: int) -> Problem:
     )
 
 
-def _hub(repo: str, split: str, config: str | None = None, splits: Sequence[str] | None = None):
-    """A hub loader: ``splits`` are concatenated into our one split (SVAMP's 700 + 300 = 1,000)."""
+def _hub(repo: str, config: str | None = None, *splits: str) -> Callable[[str], list[dict]]:
+    """A hub loader for ``repo``: the requested split, or the hub ``splits`` concatenated into our one
+    split (SVAMP's train 700 + test 300 = the 1,000 problems)."""
 
-    def load(_split: str) -> list[dict]:
+    def load(split: str) -> list[dict]:
         return [r for sp in (splits or (split,)) for r in hub_rows(repo, config, sp)]
 
     return load
 
 
-def _test_file(folder: str) -> Callable[[Path, str], Path]:
-    return lambda d, s: d / folder / f"{s}.jsonl"
+def _task(name: str, parse: Callable, splits: Mapping[str, int], desc: str, hub_id: str, hub, *,
+          answer_task: str = "math", path: str | None = None, rel_tol: float | None = None) -> TaskSpec:
+    """A built-in task at version 1.0 whose data is ``<data dir>/<name>/<split>.jsonl`` (or ``path``)."""
+    folder, fixed = (path.split("/", 1) if path else (name, None))
+    local = (lambda d, s: d / folder / fixed) if fixed else (lambda d, s: d / folder / f"{s}.jsonl")
+    return TaskSpec(name=name, version="1.0", answer_task=answer_task, splits=splits, description=desc,
+                    local_path=local, parse_row=parse, hub=hub, hub_id=hub_id, rel_tol=rel_tol)
 
 
-def _reasoning_task(name: str, parse: Callable, n: int, desc: str, hub_id: str, hub, *,
-                    answer_task: str = "math", rel_tol: float | None = None) -> TaskSpec:
-    return TaskSpec(name=name, version="1.0", answer_task=answer_task, splits={"test": n}, description=desc,
-                    local_path=_test_file(name), parse_row=parse, hub=hub, hub_id=hub_id, rel_tol=rel_tol)
-
-
-_NEW_TASKS = (
-    _reasoning_task("aime24", _aime_row, 30, "AIME 2024 I and II: integer answers 0-999",
-                    "HuggingFaceH4/aime_2024", _hub("HuggingFaceH4/aime_2024", "train")),
-    _reasoning_task("aime25", _aime_row, 30, "AIME 2025 I and II: integer answers 0-999",
-                    "math-ai/aime25", _hub("math-ai/aime25", "test")),
-    _reasoning_task("amc23", _amc_row, 40, "AMC 12 2023 (A/B), the 40-problem set of Qwen2.5-Math",
-                    "zwhe99/amc23", _hub("zwhe99/amc23", "test")),
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (
+    _task("gsm8k", _gsm8k_row, {"test": 1319, "train": 7473},
+          "GSM8K grade-school math word problems (Cobbe et al. 2021)", "openai/gsm8k", _hub("openai/gsm8k", "main"),
+          answer_task="gsm8k"),
+    _task("math", _math_row, {"test": 5000, "train": 7500},
+          "MATH competition problems, 7 subjects x 5 levels (Hendrycks et al. 2021)",
+          "nlile/hendrycks-MATH-benchmark", _hub("nlile/hendrycks-MATH-benchmark")),
+    _task("math500", _math_row, {"test": 500}, "MATH-500, the PRM800K 500-problem subset of the MATH test set",
+          "HuggingFaceH4/MATH-500", _hub("HuggingFaceH4/MATH-500", None, "test"), path="math/math500.jsonl"),
+    _task("aime24", _aime_row, {"test": 30}, "AIME 2024 I and II: integer answers 0-999",
+          "HuggingFaceH4/aime_2024", _hub("HuggingFaceH4/aime_2024", None, "train")),
+    _task("aime25", _aime_row, {"test": 30}, "AIME 2025 I and II: integer answers 0-999",
+          "math-ai/aime25", _hub("math-ai/aime25", None, "test")),
+    _task("amc23", _amc_row, {"test": 40}, "AMC 12 2023 (A/B), the 40-problem set of Qwen2.5-Math",
+          "zwhe99/amc23", _hub("zwhe99/amc23", None, "test")),
     # Minerva's OCW evaluator (reproduced in EleutherAI/math-lm, citing arXiv:2206.14858) compares
     # numbers with np.isclose: relative 1e-5 of the gold (Qwen2.5-Math's harness uses 1e-4).
-    _reasoning_task("minerva_math", _minerva_row, 272, "Minerva MIT OCW STEM problems (Lewkowycz et al. 2022)",
-                    "math-ai/minervamath", _hub("math-ai/minervamath", "test"), rel_tol=1e-5),
-    _reasoning_task("olympiadbench", _olympiad_row, 675,
-                    "OlympiadBench English text-only competition math, open-ended (He et al. 2024)",
-                    "Hothan/OlympiadBench:OE_TO_maths_en_COMP",
-                    _hub("Hothan/OlympiadBench", "train", "OE_TO_maths_en_COMP")),
-    _reasoning_task("svamp", _svamp_row, 1000, "SVAMP one-step arithmetic word problems (Patel et al. 2021)",
-                    "ChilleD/SVAMP", _hub("ChilleD/SVAMP", "test", splits=("train", "test")),
-                    answer_task="gsm8k"),
-)
-
-
-TASKS: dict[str, TaskSpec] = {
-    "gsm8k": TaskSpec(
-        name="gsm8k",
-        version="1.0",
-        answer_task="gsm8k",
-        splits={"test": 1319, "train": 7473},
-        description="GSM8K grade-school math word problems (Cobbe et al. 2021)",
-        local_path=lambda d, s: d / "gsm8k" / f"{s}.jsonl",
-        parse_row=_gsm8k_row,
-        hub=_gsm8k_hub,
-        hub_id="openai/gsm8k",
-    ),
-    "math": TaskSpec(
-        name="math",
-        version="1.0",
-        answer_task="math",
-        splits={"test": 5000, "train": 7500},
-        description="MATH competition problems, 7 subjects x 5 levels (Hendrycks et al. 2021)",
-        local_path=lambda d, s: d / "math" / f"{s}.jsonl",
-        parse_row=_math_row,
-        hub=_math_hub,
-        hub_id="nlile/hendrycks-MATH-benchmark",
-    ),
-    "math500": TaskSpec(
-        name="math500",
-        version="1.0",
-        answer_task="math",
-        splits={"test": 500},
-        description="MATH-500, the PRM800K 500-problem subset of the MATH test set",
-        local_path=lambda d, s: d / "math" / "math500.jsonl",
-        parse_row=_math_row,
-        hub=_math500_hub,
-        hub_id="HuggingFaceH4/MATH-500",
-    ),
-    **{t.name: t for t in _NEW_TASKS},
-}
+    _task("minerva_math", _minerva_row, {"test": 272}, "Minerva MIT OCW STEM problems (Lewkowycz et al. 2022)",
+          "math-ai/minervamath", _hub("math-ai/minervamath", None, "test"), rel_tol=1e-5),
+    # OlympiadBench's own judge is exact at 1.01e-8 absolute (plus a per-problem `error`, kept in meta).
+    _task("olympiadbench", _olympiad_row, {"test": 675},
+          "OlympiadBench English text-only competition math, open-ended (He et al. 2024)",
+          "Hothan/OlympiadBench:OE_TO_maths_en_COMP", _hub("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train")),
+    _task("svamp", _svamp_row, {"test": 1000}, "SVAMP one-step arithmetic word problems (Patel et al. 2021)",
+          "ChilleD/SVAMP", _hub("ChilleD/SVAMP", None, "train", "test"), answer_task="gsm8k"),
+)}
 
 #: Group aliases for --tasks, expanded by expand_tasks().
 GROUPS: dict[str, tuple[str, ...]] = {
