@@ -102,7 +102,7 @@ def test_group_aliases_expand_in_order_without_repeats():
     assert expand_tasks(["reasoning", "classic"]) == [
         "aime24", "aime25", "amc23", "math500", "minerva_math", "olympiadbench", "gsm8k", "svamp"]
     assert expand_tasks("gsm8k, classic,my.jsonl") == ["gsm8k", "math500", "svamp", "my.jsonl"]
-    with pytest.raises(HarnessError, match="group of tasks.*expand_tasks"):
+    with pytest.raises(HarnessError, match="group of tasks.*--tasks aime24,aime25,amc23,math500,minerva_math"):
         get_task("reasoning")
     with pytest.raises(HarnessError, match="Did you mean 'aime24'.*reasoning"):
         get_task("aime2024")
@@ -177,3 +177,13 @@ def test_tasks_command_lists_tasks_aliases_counts_and_data(data_dir, tmp_path, m
     bad = CliRunner().invoke(main, ["tasks", "--data-dir", "/nonexistent"])
     assert bad.exit_code == 1 and bad.stderr.startswith("Error: ") and "/nonexistent" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_eval_on_a_custom_file_with_other_field_names_says_line_and_fix(tmp_path):
+    f = tmp_path / "probs.jsonl"
+    f.write_text('{"prompt": "1+1?", "target": "2"}\n')
+    res = CliRunner().invoke(main, ["eval", "--model", str(tmp_path / "no-model"), "--tasks", str(f),
+                                    "--output-dir", str(tmp_path / "run")])
+    assert res.exit_code == 1 and res.stderr.startswith(f"Error: {f}:1: ")
+    assert "--field question=THEIR_NAME --field answer=THEIR_NAME" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "run" / "samples.jsonl").exists()

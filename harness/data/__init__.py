@@ -73,7 +73,7 @@ def require_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     """
     d = data_dir(explicit)
     if d is not None and not d.is_dir():
-        src = "--data-dir" if explicit else "HARNESS_DATA_DIR"
+        src = "--data-dir / HARNESS_DATA_DIR" if explicit else "HARNESS_DATA_DIR"
         raise DataError(f"Expected a benchmark data folder at {d} ({src}), found nothing there. "
                         "Fix: point it at a folder laid out like ../shared/data (gsm8k/test.jsonl, ...).")
     return d
@@ -110,8 +110,9 @@ def get_task(name: str) -> TaskSpec:
     spec = _CUSTOM.get(name) or TASKS.get(name)
     if spec is None:
         if name in GROUPS:
-            raise HarnessError(f"{name!r} is a group of tasks ({', '.join(GROUPS[name])}), not one task; "
-                               "expand it with harness.data.expand_tasks.")
+            members = ",".join(GROUPS[name])
+            raise HarnessError(f"{name!r} is a group of tasks, not one task: pass --tasks {members} "
+                               "(callers expand groups with harness.data.expand_tasks).")
         raise HarnessError(did_you_mean(name, [*task_names(), *GROUPS], "task"))
     return spec
 
