@@ -9,7 +9,9 @@ Three row formats, detected per row:
 - lm-evaluation-harness ``--log_samples`` rows (``samples_<task>_<date>.jsonl``): ``doc``,
   ``resps`` (``[[text]]``), ``filtered_resps``, ``doc_id``, ``filter``. The raw response
   ``resps[0][0]`` is regraded; the gold comes from ``doc`` (GSM8K: the ``#### N`` line of
-  ``answer``; MATH: the last box of ``solution``, else ``answer``). lm-eval writes one row per
+  ``answer``; MATH: the last box of ``solution``, else ``answer``; the competition and robustness
+  tasks, aime24 ... svamp: the task's own gold, parsed from ``doc`` by :mod:`harness.data`, which reads
+  our ``harness_<task>`` rows and lm-eval's own aime24/aime25 rows). lm-eval writes one row per
   doc and filter (``strict-match``, ``flexible-extract``); repeats of a ``doc_id`` are graded once.
 
 Both extraction modes are always computed; ``mode`` only picks the headline.
@@ -172,7 +174,7 @@ def _parse_line(line: str, lineno: int, p: Path, family: str, golds: _GoldIndex)
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object, found a JSON {type(row).__name__}.")
     if "resps" in row and "doc" in row:
-        return (row, "lm-eval", *_lm_eval_row(row, where, family))
+        return (row, "lm-eval", *_lm_eval_row(row, where, family, golds.task))
     if "output" not in row or not isinstance(row["output"], str):
         raise DataError(
             f"{where}: expected a string field 'output' (with 'gold' or 'id'), or an lm-eval log_samples row "
@@ -192,7 +194,7 @@ def _parse_line(line: str, lineno: int, p: Path, family: str, golds: _GoldIndex)
     return (row, "output+id", row["output"], prob.answer, subject or prob.subject, level or prob.level)
 
 
-def _lm_eval_row(row: dict, where: str, family: str):
+def _lm_eval_row(row: dict, where: str, family: str, task: str):
     resps, doc = row["resps"], row["doc"]
     try:
         output = resps[0][0]
@@ -202,6 +204,14 @@ def _lm_eval_row(row: dict, where: str, family: str):
         raise DataError(f"{where}: expected lm-eval 'resps' as [[text]], found {str(resps)[:60]!r}.")
     if not isinstance(doc, dict):
         raise DataError(f"{where}: expected lm-eval 'doc' to be an object, found {type(doc).__name__}.")
+    from harness.data import EVAL_ONLY_TASKS, problem_from_row
+
+    if task in EVAL_ONLY_TASKS:  # our harness_<task> rows, or lm-eval's aime24/aime25 rows: the task's own gold
+        try:
+            p = problem_from_row(task, doc)
+            return output, p.answer, p.subject, p.level
+        except DataError as e:
+            raise DataError(f"{where}: lm-eval doc is not a row of task {task} ({e}). Check --task.") from None
     gold: str | None = None
     if family == "gsm8k":
         ans = doc.get("answer")

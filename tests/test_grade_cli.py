@@ -227,3 +227,23 @@ def test_grade_by_id_on_a_new_task(tmp_path, data_dir):
     res = run(["grade", "--input", str(inp), "--task", "aime24", "--data-dir", str(data_dir)])
     assert res.exit_code == 0, res.output
     assert "1/2" in res.output and "AIME 2024 I" in res.output
+
+
+def test_lm_eval_logs_of_new_tasks_use_the_tasks_own_gold(tmp_path, data_dir):
+    ob = json.loads((data_dir / "olympiadbench" / "test.jsonl").read_text().splitlines()[0])
+    inp = write_jsonl(tmp_path / "samples_aime24.jsonl", [
+        # lm-eval's own aime24 task (Maxwell-Jia/AIME_2024 rows): the gold "033" is the integer 33
+        {"doc_id": 0, "doc": {"ID": "2024-II-4", "Problem": "Find x.", "Solution": "so $\\boxed{33}$", "Answer": "033"},
+         "resps": [["Thus the answer is $\\boxed{33}$."]], "filtered_resps": ["33"], "filter": "none"},
+        {"doc_id": 1, "doc": {"ID": "2024-II-5", "Problem": "Find y.", "Solution": "", "Answer": "104"},
+         "resps": [["Thus the answer is $\\boxed{105}$."]], "filtered_resps": ["105"], "filter": "none"},
+    ])
+    res = run(["grade", "--input", str(inp), "--task", "aime24"])
+    assert res.exit_code == 0, res.output
+    assert "1/2" in res.output and "AIME 2024 II" in res.output
+    inp = write_jsonl(tmp_path / "samples_harness_olympiadbench.jsonl", [
+        {"doc_id": 0, "doc": ob, "resps": [["The answer is $\\boxed{2}$."]], "filtered_resps": ["2"], "filter": "none"}])
+    res = run(["grade", "--input", str(inp), "--task", "olympiadbench"])
+    assert res.exit_code == 0 and "1/1" in res.output and "Combinatorics" in res.output, res.output
+    res = CliRunner().invoke(main, ["grade", "--input", str(inp), "--task", "aime25"])
+    assert res.exit_code == 1 and "is not a row of task aime25" in res.output

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.data.schema import Gold, Problem, TaskSpec, hub_rows
 from harness.data.sets import (
+    EVAL_ONLY_TASKS,
     GROUPS,
     MATH_SUBJECTS,
     MULTI_ANSWER_OVERRIDES,
@@ -36,7 +37,7 @@ from harness.errors import DataError, HarnessError, did_you_mean
 from harness.io import iter_jsonl
 
 __all__ = [
-    "GROUPS", "MATH_SUBJECTS", "MULTI_ANSWER_OVERRIDES", "TASKS", "Gold", "Problem", "TaskSpec", "data_dir",
+    "EVAL_ONLY_TASKS", "GROUPS", "MATH_SUBJECTS", "MULTI_ANSWER_OVERRIDES", "TASKS", "Gold", "Problem", "TaskSpec", "data_dir",
     "expand_tasks", "get_task", "gsm8k_final_answer", "hub_rows", "integer_gold", "load_task", "math_gold",
     "olympiadbench_gold", "problem_from_row", "register_jsonl_task", "require_data_dir", "task_names",
 ]

@@ -107,6 +107,7 @@ def _math_row(row: dict, task: str, split: str, idx: int) -> Problem:
 # parsers also accept the field names of each task's hub dataset.
 
 _AIME_URL = re.compile(r"(\d{4})_AIME_(I{1,2})_Problems/Problem_(\d+)")
+_AIME_ID = re.compile(r"^(\d{4})-(I{1,2})-(\d+)$")  # Maxwell-Jia/AIME_2024 "ID", and our own ids
 _AMC_URL = re.compile(r"(\d{4})_AMC_(\d+[AB])_Problems/Problem_(\d+)")
 
 
@@ -132,7 +133,7 @@ def integer_gold(value: object, where: str, *, lo: int | None = None, hi: int | 
 def _aime_row(row: dict, task: str, split: str, idx: int) -> Problem:
     where = f"{task}/{split} row {idx}"
     year = "2024" if task == "aime24" else "2025"
-    m = _AIME_URL.search(str(row.get("url") or ""))
+    m = _AIME_URL.search(str(row.get("url") or "")) or _AIME_ID.match(str(row.get("ID") or row.get("id") or ""))
     if m:
         year, exam, number = m.group(1), m.group(2), int(m.group(3))
     else:  # aime25 (no url): 30 rows, AIME I problems 1-15 then AIME II
@@ -279,6 +280,10 @@ TASKS: dict[str, TaskSpec] = {t.name: t for t in (
     _task("svamp", _svamp_row, {"test": 1000}, "SVAMP one-step arithmetic word problems (Patel et al. 2021)",
           "ChilleD/SVAMP", _hub("ChilleD/SVAMP", None, "train", "test"), answer_task="gsm8k"),
 )}
+
+#: The competition and robustness sets: evaluation only (no train split), rows parsed by the loaders above
+#: (lm-eval hooks and `harness grade` of lm-eval logs use them too, since lm-eval has no layout of its own).
+EVAL_ONLY_TASKS = ("aime24", "aime25", "amc23", "minerva_math", "olympiadbench", "svamp")
 
 #: Group aliases for --tasks, expanded by expand_tasks().
 GROUPS: dict[str, tuple[str, ...]] = {

@@ -23,11 +23,11 @@ import os
 import shutil
 from pathlib import Path
 
-from harness.data import TASKS
+from harness.data import EVAL_ONLY_TASKS, TASKS
 from harness.errors import ConfigError, DataError
 
 #: Tasks whose hooks parse raw rows through harness.data (utils.py defines theirs in one loop).
-PARSED_TASKS = ("aime24", "aime25", "amc23", "minerva_math", "olympiadbench", "svamp")
+PARSED_TASKS = EVAL_ONLY_TASKS
 
 #: lm-eval task name -> (harness task, data file relative to the data dir, suffix of its hooks in utils.py)
 LMEVAL_TASKS = {
