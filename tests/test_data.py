@@ -19,7 +19,16 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.data import GROUPS, TASKS, expand_tasks, get_task, integer_gold, load_task, register_jsonl_task
+from harness.data import (
+    GROUPS,
+    TASKS,
+    expand_tasks,
+    get_task,
+    integer_gold,
+    load_task,
+    register_jsonl_task,
+    registered_test_sets,
+)
 from harness.errors import DataError, HarnessError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +103,13 @@ def test_svamp_question_gold_and_cells(data_dir):
     assert TASKS["svamp"].answer_task == "gsm8k"
     assert set(Counter(p.subject for p in probs)) == {f"SVAMP {k}" for k in (
         "Subtraction", "Addition", "Common-Division", "Multiplication")}
+
+
+def test_every_registered_test_set_loads(data_dir):
+    sets = registered_test_sets()
+    assert {t for t, _ in sets} == set(TASKS) and all(s == "test" for _, s in sets)
+    sizes = {t: len(load_task(t, s, data_dir_=data_dir)) for t, s in sets}
+    assert sizes == {t: TASKS[t].splits["test"] for t in TASKS}
 
 
 def test_group_aliases_expand_in_order_without_repeats():

@@ -37,9 +37,28 @@ from harness.errors import DataError, HarnessError, did_you_mean
 from harness.io import iter_jsonl
 
 __all__ = [
-    "EVAL_ONLY_TASKS", "GROUPS", "MATH_SUBJECTS", "MULTI_ANSWER_OVERRIDES", "TASKS", "Gold", "Problem", "TaskSpec", "data_dir",
-    "expand_tasks", "get_task", "gsm8k_final_answer", "hub_rows", "integer_gold", "load_task", "math_gold",
-    "olympiadbench_gold", "problem_from_row", "register_jsonl_task", "require_data_dir", "task_names",
+    "EVAL_ONLY_TASKS",
+    "GROUPS",
+    "MATH_SUBJECTS",
+    "MULTI_ANSWER_OVERRIDES",
+    "TASKS",
+    "Gold",
+    "Problem",
+    "TaskSpec",
+    "data_dir",
+    "expand_tasks",
+    "get_task",
+    "gsm8k_final_answer",
+    "hub_rows",
+    "integer_gold",
+    "load_task",
+    "math_gold",
+    "olympiadbench_gold",
+    "problem_from_row",
+    "register_jsonl_task",
+    "registered_test_sets",
+    "require_data_dir",
+    "task_names",
 ]
 
 # Custom tasks registered at run time (register_jsonl_task).
@@ -82,6 +101,16 @@ def require_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
 
 def task_names() -> list[str]:
     return sorted({**TASKS, **_CUSTOM})
+
+
+def registered_test_sets() -> list[tuple[str, str]]:
+    """``(task, "test")`` for every built-in task: what decontamination checks synthetic data against.
+
+    Examples:
+        >>> ("aime24", "test") in registered_test_sets() and ("svamp", "test") in registered_test_sets()
+        True
+    """
+    return [(name, "test") for name in sorted(TASKS) if "test" in TASKS[name].splits]
 
 
 def expand_tasks(names: str | Sequence[str]) -> list[str]:
