@@ -9,7 +9,9 @@ Three row formats, detected per row:
 - lm-evaluation-harness ``--log_samples`` rows (``samples_<task>_<date>.jsonl``): ``doc``,
   ``resps`` (``[[text]]``), ``filtered_resps``, ``doc_id``, ``filter``. The raw response
   ``resps[0][0]`` is regraded; the gold comes from ``doc`` (GSM8K: the ``#### N`` line of
-  ``answer``; MATH: the last box of ``solution``, else ``answer``). lm-eval writes one row per
+  ``answer``; MATH: the last box of ``solution``, else ``answer``; the competition and robustness
+  tasks, aime24 ... svamp: the task's own gold, parsed from ``doc`` by :mod:`harness.data`, which reads
+  our ``harness_<task>`` rows and lm-eval's own aime24/aime25 rows). lm-eval writes one row per
   doc and filter (``strict-match``, ``flexible-extract``); repeats of a ``doc_id`` are graded once.
 
 Both extraction modes are always computed; ``mode`` only picks the headline.
@@ -22,9 +24,10 @@ import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from harness.errors import DataError
 
@@ -103,13 +106,13 @@ def grade_file(
     report = GradeReport(path=str(p), task=task)
     golds = _GoldIndex(task, data_dir)
     seen_docs: set[Any] = set()
-    with p.open("r", encoding="utf-8") as f:
+    with p.open("rb") as f:
         lines = list(enumerate(f, 1))
-    for lineno, line in tqdm(lines, desc=f"grading {p.name}", unit="row", disable=None if progress else True):
-        if not line.strip():
+    for lineno, raw in tqdm(lines, desc=f"grading {p.name}", unit="row", disable=None if progress else True):
+        if not raw.strip():
             continue
         try:
-            parsed = _parse_line(line, lineno, p, family, golds)
+            parsed = _parse_line(_decode(raw, lineno, p), lineno, p, family, golds)
         except DataError as e:
             if not skip_bad:
                 raise DataError(f"{e} {_FIX}") from None
@@ -151,6 +154,17 @@ class _GoldIndex:
         return None
 
 
+def _decode(raw: bytes, lineno: int, p: Path) -> str:
+    """One line of the file as text; a line that is not UTF-8 is a bad line naming the byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{p}:{lineno}: expected UTF-8 text, found byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line "
+            "(re-save the file as UTF-8)."
+        ) from None
+
+
 def _parse_line(line: str, lineno: int, p: Path, family: str, golds: _GoldIndex):
     where = f"{p}:{lineno}"
     try:
@@ -160,7 +174,7 @@ def _parse_line(line: str, lineno: int, p: Path, family: str, golds: _GoldIndex)
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object, found a JSON {type(row).__name__}.")
     if "resps" in row and "doc" in row:
-        return (row, "lm-eval", *_lm_eval_row(row, where, family))
+        return (row, "lm-eval", *_lm_eval_row(row, where, family, golds.task))
     if "output" not in row or not isinstance(row["output"], str):
         raise DataError(
             f"{where}: expected a string field 'output' (with 'gold' or 'id'), or an lm-eval log_samples row "
@@ -180,7 +194,7 @@ def _parse_line(line: str, lineno: int, p: Path, family: str, golds: _GoldIndex)
     return (row, "output+id", row["output"], prob.answer, subject or prob.subject, level or prob.level)
 
 
-def _lm_eval_row(row: dict, where: str, family: str):
+def _lm_eval_row(row: dict, where: str, family: str, task: str):
     resps, doc = row["resps"], row["doc"]
     try:
         output = resps[0][0]
@@ -190,6 +204,14 @@ def _lm_eval_row(row: dict, where: str, family: str):
         raise DataError(f"{where}: expected lm-eval 'resps' as [[text]], found {str(resps)[:60]!r}.")
     if not isinstance(doc, dict):
         raise DataError(f"{where}: expected lm-eval 'doc' to be an object, found {type(doc).__name__}.")
+    from harness.data import EVAL_ONLY_TASKS, problem_from_row
+
+    if task in EVAL_ONLY_TASKS:  # our harness_<task> rows, or lm-eval's aime24/aime25 rows: the task's own gold
+        try:
+            p = problem_from_row(task, doc)
+            return output, p.answer, p.subject, p.level
+        except DataError as e:
+            raise DataError(f"{where}: lm-eval doc is not a row of task {task} ({e}). Check --task.") from None
     gold: str | None = None
     if family == "gsm8k":
         ans = doc.get("answer")
@@ -280,9 +302,9 @@ def summarize(report: GradeReport, mode: str = "strict") -> str:
 
     lo, hi = wilson_interval(k, n)
     lines = [
-        f"{report.task}: accuracy ({mode}) {100 * k / max(n, 1):.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}), "
+        (f"{report.task}: accuracy ({mode}) {100 * k / max(n, 1):.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}), "
         f"{k}/{n} outputs from {report.path} "
-        f"({', '.join(f'{v} {f}' for f, v in fmts.items())})"
+        f"({', '.join(f'{v} {f}' for f, v in fmts.items())})")
     ]
     if report.bad_lines:
         lines.append(f"skipped {len(report.bad_lines)} bad line(s): " + ", ".join(str(ln) for ln, _ in report.bad_lines[:10]))

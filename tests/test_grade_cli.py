@@ -172,11 +172,11 @@ def test_bad_line_real_subprocess_exit_1(tmp_path):
     ])
     cmd = [sys.executable, "-c", "from harness.cli import main; main()", "grade", "--input", str(inp),
            "--task", "gsm8k"]
-    p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p.returncode == 1
     assert p.stderr.startswith("Error: ") and f"{inp}:3:" in p.stderr and "--skip-bad" in p.stderr
     assert "Traceback" not in p.stderr
-    p = subprocess.run(cmd + ["--skip-bad"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(cmd + ["--skip-bad"], check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "2/2" in p.stdout and "skipped 1 bad line(s): 3" in p.stdout
 
@@ -206,3 +206,44 @@ def test_tasks_lists_registry(data_dir):
     res = run(["tasks", "--data-dir", str(data_dir)])
     assert res.exit_code == 0
     assert "math500" in res.output and "test 500 (found)" in res.output and "train 7473 (found)" in res.output
+
+
+def test_non_utf8_line_names_line_and_byte_and_skip_bad_counts_it(tmp_path):
+    inp = tmp_path / "b.jsonl"
+    inp.write_bytes(b'{"output": "\\\\boxed{2}", "gold": "2"}\n\x00\xff\xfe\n{"output": "#### 3", "gold": "3"}\n')
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "grade", "--input", str(inp),
+           "--task", "math"]
+    p = subprocess.run(cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.stderr.startswith(f"Error: {inp}:2: expected UTF-8 text, found byte 0xff at byte 2")
+    p = subprocess.run(cmd + ["--skip-bad"], check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "1/2" in p.stdout and "skipped 1 bad line(s): 2" in p.stdout
+
+
+def test_grade_by_id_on_a_new_task(tmp_path, data_dir):
+    inp = write_jsonl(tmp_path / "x.jsonl", [{"output": "so $\\boxed{204}$", "id": "2024-I-1"},
+                                             {"output": "so $\\boxed{113}$", "id": "2024-I-2"}])
+    res = run(["grade", "--input", str(inp), "--task", "aime24", "--data-dir", str(data_dir)])
+    assert res.exit_code == 0, res.output
+    assert "1/2" in res.output and "AIME 2024 I" in res.output
+
+
+def test_lm_eval_logs_of_new_tasks_use_the_tasks_own_gold(tmp_path, data_dir):
+    ob = json.loads((data_dir / "olympiadbench" / "test.jsonl").read_text().splitlines()[0])
+    inp = write_jsonl(tmp_path / "samples_aime24.jsonl", [
+        # lm-eval's own aime24 task (Maxwell-Jia/AIME_2024 rows): the gold "033" is the integer 33
+        {"doc_id": 0, "doc": {"ID": "2024-II-4", "Problem": "Find x.", "Solution": "so $\\boxed{33}$", "Answer": "033"},
+         "resps": [["Thus the answer is $\\boxed{33}$."]], "filtered_resps": ["33"], "filter": "none"},
+        {"doc_id": 1, "doc": {"ID": "2024-II-5", "Problem": "Find y.", "Solution": "", "Answer": "104"},
+         "resps": [["Thus the answer is $\\boxed{105}$."]], "filtered_resps": ["105"], "filter": "none"},
+    ])
+    res = run(["grade", "--input", str(inp), "--task", "aime24"])
+    assert res.exit_code == 0, res.output
+    assert "1/2" in res.output and "AIME 2024 II" in res.output
+    inp = write_jsonl(tmp_path / "samples_harness_olympiadbench.jsonl", [
+        {"doc_id": 0, "doc": ob, "resps": [["The answer is $\\boxed{2}$."]], "filtered_resps": ["2"], "filter": "none"}])
+    res = run(["grade", "--input", str(inp), "--task", "olympiadbench"])
+    assert res.exit_code == 0 and "1/1" in res.output and "Combinatorics" in res.output, res.output
+    res = CliRunner().invoke(main, ["grade", "--input", str(inp), "--task", "aime25"])
+    assert res.exit_code == 1 and "is not a row of task aime25" in res.output

@@ -1,5 +1,5 @@
-"""lm-eval interop: `harness lm-eval-tasks` writes harness_gsm8k/harness_math500/harness_math YAMLs
-whose prompts are our qwen-boxed text and whose scores come from harness.answers; lm-eval's
+"""lm-eval interop: `harness lm-eval-tasks` writes harness_gsm8k/harness_math500/harness_math YAMLs (and one
+per competition/robustness task: harness_aime24, ..., harness_svamp) whose prompts are our qwen-boxed text and whose scores come from harness.answers; lm-eval's
 ``simple_evaluate`` runs them offline on the tiny checkpoint.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_lmeval.py``.
@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from harness.answers import grade
 from harness.cli import main
-from harness.data import load_task
-from harness.lmeval_tasks import LMEVAL_TASKS, utils
+from harness.data import get_task, load_task
+from harness.lmeval_tasks import LMEVAL_TASKS, PARSED_TASKS, utils
 from harness.prompts import get_prompt
 
 
@@ -58,6 +58,22 @@ def test_hooks_match_harness_loader_and_grader(data_dir):
     gold = load_task("gsm8k", data_dir_=data_dir)[0].answer
     assert utils.doc_to_target_gsm8k(g) == gold
     assert utils.process_results_gsm8k(g, [f"So the answer is $\\boxed{{{gold}}}$."])["strict"] == 1
+
+
+@pytest.mark.parametrize("task", PARSED_TASKS)
+def test_hooks_of_new_tasks_match_loader_and_grader(data_dir, task):
+    rows = [json.loads(x) for x in (data_dir / task / "test.jsonl").read_text().splitlines()[:15]]
+    probs = load_task(task, data_dir_=data_dir)[:15]
+    family = get_task(task).answer_task
+    to_text, to_target, results = (getattr(utils, f"{h}_{task}") for h in (
+        "doc_to_text", "doc_to_target", "process_results"))
+    for row, p in zip(rows, probs):
+        assert to_text(row) == get_prompt("qwen-boxed").render(p.question, 0).text
+        assert to_target(row) == p.answer
+        good = f"The final answer is $\\boxed{{{p.answer}}}$."
+        assert results(row, [good]) == {"strict": 1, "flexible": 1}
+        assert results(row, ["The final answer is $\\boxed{-987654.321}$."]) == {"strict": 0, "flexible": 0}
+        assert results(row, [good]) == {m: int(grade(good, p.answer, family, m).correct) for m in ("strict", "flexible")}
 
 
 @pytest.mark.slow

@@ -48,7 +48,8 @@ def grade(input_path: str, task: str, mode: str, output_path: str | None, skip_b
 @click.command("tasks")
 @data_dir_option
 def tasks(data_dir: str | None) -> None:
-    """List the registered benchmarks: version, splits with row counts, and whether local data is found.
+    """List the registered benchmarks and group aliases: version, answer rules, tolerance setting,
+    splits with row counts, whether local data is found, and the HF hub dataset each falls back to.
 
     \b
     Example:
@@ -56,19 +57,28 @@ def tasks(data_dir: str | None) -> None:
     """
     from tabulate import tabulate
 
-    from harness.data import data_dir as resolve_dir
-    from harness.data import get_task, task_names
+    from harness.data import GROUPS, get_task, require_data_dir, task_names
 
-    ddir = resolve_dir(data_dir)
-    rows = []
+    ddir = require_data_dir(data_dir)
+    rows, found = [], {}
     for name in task_names():
         spec = get_task(name)
         local = []
         for split, n in spec.splits.items():
             where = "-" if ddir is None else ("found" if spec.local_path(ddir, split).is_file() else "missing")
+            found[name] = found.get(name, True) and where == "found"
             local.append(f"{split} {n or '?'} ({where})")
-        rows.append([name, spec.version, spec.answer_task, "; ".join(local), spec.description])
-    click.echo(tabulate(rows, headers=["task", "version", "answers", "splits (local data)", "description"],
-                        disable_numparse=True))
-    if ddir is None:
-        click.echo("\nNo --data-dir or HARNESS_DATA_DIR: data would come from the HF hub.")
+        rule = "exact" if spec.rel_tol is None else f"exact; tol {spec.rel_tol:g} rel"
+        rows.append([name, spec.version, spec.answer_task, rule, "; ".join(local), spec.hub_id or "-",
+                     spec.description])
+    click.echo(tabulate(rows, headers=["task", "version", "answers", "equality", "splits (local data)", "HF hub",
+                                       "description"], disable_numparse=True))
+    groups = []
+    for alias, members in GROUPS.items():
+        n = sum(get_task(m).splits.get("test", 0) for m in members)
+        have = "-" if ddir is None else f"{sum(found[m] for m in members)} of {len(members)} found"
+        groups.append([alias, ", ".join(members), n, have])
+    click.echo("\n" + tabulate(groups, headers=["alias", "tasks", "test problems", "local data"],
+                                disable_numparse=True))
+    click.echo(f"\nData folder: {ddir}" if ddir is not None
+               else "\nNo --data-dir or HARNESS_DATA_DIR: data would come from the HF hub.")

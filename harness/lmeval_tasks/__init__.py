@@ -1,7 +1,9 @@
 """lm-eval task definitions scored by :mod:`harness.answers`.
 
 ``write_task_dir(data_dir, out)`` writes ``harness_gsm8k.yaml``, ``harness_math500.yaml``,
-``harness_math.yaml`` and ``utils.py`` into a folder and returns it; pass that folder to lm-eval
+``harness_math.yaml``, one YAML per competition/robustness task (``harness_aime24``, ``harness_aime25``,
+``harness_amc23``, ``harness_minerva_math``, ``harness_olympiadbench``, ``harness_svamp``) and
+``utils.py`` into a folder and returns it; pass that folder to lm-eval
 as ``--include_path`` (``TaskManager(include_path=...)`` in Python). The YAMLs are generated
 because lm-eval's ``dataset_kwargs.data_files`` must be absolute paths to the local JSONL files.
 
@@ -21,14 +23,18 @@ import os
 import shutil
 from pathlib import Path
 
-from harness.data import TASKS
+from harness.data import EVAL_ONLY_TASKS, TASKS
 from harness.errors import ConfigError, DataError
 
-#: lm-eval task name -> (harness task, data file relative to the data dir, family)
+#: Tasks whose hooks parse raw rows through harness.data (utils.py defines theirs in one loop).
+PARSED_TASKS = EVAL_ONLY_TASKS
+
+#: lm-eval task name -> (harness task, data file relative to the data dir, suffix of its hooks in utils.py)
 LMEVAL_TASKS = {
     "harness_gsm8k": ("gsm8k", "gsm8k/test.jsonl", "gsm8k"),
     "harness_math500": ("math500", "math/math500.jsonl", "math"),
     "harness_math": ("math", "math/test.jsonl", "math"),
+    **{f"harness_{t}": (t, f"{t}/test.jsonl", t) for t in PARSED_TASKS},
 }
 
 _TEMPLATE = """\
@@ -75,7 +81,8 @@ def write_task_dir(data_dir: str | os.PathLike | None, out: str | os.PathLike | 
     """Write the task YAMLs and utils.py into ``out``; return its absolute path.
 
     Args:
-        data_dir: benchmark data folder (``gsm8k/test.jsonl``, ``math/test.jsonl``, ``math/math500.jsonl``).
+        data_dir: benchmark data folder laid out like ``../shared/data`` (``gsm8k/test.jsonl``,
+            ``math/test.jsonl``, ``math/math500.jsonl``, ``aime24/test.jsonl``, ...).
         out: target folder (default :func:`default_out_dir`).
         max_gen_toks: generation budget written into the YAMLs.
 

@@ -7,7 +7,8 @@ in the YAMLs), so it must stay self-contained apart from ``harness`` imports.
 from __future__ import annotations
 
 from harness.answers import grade
-from harness.data import gsm8k_final_answer, math_gold
+from harness.data import get_task, gsm8k_final_answer, math_gold, problem_from_row
+from harness.lmeval_tasks import PARSED_TASKS
 from harness.prompts import get_prompt
 
 #: The prompt the YAMLs use (recorded in each YAML's metadata).
@@ -45,3 +46,28 @@ def process_results_gsm8k(doc: dict, results: list[str]) -> dict[str, int]:
 def process_results_math(doc: dict, results: list[str]) -> dict[str, int]:
     """lm-eval ``process_results``: strict and flexible correctness (multi-answer golds handled)."""
     return _scores(results[0], math_gold(doc), "math")
+
+
+# --- the competition and robustness tasks: rows parsed by harness.data, so prompt text and golds are
+# exactly what `harness eval` uses. One doc_to_text_/doc_to_target_/process_results_<task> per task.
+
+
+def _hooks(task: str):
+    family = get_task(task).answer_task
+
+    def doc_to_text(doc: dict) -> str:
+        return get_prompt(PROMPT).render(problem_from_row(task, doc).question, 0).text
+
+    def doc_to_target(doc: dict) -> str:
+        gold = problem_from_row(task, doc).answer
+        return gold if isinstance(gold, str) else gold[0]
+
+    def process_results(doc: dict, results: list[str]) -> dict[str, int]:
+        return _scores(results[0], problem_from_row(task, doc).answer, family)
+
+    return doc_to_text, doc_to_target, process_results
+
+
+for _task in PARSED_TASKS:
+    (globals()[f"doc_to_text_{_task}"], globals()[f"doc_to_target_{_task}"],
+     globals()[f"process_results_{_task}"]) = _hooks(_task)
