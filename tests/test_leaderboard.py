@@ -135,7 +135,8 @@ def test_show_formats_and_groupings(tmp_path):
 
 def test_several_samples_per_problem_use_per_problem_means(tmp_path):
     """--n 2: accuracy is the mean of per-problem means; the CI is clustered by problem."""
-    from harness.leaderboard import accuracy
+    from harness.metrics import accuracy
+    from harness.records import Sample
 
     run = write_run(tmp_path / "r", 0, n=0)
     with (run / "samples.jsonl").open("w") as f:
@@ -153,7 +154,8 @@ def test_several_samples_per_problem_use_per_problem_means(tmp_path):
     m = sum(means) / 20
     half = 1.959964 * (sum((x - m) ** 2 for x in means) / 19 / 20) ** 0.5
     assert rec["strict"]["ci"] == pytest.approx([m - half, m + half], abs=1e-5)
-    assert accuracy([[1.0]] * 3 + [[0.0]])["ci"][1] < 1.0  # one sample each: Wilson
+    one_each = [Sample(task="t", id=str(i), correct_strict=i < 3) for i in range(4)]
+    assert accuracy(one_each).ci[1] < 1.0  # one sample each: Wilson
 
 
 def test_corrupt_line_reported_skipped_and_kept(tmp_path):
