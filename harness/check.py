@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from harness import metrics
 from harness.errors import DataError, UnusableInputError
@@ -160,6 +160,7 @@ class Row:
     task: str
     group: str  # "all", or the subject / level / cell label
     diff: PairedDiff
+    key: Any = None  # the group's metrics key: a subject, a level, or a (task, subject, level) cell
 
 
 @dataclass
@@ -292,7 +293,7 @@ def check(
         bs, cs = [b for b, _ in pairs[t]], [c for _, c in pairs[t]]
         overall = metrics.paired(bs, cs, mode, 1 - alpha)
         assert overall is not None  # validate() paired every sample
-        rows = [Row(t, label(g), d) for g, d in metrics.paired_by(bs, cs, key, mode, 1 - alpha).items()]
+        rows = [Row(t, label(g), d, g) for g, d in metrics.paired_by(bs, cs, key, mode, 1 - alpha).items()]
         res = TaskResult(task=t, overall=overall, groups=rows)
         var_d = overall.se ** 2 * overall.n
         if var_d <= 0:

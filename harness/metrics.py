@@ -158,8 +158,8 @@ def paired(base: Iterable[Sample], cand: Iterable[Sample], mode: str = "strict",
     if not a_scores:
         return None
     probs = list(a_scores)
-    return paired_difference([sum(a_scores[p]) / len(a_scores[p]) for p in probs],
-                             [sum(c_scores[p]) / len(c_scores[p]) for p in probs], confidence)
+    return paired_difference([math.fsum(a_scores[p]) / len(a_scores[p]) for p in probs],
+                             [math.fsum(c_scores[p]) / len(c_scores[p]) for p in probs], confidence)
 
 
 def paired_by(base: Iterable[Sample], cand: Iterable[Sample], by: KeyArg, mode: str = "strict",

@@ -42,8 +42,8 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
     n = len(values)
     if n == 0:
         raise ValueError("a mean needs at least one value")
-    mean = sum(values) / n
-    var = sum((m - mean) ** 2 for m in values) / (n - 1) if n > 1 else 0.0
+    mean = math.fsum(values) / n  # fsum: the same figure whatever order the values come in
+    var = math.fsum((m - mean) ** 2 for m in values) / (n - 1) if n > 1 else 0.0
     half = z_value(confidence) * math.sqrt(var / n)
     return mean, max(0.0, mean - half), min(1.0, mean + half)
 
@@ -60,10 +60,10 @@ def clustered_accuracy(per_question: Sequence[Sequence[float]], confidence: floa
     """
     if not per_question:
         raise ValueError("an accuracy needs at least one question")
-    means = [sum(q) / len(q) for q in per_question]
+    means = [math.fsum(q) / len(q) for q in per_question]
     if all(len(q) == 1 for q in per_question):
-        lo, hi = wilson_interval(round(sum(means)), len(means), confidence)
-        return sum(means) / len(means), lo, hi
+        lo, hi = wilson_interval(round(math.fsum(means)), len(means), confidence)
+        return math.fsum(means) / len(means), lo, hi
     return mean_interval(means, confidence)
 
 
@@ -101,16 +101,16 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
     if n == 0:
         raise ValueError("paired scores need at least one question")
     d = [float(y) - float(x) for x, y in zip(a, b)]
-    mean = sum(d) / n
-    var = sum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
+    mean = math.fsum(d) / n
+    var = math.fsum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
     se = math.sqrt(var / n)
     z = z_value(confidence)
     bb = sum(1 for x, y in zip(a, b) if x > y)
     cc = sum(1 for x, y in zip(a, b) if x < y)
     return PairedDiff(
         n=n,
-        acc_a=sum(map(float, a)) / n,
-        acc_b=sum(map(float, b)) / n,
+        acc_a=math.fsum(map(float, a)) / n,
+        acc_b=math.fsum(map(float, b)) / n,
         diff=mean,
         se=se,
         ci_low=max(-1.0, mean - z * se),  # a difference of 0/1 means lies in [-1, 1]
