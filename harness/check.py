@@ -326,6 +326,9 @@ def format_report(base: Side, cand: Side, results: Sequence[TaskResult], mode: s
              + (f"; floor {min_accuracy * 100:.1f}%" if min_accuracy is not None else "")]
     if base.n_shot != cand.n_shot:
         lines.append(f"note: n-shot differs (baseline {base.n_shot}, candidate {cand.n_shot})")
+    if max(len(v) for v in metrics.group(cand.samples, "problem").values()) > 1:
+        lines.append("note: several samples per problem: per-problem mean scores are compared; n, the right-only "
+                     "counts and the p-value (exact sign test) are over problems")
     if cand.n_bad_lines:
         lines.append(f"note: the candidate's samples.jsonl had {cand.n_bad_lines} unreadable line(s), skipped")
     for r in results:

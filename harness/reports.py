@@ -193,7 +193,7 @@ def _sampling_table(t: str, r: Mapping, tablefmt: str) -> str:
             row.append(_acc_ci(b))
         body.append(row)
     return f"{t}: {k} samples per problem (% [95% CI, clustered by problem] ±half-width)\n" + tabulate(
-        body, headers=["metric", *(f"{m} %" for m in modes)], tablefmt=tablefmt, disable_numparse=True)
+        body, headers=["metric", *(f"{m.replace('_', ' ')} %" for m in modes)], tablefmt=tablefmt, disable_numparse=True)
 
 
 def format_tables(results: Mapping, tablefmt: str = "github") -> str:
