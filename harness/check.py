@@ -282,7 +282,7 @@ def check(
     if by not in GROUPINGS:
         raise UnusableInputError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}.")
     if mode not in VERDICT_FIELD:
-        raise UnusableInputError(f"--mode must be strict, flexible, tol_strict or tol_flexible, got {mode!r}.")
+        raise UnusableInputError(f"--mode must be one of {', '.join(VERDICT_FIELD)}, got {mode!r}.")
     base = resolve_side(baseline, lb_dir, task, "baseline")
     cand = resolve_side(candidate, lb_dir, task, "candidate")
     tasks = [task] if task else (base.tasks or sorted({s.task for s in base.samples}))

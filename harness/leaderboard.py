@@ -31,7 +31,7 @@ from typing import Literal
 from harness.errors import DataError, HarnessError
 from harness.io import atomic_write_text, now_iso, write_jsonl
 from harness.metrics import group
-from harness.records import MODES, TOL_MODES, Sample, load_run
+from harness.records import ALL_MODES, MODES, Sample, load_run
 from harness.reports import summarize_task
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def records_from_run(run_dir: str | os.PathLike, *, label: str | None = None, ro
 def score_row(s: Sample) -> dict:
     """A sample's line in ``scores/<config_hash>.jsonl``: its key, cell and 0/1 verdicts per mode."""
     row: dict = {"task": s.task, "id": s.id, "sample_idx": s.sample_idx, "subject": s.subject, "level": s.level}
-    row.update({m: int(s.correct(m)) for m in MODES + TOL_MODES if s.has(m)})
+    row.update({m: int(s.correct(m)) for m in ALL_MODES if s.has(m)})
     return row
 
 
@@ -348,7 +348,7 @@ def leaderboard_frame(rows: Sequence[dict], task: str | None = None, by: By | No
                         key=lambda g: (0, int(g), "") if str(g).isdigit() else (1, 0, str(g)))
     multi = any(r.get("sampling") for r in srt)
     avg = " avg@k" if multi else ""
-    modes = [mode] if by else [m for m in MODES + TOL_MODES if m in MODES or any(r.get(m) for r in srt)]
+    modes = [mode] if by else [m for m in ALL_MODES if m in MODES or any(r.get(m) for r in srt)]
     rank: dict[str, int] = {}
     for r in srt:
         rank[r["task"]] = rank.get(r["task"], 0) + 1

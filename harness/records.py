@@ -92,6 +92,7 @@ SAMPLE_OPTIONAL_FIELDS = {
 #: Grading modes a :class:`Sample` can be scored in. ``tol_*`` exist only for tasks with a tolerance.
 MODES: tuple[str, ...] = ("strict", "flexible")
 TOL_MODES: tuple[str, ...] = ("tol_strict", "tol_flexible")
+ALL_MODES: tuple[str, ...] = MODES + TOL_MODES
 Mode = Literal["strict", "flexible", "tol_strict", "tol_flexible"]
 #: Every status a grade can have; ``error`` is an internal exception while grading (never "wrong").
 STATUSES: tuple[str, ...] = ("correct", "wrong", "no_answer", "timeout", "error")

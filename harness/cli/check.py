@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from harness.cli.leaderboard import leaderboard_option
+from harness.cli.leaderboard import leaderboard_option, mode_option
 
 
 @click.command("check")
@@ -13,8 +13,7 @@ from harness.cli.leaderboard import leaderboard_option
                    "or a config_hash prefix.")
 @click.option("--candidate", required=True, type=click.Path(), help="The run directory to judge.")
 @click.option("--task", default=None, help="Compare only this task (default: the baseline's tasks).")
-@click.option("--mode", type=click.Choice(["strict", "flexible", "tol_strict", "tol_flexible"]), default="strict",
-              show_default=True, help="Grading mode (tol_*: the task's numeric tolerance, where it has one).")
+@mode_option("Grading mode")
 @click.option("--by", type=click.Choice(["subject", "level", "cell"]), default="subject", show_default=True,
               help="Per-group rows of the report (cell: subject x level); the verdict uses each whole task.")
 @click.option("--max-drop", type=float, default=0.0, show_default=True,
