@@ -1,7 +1,7 @@
 """One run, one set of figures: every per-cell and per-task accuracy of a run is identical in
 ``results.json`` (written by ``harness merge``), the leaderboard record (``harness leaderboard add``),
-the ``harness weak`` plan and ``harness check`` (against the run directory and against the
-leaderboard entry), because all of them compute it with ``harness.metrics``.
+the ``harness weak`` plan, ``harness check`` (against the run directory and against the leaderboard
+entry) and the closed loop's round comparison, because all of them compute it with ``harness.metrics``.
 
 The run is two ``--shard`` halves of constructed samples (samples.jsonl schema, fixed seed) over four
 kinds of task: subject x level (MATH-like), one subject without levels (GSM8K's "GSM8K"), several
@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from harness.check import check
 from harness.cli import main
 from harness.leaderboard import read_records
+from harness.loop import _overall, compare_rounds
 
 TASKS = {  # task -> [(subject, level, n_problems)]
     "mathlike": [(s, lvl, 5) for s in ("Algebra", "Geometry", "Number Theory") for lvl in (1, 3, 5)],
@@ -102,6 +103,8 @@ def test_every_reader_reports_the_same_figures(tmp_path, n, mode):
     by_entry = check("base@mathlike", str(run), task="mathlike", mode=mode, by="cell", lb_dir=lb)
     checked = {r.key: r.diff for t in by_dir.tasks + by_entry.tasks for r in t.groups}
     overall = {t.task: t.overall for t in by_dir.tasks}
+    loop_cells = {(c["task"], c["subject"], c["level"]): c for c in compare_rounds(run, run, set(), mode, 0.05)["cells"]}
+    loop_overall = _overall(run, mode)
 
     cells = [(t, s, lvl) for t, cs in TASKS.items() for s, lvl, _ in cs]
     assert set(weak) == set(cells) and set(checked) == set(cells)
@@ -112,10 +115,13 @@ def test_every_reader_reports_the_same_figures(tmp_path, n, mode):
         assert (weak[cell]["acc"], weak[cell]["ci"], weak[cell]["n"]) == (want["acc"], want["ci"], want["n"]), cell
         d = checked[cell]
         assert (d.acc_a, d.acc_b, d.n) == (want["acc"], want["acc"], want["n"]), cell
+        c = loop_cells[cell]  # the closed loop's per-round comparison
+        assert (c["before"], c["after"], c["n"]) == (want["acc"], want["acc"], want["n"]), cell
     for task in TASKS:
         want = results[task][mode]
         assert records[task][mode] == want and plan["reference"][task] == want["acc"]
         assert (overall[task].acc_b, overall[task].n) == (want["acc"], want["n"])
+        assert loop_overall[task] == want["acc"]
         assert records[task]["statuses"] == results[task]["statuses"]
         assert want["n_samples"] == n * want["n"]
     # The figures are not trivially equal: the tasks and cells differ, and some samples are errors.
