@@ -5,7 +5,9 @@ The baseline is a run directory or a leaderboard entry (``model@task``, a label,
 sidecar). The candidate is a run directory. Both are paired problem by problem on
 ``(task, id, sample_idx)``; per task we report the accuracy of each, the paired difference with its
 CI (SE from per-question differences, Miller arXiv:2411.00640), the exact McNemar p-value on the
-discordant pairs, the same per subject, and the power of the comparison.
+discordant pairs, the same per subject (or level, or subject x level cell: ``by``), and the power of the
+comparison. Every figure comes from :func:`harness.metrics.paired`; with several samples per problem
+the unit is the problem (per-problem means; the p-value is the exact sign test on problems that differ).
 
 Exit codes: 0 pass; 1 a statistically significant drop larger than ``max_drop`` points (p < alpha and
 the CI below 0), or candidate accuracy under ``min_accuracy``; 2 unusable input
@@ -19,20 +21,23 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from harness import metrics
 from harness.errors import DataError, UnusableInputError
-from harness.records import sample_key
-from harness.stats import (
-    PairedDiff,
-    minimum_detectable_difference,
-    paired_difference,
-    required_sample_size,
-)
+from harness.records import VERDICT_FIELD, Sample
+from harness.stats import PairedDiff, minimum_detectable_difference, required_sample_size
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["strict", "flexible"]
+Mode = Literal["strict", "flexible", "tol_strict", "tol_flexible"]
+By = Literal["subject", "level", "cell"]
+#: ``--by`` -> the :mod:`harness.metrics` grouping key and how a group is labelled in the table.
+GROUPINGS = {
+    "subject": ("subject", str),
+    "level": ("level", lambda g: f"Level {g}"),
+    "cell": ("cell", lambda g: f"{g[1]}" + ("" if g[2] is None else f" L{g[2]}")),
+}
 #: Flip rate assumed for the power statement when the two runs never disagree.
 ASSUMED_FLIP_RATE = 0.10
 
@@ -42,7 +47,7 @@ class Side:
     """One side of a comparison: where it came from, its samples and what produced them."""
 
     name: str
-    samples: list[dict]
+    samples: list[Sample]
     task_versions: dict[str, object]
     prompt: tuple[object, object]  # (name, version)
     n_shot: object = None
@@ -71,7 +76,7 @@ def side_from_run(path: str | os.PathLike, what: str) -> Side:
     tv = m.get("tasks") or {}
     if isinstance(tv, list):
         tv = {t: None for t in tv}
-    return Side(name=str(run.path), samples=run.samples, task_versions=dict(tv),
+    return Side(name=str(run.path), samples=run.records, task_versions=dict(tv),
                 prompt=(prompt.get("name"), prompt.get("version")), n_shot=m.get("n_shot"),
                 n_bad_lines=run.n_bad_lines)
 
@@ -131,7 +136,7 @@ def side_from_entry(ref: str, lb_dir: str | os.PathLike | None, task: str | None
     log.info("baseline %s resolved to %s", ref, ", ".join(_entry_desc(r) for r in entries))
     return Side(
         name=f"{_entry_desc(first)} in {Path(lb_dir or default_dir())}",
-        samples=[s for s in scores if s.get("task") in tasks],
+        samples=[s for s in scores if s.task in tasks],
         task_versions={r["task"]: r.get("task_version") for r in entries},
         prompt=(first.get("prompt"), first.get("prompt_version")),
         n_shot=first.get("n_shot"),
@@ -150,18 +155,19 @@ def resolve_side(ref: str, lb_dir: str | os.PathLike | None, task: str | None, w
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the comparison table (a task overall, or one subject of it)."""
+    """One line of the comparison table (a task overall, or one group of it)."""
 
     task: str
-    group: str  # "all" or the subject
+    group: str  # "all", or the subject / level / cell label
     diff: PairedDiff
+    key: Any = None  # the group's metrics key: a subject, a level, or a (task, subject, level) cell
 
 
 @dataclass
 class TaskResult:
     task: str
     overall: PairedDiff
-    subjects: list[Row]
+    groups: list[Row]  # per --by group (subject by default), for diagnosis
     failed: list[str] = field(default_factory=list)
     mdd: float = float("nan")  # minimum detectable drop at 80% power (fraction)
     mdd_assumed: bool = False
@@ -177,12 +183,11 @@ class CheckResult:
     report: str
 
 
-def _keys_by_task(side: Side, tasks: Sequence[str]) -> dict[str, dict[tuple, dict]]:
-    out: dict[str, dict[tuple, dict]] = {t: {} for t in tasks}
+def _keys_by_task(side: Side, tasks: Sequence[str]) -> dict[str, dict[tuple, Sample]]:
+    out: dict[str, dict[tuple, Sample]] = {t: {} for t in tasks}
     for s in side.samples:
-        t = str(s["task"])
-        if t in out:
-            out[t].setdefault(sample_key(s), s)
+        if s.task in out:
+            out[s.task].setdefault(s.key, s)
     return out
 
 
@@ -190,7 +195,7 @@ def _examples(keys: set) -> str:
     return ", ".join(f"{k[1]}#{k[2]}" for k in sorted(keys)[:3])
 
 
-def validate(base: Side, cand: Side, tasks: Sequence[str]) -> dict[str, list[tuple[dict, dict]]]:
+def validate(base: Side, cand: Side, tasks: Sequence[str]) -> dict[str, list[tuple[Sample, Sample]]]:
     """Check the two sides are comparable and pair their samples per task.
 
     Raises:
@@ -203,11 +208,11 @@ def validate(base: Side, cand: Side, tasks: Sequence[str]) -> dict[str, list[tup
             "re-run the candidate with the baseline's --prompt (or pick a baseline with the same prompt version)."
         )
     bk, ck = _keys_by_task(base, tasks), _keys_by_task(cand, tasks)
-    pairs: dict[str, list[tuple[dict, dict]]] = {}
+    pairs: dict[str, list[tuple[Sample, Sample]]] = {}
     for t in tasks:
         for side, keys, what in ((base, bk, "baseline"), (cand, ck, "candidate")):
             if not keys[t]:
-                have = sorted({str(s["task"]) for s in side.samples})
+                have = sorted({s.task for s in side.samples})
                 raise UnusableInputError(f"task {t!r} has no samples in the {what} ({side.name}); it has: "
                                          f"{', '.join(have)}. Pass --task or evaluate that task.")
         bv, cv = base.task_versions.get(t), cand.task_versions.get(t)
@@ -236,16 +241,13 @@ def validate(base: Side, cand: Side, tasks: Sequence[str]) -> dict[str, list[tup
     return pairs
 
 
-def _score(s: dict, mode: str) -> float:
-    return 1.0 if s.get(f"correct_{mode}") else 0.0
-
-
 def check(
     baseline: str,
     candidate: str,
     *,
     task: str | None = None,
     mode: Mode = "strict",
+    by: By = "subject",
     max_drop: float = 0.0,
     alpha: float = 0.05,
     min_accuracy: float | None = None,
@@ -257,7 +259,9 @@ def check(
         baseline: a run directory, or a leaderboard entry (``MODEL@TASK``, label@TASK, or config_hash prefix).
         candidate: a run directory.
         task: compare only this task (default: the baseline entry's task, or every task of the baseline run).
-        mode: "strict" or "flexible" grading.
+        mode: "strict" or "flexible" grading (or "tol_strict"/"tol_flexible" for tolerance tasks).
+        by: the per-group rows: "subject", "level" or "cell" (subject x level). Diagnosis only: the
+            verdict uses each task as a whole.
         max_drop: tolerated drop in accuracy points (a significant drop must exceed it to fail).
         alpha: significance level; the CI level is ``1 - alpha``.
         min_accuracy: absolute floor for the candidate's accuracy, as a fraction in [0, 1].
@@ -275,24 +279,22 @@ def check(
         raise UnusableInputError(f"--min-accuracy is a fraction in [0, 1] (0.45 for 45%), got {min_accuracy}.")
     if max_drop < 0:
         raise UnusableInputError(f"--max-drop is in accuracy points and must be >= 0, got {max_drop}.")
+    if by not in GROUPINGS:
+        raise UnusableInputError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}.")
+    if mode not in VERDICT_FIELD:
+        raise UnusableInputError(f"--mode must be one of {', '.join(VERDICT_FIELD)}, got {mode!r}.")
     base = resolve_side(baseline, lb_dir, task, "baseline")
     cand = resolve_side(candidate, lb_dir, task, "candidate")
-    tasks = [task] if task else (base.tasks or sorted({str(s["task"]) for s in base.samples}))
+    tasks = [task] if task else (base.tasks or sorted({s.task for s in base.samples}))
     pairs = validate(base, cand, tasks)
+    key, label = GROUPINGS[by]
     results = []
     for t in tasks:
-        ps = pairs[t]
-        overall = paired_difference([_score(b, mode) for b, _ in ps], [_score(c, mode) for _, c in ps], 1 - alpha)
-        subjects: dict[str, list[tuple[dict, dict]]] = {}
-        for b, c in ps:
-            subj = c.get("subject") or b.get("subject")
-            if subj:
-                subjects.setdefault(str(subj), []).append((b, c))
-        rows = [
-            Row(t, s, paired_difference([_score(b, mode) for b, _ in g], [_score(c, mode) for _, c in g], 1 - alpha))
-            for s, g in sorted(subjects.items())
-        ]
-        res = TaskResult(task=t, overall=overall, subjects=rows)
+        bs, cs = [b for b, _ in pairs[t]], [c for _, c in pairs[t]]
+        overall = metrics.paired(bs, cs, mode, 1 - alpha)
+        assert overall is not None  # validate() paired every sample
+        rows = [Row(t, label(g), d, g) for g, d in metrics.paired_by(bs, cs, key, mode, 1 - alpha).items()]
+        res = TaskResult(task=t, overall=overall, groups=rows)
         var_d = overall.se ** 2 * overall.n
         if var_d <= 0:
             var_d, res.mdd_assumed = ASSUMED_FLIP_RATE, True
@@ -310,12 +312,12 @@ def check(
         results.append(res)
     code = 1 if any(r.failed for r in results) else 0
     return CheckResult(tasks=results, exit_code=code,
-                       report=format_report(base, cand, results, mode, alpha, max_drop, min_accuracy, code))
+                       report=format_report(base, cand, results, mode, alpha, max_drop, min_accuracy, code, by))
 
 
 def format_report(base: Side, cand: Side, results: Sequence[TaskResult], mode: str, alpha: float,
-                  max_drop: float, min_accuracy: float | None, code: int) -> str:
-    """The human-readable report: a table per task (overall and per subject), power, verdict."""
+                  max_drop: float, min_accuracy: float | None, code: int, by: str = "subject") -> str:
+    """The human-readable report: a table per task (overall and per group), power, verdict."""
     from tabulate import tabulate
 
     conf = round(100 * (1 - alpha))
@@ -324,16 +326,19 @@ def format_report(base: Side, cand: Side, results: Sequence[TaskResult], mode: s
              + (f"; floor {min_accuracy * 100:.1f}%" if min_accuracy is not None else "")]
     if base.n_shot != cand.n_shot:
         lines.append(f"note: n-shot differs (baseline {base.n_shot}, candidate {cand.n_shot})")
+    if max(len(v) for v in metrics.group(cand.samples, "problem").values()) > 1:
+        lines.append("note: several samples per problem: per-problem mean scores are compared; n, the right-only "
+                     "counts and the p-value (exact sign test) are over problems")
     if cand.n_bad_lines:
         lines.append(f"note: the candidate's samples.jsonl had {cand.n_bad_lines} unreadable line(s), skipped")
     for r in results:
         table = []
-        for row in [Row(r.task, "all", r.overall), *r.subjects]:
+        for row in [Row(r.task, "all", r.overall), *r.groups]:
             d = row.diff
             table.append([row.group, d.n, f"{d.acc_a * 100:.1f}", f"{d.acc_b * 100:.1f}", f"{d.diff * 100:+.1f}",
                           f"[{d.ci_low * 100:+.1f}, {d.ci_high * 100:+.1f}]", d.b, d.c, f"{d.p_value:.3g}"])
         lines += ["", f"## {r.task}", tabulate(
-            table, headers=["subject", "n", "baseline %", "candidate %", "diff (pts)", f"{conf}% CI (pts)",
+            table, headers=[by, "n", "baseline %", "candidate %", "diff (pts)", f"{conf}% CI (pts)",
                             "base-only right", "cand-only right", "McNemar p"],
             tablefmt="github", disable_numparse=True)]
         flips = (r.overall.b + r.overall.c) / r.overall.n
@@ -343,7 +348,7 @@ def format_report(base: Side, cand: Side, results: Sequence[TaskResult], mode: s
             f"power: with n={r.overall.n} and {basis}, this gate detects a true drop of "
             f">= {r.mdd * 100:.1f} points 80% of the time (alpha={alpha:g}); smaller true drops usually pass "
             f"unnoticed. Detecting a 1-point drop would need about {r.n_for_1pt:,} problems. "
-            "Per-subject rows have fewer problems and detect only larger drops."
+            f"Per-{by} rows have fewer problems and detect only larger drops."
         )
     lines.append("")
     failed = [f for r in results for f in r.failed]

@@ -3,8 +3,10 @@
 Layout of a leaderboard folder (default ``leaderboards/``, or ``--leaderboard DIR``):
 
 - ``records.jsonl``: one JSON object per (model, task, prompt, run) with every manifest field and
-  the metrics computed from the run's ``samples.jsonl`` (strict/flexible accuracy with 95% CI, per
-  subject, per level). Adding the same (model, task, prompt, config_hash) again replaces the row.
+  the task's metrics: the same block ``results.json`` holds for the task
+  (:func:`harness.reports.summarize_task` over the run's ``samples.jsonl``: strict/flexible, and
+  tolerant, accuracy with 95% CI, statuses, per subject, level and subject x level, avg@k/pass@k/maj@k).
+  Adding the same (model, task, prompt, config_hash) again replaces the row.
 - ``scores/<config_hash>.jsonl``: per-question 0/1 scores of that run (the sidecar ``harness check``
   pairs against when the baseline is a leaderboard entry).
 - ``<task>.md``, ``<task>_by_subject.md``, ``<task>_by_level.md``: rendered tables;
@@ -21,15 +23,16 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from harness.errors import DataError, HarnessError
 from harness.io import atomic_write_text, now_iso, write_jsonl
-from harness.records import load_run, sample_key
-from harness.stats import clustered_accuracy
+from harness.metrics import group
+from harness.records import ALL_MODES, MODES, Sample, load_run
+from harness.reports import summarize_task
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,6 @@ LOCK = "records.jsonl.lock"
 SCORES_DIR = "scores"
 DEFAULT_DIR = "leaderboards"
 LOCK_TIMEOUT_S = 120.0
-MODES = ("strict", "flexible")
 
 Format = Literal["md", "csv", "html"]
 By = Literal["subject", "level"]
@@ -47,46 +49,6 @@ By = Literal["subject", "level"]
 def default_dir() -> Path:
     """``$HARNESS_LEADERBOARD_DIR`` or ``leaderboards`` (relative to the working directory)."""
     return Path(os.environ.get("HARNESS_LEADERBOARD_DIR") or DEFAULT_DIR)
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def accuracy(per_question: Sequence[Sequence[float]], confidence: float = 0.95) -> dict:
-    """Accuracy of per-question sample scores with a confidence interval
-    (:func:`harness.stats.clustered_accuracy`).
-
-    Returns:
-        ``{"acc", "ci": [low, high], "n" (questions), "n_samples"}``.
-    """
-    n = len(per_question)
-    n_samples = sum(len(q) for q in per_question)
-    if n == 0:
-        return {"acc": None, "ci": [None, None], "n": 0, "n_samples": 0}
-    acc, lo, hi = clustered_accuracy(per_question, confidence)
-    return {"acc": acc, "ci": [lo, hi], "n": n, "n_samples": n_samples}
-
-
-def _group_metrics(samples: Iterable[dict]) -> dict:
-    by_q: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for s in samples:
-        q = by_q.setdefault((str(s["task"]), str(s["id"])), {m: [] for m in MODES})
-        for m in MODES:
-            q[m].append(1.0 if s.get(f"correct_{m}") else 0.0)
-    return {m: accuracy([q[m] for q in by_q.values()]) for m in MODES}
-
-
-def task_metrics(samples: Sequence[dict]) -> dict:
-    """Metrics of one task's samples: strict/flexible overall, per subject, per level."""
-    out = _group_metrics(samples)
-    for key, name in (("subject", "by_subject"), ("level", "by_level")):
-        groups: dict[str, list[dict]] = {}
-        for s in samples:
-            v = s.get(key)
-            if v is not None and v != "":
-                groups.setdefault(str(v), []).append(s)
-        out[name] = {g: _group_metrics(rows) for g, rows in sorted(groups.items())}
-    return out
 
 
 # --------------------------------------------------------------------------- records
@@ -118,9 +80,8 @@ def records_from_run(run_dir: str | os.PathLike, *, label: str | None = None, ro
     if isinstance(task_versions, list):
         task_versions = {t: None for t in task_versions}
     sampling = m.get("sampling") or {}
-    by_task: dict[str, list[dict]] = {}
-    for s in run.samples:
-        by_task.setdefault(str(s["task"]), []).append(s)
+    families = m.get("answer_tasks") or {}
+    by_task = group(run.records, "task")
     rows = []
     for task, samples in sorted(by_task.items()):
         row = {
@@ -145,22 +106,27 @@ def records_from_run(run_dir: str | os.PathLike, *, label: str | None = None, ro
             "n_bad_lines": run.n_bad_lines,
             "manifest": m,
         }
-        row.update(task_metrics(samples))
+        row.update(summarize_task(samples, families.get(task, task)))
         rows.append(row)
-    scores = [
-        {
-            "task": k[0],
-            "id": k[1],
-            "sample_idx": k[2],
-            "subject": s.get("subject"),
-            "level": s.get("level"),
-            "strict": int(bool(s.get("correct_strict"))),
-            "flexible": int(bool(s.get("correct_flexible"))),
-        }
-        for s in run.samples
-        for k in [sample_key(s)]
-    ]
-    return rows, scores
+    return rows, [score_row(s) for s in run.records]
+
+
+def score_row(s: Sample) -> dict:
+    """A sample's line in ``scores/<config_hash>.jsonl``: its key, cell and 0/1 verdicts per mode."""
+    row: dict = {"task": s.task, "id": s.id, "sample_idx": s.sample_idx, "subject": s.subject, "level": s.level}
+    row.update({m: int(s.correct(m)) for m in ALL_MODES if s.has(m)})
+    return row
+
+
+def sample_from_score(r: dict) -> Sample:
+    """The :class:`Sample` (key, cell, verdicts) a :func:`score_row` line stands for."""
+    def opt(m: str) -> bool | None:
+        return None if r.get(m) is None else bool(r[m])
+
+    return Sample(task=str(r["task"]), id=str(r["id"]), sample_idx=int(r.get("sample_idx", 0)),
+                  subject=r.get("subject"), level=r.get("level"), correct_strict=bool(r.get("strict")),
+                  correct_flexible=bool(r.get("flexible")), correct_tol_strict=opt("tol_strict"),
+                  correct_tol_flexible=opt("tol_flexible"))
 
 
 @dataclass
@@ -283,8 +249,8 @@ def add_run(
     return AddResult(actions=tuple(actions), n_records=n, bad=tuple(bad), written=tuple(written))
 
 
-def read_scores(lb_dir: str | os.PathLike | None, config_hash: str) -> list[dict]:
-    """Per-question scores of a leaderboard entry as sample-like dicts (``correct_strict``, ...).
+def read_scores(lb_dir: str | os.PathLike | None, config_hash: str) -> list[Sample]:
+    """Per-question scores of a leaderboard entry as :class:`Sample` s (key, cell and verdicts only).
 
     Raises:
         DataError: the sidecar file is missing.
@@ -297,10 +263,7 @@ def read_scores(lb_dir: str | os.PathLike | None, config_hash: str) -> list[dict
             f"Expected per-question scores at {p} for leaderboard entry {config_hash}, found none. "
             "Re-add the run with `harness leaderboard add RUN_DIR`."
         )
-    out = []
-    for r in read_jsonl(p):
-        out.append({**r, "correct_strict": bool(r.get("strict")), "correct_flexible": bool(r.get("flexible"))})
-    return out
+    return [sample_from_score(r) for r in read_jsonl(p)]
 
 
 # --------------------------------------------------------------------------- tables
@@ -324,6 +287,29 @@ def _common_columns(r: dict) -> dict:
     }
 
 
+def _metric(v: dict | None, with_n: bool = False) -> tuple:
+    """A metric cell: ``(acc, ci_low, ci_high)`` in percent (plus ``n`` for per-group cells)."""
+    v = v or {}
+    lo, hi = (v.get("ci") or [None, None])[:2]
+    cell = (_pct(v.get("acc")), _pct(lo), _pct(hi))
+    return (*cell, v.get("n")) if with_n else cell
+
+
+def _status_columns(r: dict, sel: Sequence[dict]) -> dict:
+    """Status rates of a record: no-answer, timeout and error (% of samples), unclosed think when recorded.
+    Records made before these fields existed show blanks."""
+    out: dict = {}
+    if not any(x.get("statuses") for x in sel):
+        return out
+    st = (r.get("statuses") or {}).get("strict") or {}
+    total = sum(st.values())
+    for name, key in (("no-answer %", "no_answer"), ("timeout %", "timeout"), ("error %", "error")):
+        out[name] = round(100.0 * st.get(key, 0) / total, 1) if total else None
+    if any(x.get("unclosed_think_rate") is not None for x in sel):
+        out["unclosed think %"] = _pct(r.get("unclosed_think_rate"))
+    return out
+
+
 def _sorted_rows(rows: Sequence[dict], task: str | None, mode: str) -> list[dict]:
     import pandas as pd
 
@@ -342,11 +328,14 @@ def leaderboard_frame(rows: Sequence[dict], task: str | None = None, by: By | No
     """A pandas DataFrame of the leaderboard, best first within each task.
 
     Metric cells are ``(acc, ci_low, ci_high)`` tuples in percent; :func:`format_frame` renders them.
+    Overall tables show strict and flexible (and the tolerant modes where a record has them; "avg@k"
+    in the header when a record has several samples per problem, then its k, pass@k and maj@k), and
+    the status rates.
 
     Args:
         rows: leaderboard records.
         task: keep only this task.
-        by: None (overall, strict and flexible), "subject" or "level" (one column per group, ``mode``).
+        by: None (overall), "subject" or "level" (one column per group, ``mode``).
         mode: metric for ranking and the per-group columns.
     """
     import pandas as pd
@@ -355,7 +344,11 @@ def leaderboard_frame(rows: Sequence[dict], task: str | None = None, by: By | No
     srt = _sorted_rows(rows, task, mode)
     groups: list[str] = []
     if by:
-        groups = sorted({g for r in srt for g in (r.get(f"by_{by}") or {})})
+        groups = sorted({g for r in srt for g in (r.get(f"by_{by}") or {})},
+                        key=lambda g: (0, int(g), "") if str(g).isdigit() else (1, 0, str(g)))
+    multi = any(r.get("sampling") for r in srt)
+    avg = " avg@k" if multi else ""
+    modes = [mode] if by else [m for m in ALL_MODES if m in MODES or any(r.get(m) for r in srt)]
     rank: dict[str, int] = {}
     for r in srt:
         rank[r["task"]] = rank.get(r["task"], 0) + 1
@@ -364,17 +357,19 @@ def leaderboard_frame(rows: Sequence[dict], task: str | None = None, by: By | No
             row["label"] = r.get("label") or ""
         if any(x.get("round") is not None for x in srt):
             row["round"] = "" if r.get("round") is None else r.get("round")
-        metrics = [mode] if by else list(MODES)
-        for m in metrics:
-            v = r.get(m) or {}
-            lo, hi = (v.get("ci") or [None, None])[:2]
-            row[m if not by else f"overall ({m})"] = (_pct(v.get("acc")), _pct(lo), _pct(hi))
+        for m in modes:
+            row[(f"overall ({m}){avg}" if by else f"{m.replace('_', ' ')}{avg}")] = _metric(r.get(m))
         for g in groups:
-            v = ((r.get(f"by_{by}") or {}).get(g) or {}).get(mode) or {}
-            lo, hi = (v.get("ci") or [None, None])[:2]
-            name = f"Level {g}" if by == "level" else g
-            row[name] = (_pct(v.get("acc")), _pct(lo), _pct(hi), v.get("n"))
+            row[f"Level {g}" if by == "level" else g] = _metric(((r.get(f"by_{by}") or {}).get(g) or {}).get(mode),
+                                                                with_n=True)
+        if multi and not by:
+            sm = (r.get("sampling") or {}).get(mode)
+            row["k"] = sm["k"] if sm else r.get("samples")
+            row[f"pass@k {mode}"] = _metric(sm["pass@k"][str(sm["k"])]) if sm else None
+            row[f"maj@k {mode}"] = _metric(sm["maj@k"]) if sm else None
         row.update(_common_columns(r))
+        if not by:
+            row.update(_status_columns(r, srt))
         out.append(row)
     df = pd.DataFrame(out)
     if task is not None and not df.empty:
@@ -389,7 +384,8 @@ def _is_metric(v) -> bool:
 def format_frame(df, fmt: Format = "md", *, title: str | None = None) -> str:
     """Render a :func:`leaderboard_frame` as Markdown (tabulate), CSV or HTML (pandas).
 
-    Overall metrics get a separate ``... 95% CI`` column; per-group metrics show ``acc ±half`` (md/html).
+    Overall metrics get a separate ``... 95% CI`` column (``[low, high] ±half``: the half-width says how
+    large a change is noise); per-group metrics show ``acc ±half (n=...)`` (md/html).
     CSV keeps numbers: ``<col>``, ``<col> ci_low``, ``<col> ci_high`` (and ``<col> n`` for groups).
     """
     import pandas as pd
@@ -414,7 +410,8 @@ def format_frame(df, fmt: Format = "md", *, title: str | None = None) -> str:
         else:
             cols[c] = [f"{v[0]:.1f}" if _is_metric(v) and v[0] is not None else "" for v in vals]
             cols[f"{c} 95% CI"] = [
-                f"[{v[1]:.1f}, {v[2]:.1f}]" if _is_metric(v) and v[1] is not None else "" for v in vals
+                f"[{v[1]:.1f}, {v[2]:.1f}] ±{max(v[0] - v[1], v[2] - v[0]):.1f}"
+                if _is_metric(v) and v[1] is not None else "" for v in vals
             ]
     out = pd.DataFrame(cols)
     if fmt == "csv":

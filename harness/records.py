@@ -7,15 +7,20 @@ A run directory holds:
   keyed by ``(task, id, sample_idx)``. Written as it goes; a torn last line from a kill is ignored
   and the sample regenerated on resume.
 - ``results.json``: the aggregated metrics (written by :mod:`harness.reports`).
+
+One line of ``samples.jsonl`` is one :class:`Sample`: parsed by :meth:`Sample.from_dict`, written by
+:meth:`Sample.to_dict`; readers score it with :meth:`Sample.score` (``mode`` strict, flexible, tol_strict,
+tol_flexible) and group it by :attr:`Sample.problem` / :attr:`Sample.cell`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 
 from harness.errors import DataError
 from harness.io import atomic_write_json, read_jsonl_tolerant
@@ -54,7 +59,7 @@ SAMPLE_FIELDS = {
     "task": "task name",
     "id": "problem id within the task",
     "sample_idx": "0..n-1 for --n samples",
-    "subject": "MATH subject, 'GSM8K', or null",
+    "subject": "the task's cell label (MATH subject, 'GSM8K', OlympiadBench subfield, Minerva course, exam) or null",
     "level": "1-5 or null",
     "gold": "reference answer (string, or list of accepted alternatives)",
     "prompt": "the exact text sent to the backend",
@@ -63,8 +68,8 @@ SAMPLE_FIELDS = {
     "extracted_flexible": "answer extracted in flexible mode, or null",
     "correct_strict": "bool",
     "correct_flexible": "bool",
-    "status_strict": "correct | wrong | no_answer | timeout",
-    "status_flexible": "correct | wrong | no_answer | timeout",
+    "status_strict": "correct | wrong | no_answer | timeout | error",
+    "status_flexible": "correct | wrong | no_answer | timeout | error",
     "prompt_tokens": "int",
     "tokens": "generated tokens (int)",
     "finish_reason": "stop | length",
@@ -76,24 +81,200 @@ SAMPLE_EXTRA_FIELDS = {
     "gen_s": "this sample's share of its batch's generation wall time (seconds); tokens/s = sum tokens / sum gen_s",
 }
 
+#: Optional sample fields (absent in older runs, and ``correct_tol_*`` only for tasks with a tolerance);
+#: readers treat a missing one as "not recorded", never as False.
+SAMPLE_OPTIONAL_FIELDS = {
+    "unclosed_think": "bool: the output opened a <think> block it never closed",
+    "correct_tol_strict": "bool: strict verdict under the task's numeric tolerance (tasks with rel_tol only)",
+    "correct_tol_flexible": "bool: flexible verdict under the task's numeric tolerance (tasks with rel_tol only)",
+}
 
-def sample_key(s: dict) -> tuple[str, str, int]:
+#: Grading modes a :class:`Sample` can be scored in. ``tol_*`` exist only for tasks with a tolerance.
+MODES: tuple[str, ...] = ("strict", "flexible")
+TOL_MODES: tuple[str, ...] = ("tol_strict", "tol_flexible")
+ALL_MODES: tuple[str, ...] = MODES + TOL_MODES
+Mode = Literal["strict", "flexible", "tol_strict", "tol_flexible"]
+#: Every status a grade can have; ``error`` is an internal exception while grading (never "wrong").
+STATUSES: tuple[str, ...] = ("correct", "wrong", "no_answer", "timeout", "error")
+#: The one place a mode names its samples.jsonl verdict key.
+VERDICT_FIELD = {"strict": "correct_strict", "flexible": "correct_flexible",
+                 "tol_strict": "correct_tol_strict", "tol_flexible": "correct_tol_flexible"}
+
+Key = tuple[str, str, int]
+Cell = tuple[str, str | None, int | None]
+
+
+def _opt_bool(v: Any) -> bool | None:
+    return None if v is None else bool(v)
+
+
+def _opt_int(v: Any) -> int | None:
+    if v is None or v == "":
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One graded sample: a line of ``samples.jsonl`` (:data:`SAMPLE_FIELDS`, :data:`SAMPLE_EXTRA_FIELDS`).
+
+    Read with :meth:`from_dict`, written with :meth:`to_dict` (the same keys as before; optional keys
+    that were absent stay absent, unknown keys are kept). Every metric reads a verdict through
+    :meth:`correct` / :meth:`score` / :meth:`status`, never by building a key name.
+
+    Examples:
+        >>> s = Sample.from_dict({"task": "gsm8k", "id": 3, "correct_strict": True, "status_strict": "correct"})
+        >>> s.key, s.score("strict"), s.score("flexible"), s.status("flexible")
+        (('gsm8k', '3', 0), 1.0, 0.0, None)
+    """
+
+    task: str
+    id: str
+    sample_idx: int = 0
+    subject: str | None = None
+    level: int | None = None
+    gold: Any = None
+    prompt: Any = None
+    output: str | None = None
+    extracted_strict: str | None = None
+    extracted_flexible: str | None = None
+    correct_strict: bool = False
+    correct_flexible: bool = False
+    status_strict: str | None = None
+    status_flexible: str | None = None
+    prompt_tokens: int | None = None
+    tokens: int | None = None
+    finish_reason: str | None = None
+    truncated: bool | None = None
+    gen_s: float | None = None
+    unclosed_think: bool | None = None
+    correct_tol_strict: bool | None = None
+    correct_tol_flexible: bool | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    present: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    # ---- identity
+    @property
+    def key(self) -> Key:
+        """``(task, id, sample_idx)``: what resume, merge and paired comparisons match on."""
+        return (self.task, self.id, self.sample_idx)
+
+    @property
+    def problem(self) -> tuple[str, str]:
+        """``(task, id)``: the statistical unit (samples of one problem are not independent)."""
+        return (self.task, self.id)
+
+    @property
+    def cell(self) -> Cell:
+        """``(task, subject, level)``: the unit of per-cell tables, weak-cell selection and the loop."""
+        return (self.task, self.subject, self.level)
+
+    # ---- verdicts
+    def correct(self, mode: str = "strict") -> bool:
+        """The verdict in ``mode``. ``tol_*`` falls back to the exact verdict where the sample has no
+        tolerant one (a tolerance only adds equalities, so exact-correct is tolerant-correct).
+
+        Raises:
+            ValueError: an unknown mode.
+        """
+        if mode not in VERDICT_FIELD:
+            raise ValueError(f"Expected a grading mode in {tuple(VERDICT_FIELD)}, found {mode!r}.")
+        v = getattr(self, VERDICT_FIELD[mode])
+        return bool(getattr(self, VERDICT_FIELD[mode.removeprefix("tol_")]) if v is None else v)
+
+    def score(self, mode: str = "strict") -> float:
+        """1.0 when correct in ``mode``, else 0.0."""
+        return 1.0 if self.correct(mode) else 0.0
+
+    def has(self, mode: str) -> bool:
+        """Whether the record carries its own verdict for ``mode``: a ``correct_<mode>`` key in the line
+        read (always, for a Sample built in code), and for ``tol_*`` a tolerant verdict."""
+        name = VERDICT_FIELD[mode]
+        if mode in TOL_MODES:
+            return getattr(self, name) is not None
+        return not self.present or name in self.present
+
+    def status(self, mode: str = "strict") -> str | None:
+        """The status in ``mode`` (``tol_*`` share the exact mode's extraction and status, except that a
+        tolerant-correct answer is ``correct``)."""
+        base = mode.removeprefix("tol_")
+        st = self.status_strict if base == "strict" else self.status_flexible
+        if mode in TOL_MODES and self.correct(mode):
+            return "correct"
+        return st
+
+    def extracted(self, mode: str = "strict") -> str | None:
+        """The answer extracted in ``mode`` (``tol_*`` use the exact mode's extraction)."""
+        return self.extracted_strict if mode.removeprefix("tol_") == "strict" else self.extracted_flexible
+
+    # ---- I/O
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Sample:
+        """Parse one samples.jsonl object (older records without the optional keys included).
+
+        Raises:
+            KeyError: no ``task`` or ``id``. ValueError / TypeError: a ``sample_idx`` that is not an int.
+        """
+        known = {f.name for f in fields(cls)} - {"extra", "present"}
+        return cls(
+            task=str(d["task"]), id=str(d["id"]), sample_idx=int(d.get("sample_idx", 0) or 0),
+            subject=None if d.get("subject") in (None, "") else str(d["subject"]),
+            level=_opt_int(d.get("level")), gold=d.get("gold"), prompt=d.get("prompt"), output=d.get("output"),
+            extracted_strict=d.get("extracted_strict"), extracted_flexible=d.get("extracted_flexible"),
+            correct_strict=bool(d.get("correct_strict")), correct_flexible=bool(d.get("correct_flexible")),
+            status_strict=d.get("status_strict"), status_flexible=d.get("status_flexible"),
+            prompt_tokens=_opt_int(d.get("prompt_tokens")), tokens=_opt_int(d.get("tokens")),
+            finish_reason=d.get("finish_reason"), truncated=_opt_bool(d.get("truncated")),
+            gen_s=None if d.get("gen_s") is None else float(d["gen_s"]),
+            unclosed_think=_opt_bool(d.get("unclosed_think")),
+            correct_tol_strict=_opt_bool(d.get("correct_tol_strict")),
+            correct_tol_flexible=_opt_bool(d.get("correct_tol_flexible")),
+            extra={k: v for k, v in d.items() if k not in known},
+            present=frozenset(k for k in d if k in known),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The samples.jsonl object: every :data:`SAMPLE_FIELDS` key, and each optional key only when set
+        (or when it was present in the record read). Unknown keys read by :meth:`from_dict` are kept."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("extra", "present"):
+                continue
+            v = getattr(self, f.name)
+            if f.name in SAMPLE_FIELDS or v is not None or f.name in self.present:
+                out[f.name] = v
+        out.update(self.extra)
+        return out
+
+
+def sample_key(s: Mapping | Sample) -> Key:
+    """``(task, id, sample_idx)`` of a raw record or a :class:`Sample`."""
+    if isinstance(s, Sample):
+        return s.key
     return (str(s["task"]), str(s["id"]), int(s.get("sample_idx", 0)))
 
 
 @dataclass
 class Run:
-    """A loaded run directory."""
+    """A loaded run directory.
+
+    ``samples`` are the raw JSON objects as read (kept verbatim: resume and merge rewrite them
+    byte for byte); ``records`` are the same lines as typed :class:`Sample` s, which every metric reads.
+    """
 
     path: Path
     manifest: dict
     samples: list[dict] = field(default_factory=list)
     n_bad_lines: int = 0
+    records: list[Sample] = field(default_factory=list)
 
     def tasks(self) -> list[str]:
-        return sorted({s["task"] for s in self.samples})
+        return sorted({s.task for s in self.records})
 
-    def by_key(self) -> dict[tuple[str, str, int], dict]:
+    def by_key(self) -> dict[Key, dict]:
         return {sample_key(s): s for s in self.samples}
 
 
@@ -115,20 +296,16 @@ def load_run(run_dir: str | os.PathLike, *, require_manifest: bool = True) -> Ru
     except ValueError as e:
         raise DataError(f"{mpath} is not valid JSON ({e}). Re-run the evaluation into a new directory.") from None
     rows, n_bad = read_jsonl_tolerant(p / SAMPLES)
-    seen: dict[tuple[str, str, int], dict] = {}
+    seen: dict[Key, tuple[dict, Sample]] = {}
     for i, r in enumerate(rows):
         try:
-            k = sample_key(r)
+            rec = Sample.from_dict(r)
         except (KeyError, TypeError, ValueError):
             raise DataError(f"{p / SAMPLES}: record {i + 1} lacks task/id/sample_idx; found keys {sorted(r)}.") from None
-        seen.setdefault(k, r)
-    return Run(path=p, manifest=manifest, samples=list(seen.values()), n_bad_lines=n_bad)
+        seen.setdefault(rec.key, (r, rec))
+    return Run(path=p, manifest=manifest, samples=[r for r, _ in seen.values()], n_bad_lines=n_bad,
+               records=[s for _, s in seen.values()])
 
 
 def write_manifest(run_dir: str | os.PathLike, manifest: dict) -> None:
     atomic_write_json(Path(run_dir) / MANIFEST, manifest)
-
-
-def iter_scores(samples: Iterable[dict], mode: str = "strict") -> Iterable[tuple[tuple[str, str, int], float]]:
-    for s in samples:
-        yield sample_key(s), 1.0 if s.get(f"correct_{mode}") else 0.0

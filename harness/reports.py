@@ -1,165 +1,106 @@
 """Aggregation of a run directory into ``results.json`` and printed tables.
 
 ``summarize(run)`` reads the graded samples of a :class:`harness.records.Run` and returns the
-dict written to ``results.json``; ``format_tables(results)`` renders it with tabulate.
+dict written to ``results.json``; ``format_tables(results)`` renders it with tabulate. Every figure
+comes from :mod:`harness.metrics`; the leaderboard stores this same per-task block
+(:func:`summarize_task`) in its records, and ``harness weak``, ``harness check`` and the loop compute
+theirs with the same functions from the same samples, so they agree figure for figure
+(``tests/test_agreement.py``). None of them reads ``results.json``: it is the run's summary for people
+and other tools.
 
-results.json schema (the leaderboard and ``harness check`` read this; additive changes only)::
+results.json schema (additive changes only)::
 
     {
       "manifest": {...},                       # the run's manifest.json, verbatim
       "n_bad_lines": int,                      # malformed samples.jsonl lines ignored
       "tasks": {
         "<task>": {
-          "strict":   {"acc": float, "ci": [lo, hi], "n": int, "correct": int},
-          "flexible": {"acc": float, "ci": [lo, hi], "n": int, "correct": int},
-          "n_problems": int,                   # distinct problem ids (n counts samples)
+          "strict":   {"acc", "ci": [lo, hi], "n", "n_samples", "correct"},   # n counts problems
+          "flexible": {...},
+          "tol_strict": {...}, "tol_flexible": {...},   # only tasks graded with a numeric tolerance
+          "n_problems": int, "n_samples": int,
+          "statuses": {"strict": {"correct": int, "wrong": int, "no_answer": int, "timeout": int,
+                                  "error": int, ...}, "flexible": {...}},
           "no_answer_rate": float,             # strict extraction found nothing
           "no_answer_rate_flexible": float,
           "timeout": int,                      # samples whose strict or flexible grading timed out
+          "error": int,                        # samples whose strict or flexible grading raised (status error)
+          "unclosed_think_rate": float | null, # outputs with an unclosed <think> (null: not recorded)
           "truncation_rate": float,            # finish_reason == "length"
           "mean_tokens": float,                # mean generated tokens per sample
           "tokens_per_s": float | null,        # generated tokens / generation wall time (gen_s)
           "by_subject": {"<subject>": {"strict": {...}, "flexible": {...}}},
-          "by_level":   {"<level>":   {"strict": {...}, "flexible": {...}}},   # "1".."5"
+          "by_level":   {"<level>":   {"strict": {...}, "flexible": {...}}},
           "by_subject_level": {"<subject>": {"<level>": {"strict": {...}, "flexible": {...}}}},
-          "maj@k":  {"k": int, "strict": float, "flexible": float},          # only when n > 1
-          "pass@k": {"strict": {"<k>": float}, "flexible": {"<k>": float}}  # only when n > 1
+          "sampling": {"<mode>": {"k", "avg@k": {...}, "pass@k": {"<k>": {"acc", "ci", "n"}},
+                                  "maj@k": {...}}},                     # only when n > 1
+          "maj@k":  {"k": int, "strict": float, "flexible": float},   # only when n > 1 (older readers)
+          "pass@k": {"strict": {"<k>": float}, "flexible": {"<k>": float}}
         }
       }
     }
 
-Accuracies are fractions in [0, 1]; ``ci`` is the Wilson 95% interval with one sample per problem.
-With ``n > 1`` samples per problem, ``strict``/``flexible`` average every sample (that is pass@1) with
-a CI clustered by problem (samples of one problem are not independent evidence), and maj@k / pass@k
-are per problem. Subjects and
-levels are absent when the task has none (GSM8K's subject is "GSM8K"; its level is null).
+Accuracies are fractions in [0, 1] over problems (:mod:`harness.metrics`): with one sample per problem
+the CI is Wilson's; with ``n > 1`` samples per problem the accuracy is avg@k (the mean of per-problem
+means) with a CI clustered by problem. An empty group is ``null``, never 0. A breakdown exists when
+the samples carry the field: every recorded subject is a group (GSM8K's "GSM8K" too), levels likewise;
+``by_subject_level`` holds the samples that have both.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from harness.answers import equivalent
-from harness.records import Run
-from harness.stats import clustered_accuracy
+from harness import metrics
+from harness.records import MODES, Run, Sample
 
 log = logging.getLogger(__name__)
 
-MODES = ("strict", "flexible")
+
+def _blocks(samples: Sequence[Sample], modes: Sequence[str]) -> dict:
+    return {m: metrics.accuracy(samples, m).to_dict() for m in modes}
 
 
-def acc_block(samples: Sequence[dict], mode: str) -> dict:
-    """``{"acc", "ci", "n", "correct"}`` for one mode over samples (``n`` counts samples).
+def summarize_task(samples: Sequence[Sample], answer_task: str = "math") -> dict:
+    """Metrics for one task's samples (the per-task block of results.json, see the module docstring).
 
-    The CI is clustered by problem (:func:`harness.stats.clustered_accuracy`): Wilson with one sample
-    per problem; with several, samples of one problem are not counted as independent evidence.
+    Args:
+        samples: the task's graded samples (raw samples.jsonl objects are parsed too).
+        answer_task: the answer-rules family, for maj@k voting.
     """
-    n = len(samples)
-    k = sum(1 for s in samples if s.get(f"correct_{mode}"))
-    if not n:
-        return {"acc": 0.0, "ci": [0.0, 0.0], "n": 0, "correct": 0}
-    by_problem: dict = defaultdict(list)
-    for s in samples:
-        by_problem[(s.get("task"), s.get("id"))].append(1.0 if s.get(f"correct_{mode}") else 0.0)
-    acc, lo, hi = clustered_accuracy(list(by_problem.values()))
-    return {"acc": acc, "ci": [lo, hi], "n": n, "correct": k}
-
-
-def _both(samples: Sequence[dict]) -> dict:
-    return {m: acc_block(samples, m) for m in MODES}
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k estimator 1 - C(n-c, k) / C(n, k) (Chen et al. 2021) for one problem."""
-    if k > n:
-        raise ValueError(f"pass@k needs k <= n, got k={k}, n={n}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
-
-
-def majority_correct(samples: Sequence[dict], mode: str, answer_task: str) -> bool:
-    """Majority vote over extracted answers, grouped by :func:`harness.answers.equivalent`.
-
-    Samples without an answer do not vote; ties go to the group whose first member came first
-    (lowest sample_idx). The vote is correct when the winning group's samples are graded correct.
-    """
-    groups: list[list[dict]] = []
-    for s in sorted(samples, key=lambda r: int(r.get("sample_idx", 0))):
-        ans = s.get(f"extracted_{mode}")
-        if ans is None:
-            continue
-        for g in groups:
-            if equivalent(str(ans), str(g[0][f"extracted_{mode}"]), answer_task):
-                g.append(s)
-                break
-        else:
-            groups.append([s])
-    if not groups:
-        return False
-    best = max(groups, key=len)  # max keeps the first of equal lengths
-    return bool(best[0].get(f"correct_{mode}"))
-
-
-def _group(samples: Iterable[dict], key) -> dict:
-    out: dict = defaultdict(list)
-    for s in samples:
-        out[key(s)].append(s)
-    return out
-
-
-def summarize_task(samples: Sequence[dict], answer_task: str = "math") -> dict:
-    """Metrics for one task's samples (see the module docstring)."""
-    n = len(samples)
-    res: dict = _both(samples)
-    problems = _group(samples, lambda s: str(s["id"]))
-    res["n_problems"] = len(problems)
-    res["no_answer_rate"] = sum(s.get("status_strict") == "no_answer" for s in samples) / n if n else 0.0
-    res["no_answer_rate_flexible"] = (
-        sum(s.get("status_flexible") == "no_answer" for s in samples) / n if n else 0.0
-    )
-    res["timeout"] = sum(1 for s in samples if "timeout" in (s.get("status_strict"), s.get("status_flexible")))
-    res["truncation_rate"] = sum(1 for s in samples if s.get("finish_reason") == "length") / n if n else 0.0
-    toks = [int(s.get("tokens") or 0) for s in samples]
-    res["mean_tokens"] = sum(toks) / n if n else 0.0
-    secs = sum(float(s.get("gen_s") or 0.0) for s in samples)
+    samples = metrics.as_samples(samples)
+    modes = metrics.modes_present(samples)
+    res: dict = _blocks(samples, modes)
+    res["n_problems"] = len(metrics.group(samples, "problem"))
+    res["n_samples"] = len(samples)
+    res["statuses"] = {m: metrics.status_counts(samples, m) for m in MODES}
+    res["no_answer_rate"] = metrics.rate(samples, lambda s: s.status("strict") == "no_answer")
+    res["no_answer_rate_flexible"] = metrics.rate(samples, lambda s: s.status("flexible") == "no_answer")
+    res["timeout"] = metrics.either_status(samples, "timeout")
+    res["error"] = metrics.either_status(samples, "error")
+    res["unclosed_think_rate"] = metrics.rate(samples, lambda s: s.unclosed_think)
+    res["truncation_rate"] = metrics.rate(samples, lambda s: s.finish_reason == "length")
+    toks = [s.tokens or 0 for s in samples]
+    res["mean_tokens"] = sum(toks) / len(toks) if toks else None
+    secs = sum(s.gen_s or 0.0 for s in samples)
     res["tokens_per_s"] = round(sum(toks) / secs, 2) if secs > 0 else None
 
-    subjects = _group((s for s in samples if s.get("subject") not in (None, "GSM8K")), lambda s: s["subject"])
-    if subjects:
-        res["by_subject"] = {k: _both(v) for k, v in sorted(subjects.items())}
-    levels = _group((s for s in samples if s.get("level") is not None), lambda s: str(s["level"]))
-    if levels:
-        res["by_level"] = {k: _both(v) for k, v in sorted(levels.items())}
-    if subjects and levels:
-        res["by_subject_level"] = {
-            subj: {
-                k: _both(v)
-                for k, v in sorted(_group((s for s in rows if s.get("level") is not None),
-                                          lambda s: str(s["level"])).items())
-            }
-            for subj, rows in sorted(subjects.items())
-        }
+    for name, by in (("by_subject", "subject"), ("by_level", "level")):
+        groups = metrics.group(samples, by)
+        if groups:
+            res[name] = {str(k): _blocks(v, modes) for k, v in groups.items()}
+    cells = metrics.group(samples, "subject_level")
+    if cells:
+        res["by_subject_level"] = {}
+        for (subj, lvl), v in cells.items():
+            res["by_subject_level"].setdefault(subj, {})[str(lvl)] = _blocks(v, modes)
 
-    k = max((len(v) for v in problems.values()), default=1)
-    if k > 1:
-        res["maj@k"] = {"k": k}
-        res["pass@k"] = {}
-        ks = sorted({1, k} | {2**j for j in range(1, 12) if 2**j < k})
-        for mode in MODES:
-            res["maj@k"][mode] = sum(
-                majority_correct(v, mode, answer_task) for v in problems.values()
-            ) / len(problems)
-            res["pass@k"][mode] = {
-                str(kk): sum(
-                    pass_at_k(len(v), sum(bool(s.get(f"correct_{mode}")) for s in v), kk)
-                    for v in problems.values() if len(v) >= kk
-                ) / max(1, sum(1 for v in problems.values() if len(v) >= kk))
-                for kk in ks
-            }
+    sampling = {m: metrics.sampling_metrics(samples, m, answer_task) for m in modes}
+    if any(v is not None for v in sampling.values()):
+        res["sampling"] = sampling
+        res["maj@k"] = {"k": sampling["strict"]["k"], **{m: sampling[m]["maj@k"]["acc"] for m in MODES}}
+        res["pass@k"] = {m: {k: v["acc"] for k, v in sampling[m]["pass@k"].items()} for m in MODES}
     return res
 
 
@@ -173,7 +114,7 @@ def summarize(run: Run) -> dict:
         ``{"manifest", "n_bad_lines", "tasks": {task: metrics}}``.
     """
     families: Mapping[str, str] = run.manifest.get("answer_tasks") or {}
-    by_task = _group(run.samples, lambda s: s["task"])
+    by_task = metrics.group(run.records, "task")
     order = list(run.manifest.get("tasks") or {}) + sorted(set(by_task) - set(run.manifest.get("tasks") or {}))
     tasks = {t: summarize_task(by_task[t], families.get(t, t)) for t in order if t in by_task}
     return {"manifest": run.manifest, "n_bad_lines": run.n_bad_lines, "tasks": tasks}
@@ -183,17 +124,84 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-def _acc_ci(b: Mapping) -> str:
-    return f"{_pct(b['acc'])} [{_pct(b['ci'][0])}, {_pct(b['ci'][1])}]"
+def _acc_ci(b: Mapping | None) -> str:
+    """``acc [lo, hi] ±half`` in percent (the half-width says how large a change is noise)."""
+    if not b or b.get("acc") is None:
+        return "-"
+    lo, hi = b["ci"]
+    return f"{_pct(b['acc'])} [{_pct(lo)}, {_pct(hi)}] ±{_pct(max(b['acc'] - lo, hi - b['acc']))}"
+
+
+def _acc_pm(b: Mapping | None) -> str:
+    if not b or b.get("acc") is None:
+        return "-"
+    lo, hi = b["ci"]
+    return f"{_pct(b['acc'])} ±{_pct(max(b['acc'] - lo, hi - b['acc']))}"
 
 
 def _cell(b: Mapping | None) -> str:
     return "" if not b else f"{_pct(b['strict']['acc'])} ({b['strict']['n']})"
 
 
+def _level_order(x: str):
+    return (0, int(x), "") if x.isdigit() else (1, 0, x)
+
+
+def _overview(results: Mapping, tablefmt: str) -> str:
+    from tabulate import tabulate
+
+    m = results.get("manifest") or {}
+    tasks: Mapping = results.get("tasks") or {}
+    multi = any("sampling" in r for r in tasks.values())
+    tol = any("tol_strict" in r or "tol_flexible" in r for r in tasks.values())
+    think = any(r.get("unclosed_think_rate") is not None for r in tasks.values())
+    avg = " (avg@k)" if multi else ""
+    headers = ["task", "version", f"strict{avg} % [95% CI] ±", f"flexible{avg} % [95% CI] ±"]
+    headers += ["tol strict % [95% CI] ±", "tol flexible % [95% CI] ±"] if tol else []
+    headers += ["n"] + (["k", "pass@k strict % ±", "maj@k strict % ±"] if multi else [])
+    headers += ["no-answer %", "timeout", "error"] + (["unclosed think %"] if think else [])
+    headers += ["truncated %", "mean tokens", "tokens/s"]
+    rows = []
+    for t, r in tasks.items():
+        row = [t, (m.get("tasks") or {}).get(t, ""), _acc_ci(r["strict"]), _acc_ci(r["flexible"])]
+        row += [_acc_ci(r.get("tol_strict")), _acc_ci(r.get("tol_flexible"))] if tol else []
+        row += [r["strict"]["n"]]
+        if multi:
+            sm = (r.get("sampling") or {}).get("strict")
+            row += [sm["k"], _acc_pm(sm["pass@k"][str(sm["k"])]), _acc_pm(sm["maj@k"])] if sm else [1, "", ""]
+        row += [_pct(r.get("no_answer_rate")), r.get("timeout", 0), r.get("error", 0)]
+        row += [_pct(r.get("unclosed_think_rate"))] if think else []
+        row += [_pct(r.get("truncation_rate")),
+                "-" if r.get("mean_tokens") is None else f"{r['mean_tokens']:.1f}",
+                "-" if r.get("tokens_per_s") is None else f"{r['tokens_per_s']:.1f}"]
+        rows.append(row)
+    return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+
+
+def _sampling_table(t: str, r: Mapping, tablefmt: str) -> str:
+    from tabulate import tabulate
+
+    samp = r["sampling"]
+    modes = [m for m in samp if samp[m] is not None]
+    k = samp["strict"]["k"]
+    names = ["avg@k", *(f"pass@{x}" for x in samp["strict"]["pass@k"]), "maj@k"]
+    body = []
+    for name in names:
+        row = [name]
+        for m in modes:
+            b = samp[m]["pass@k"][name[5:]] if name.startswith("pass@") else samp[m][name]
+            row.append(_acc_ci(b))
+        body.append(row)
+    return f"{t}: {k} samples per problem (% [95% CI, clustered by problem] ±half-width)\n" + tabulate(
+        body, headers=["metric", *(f"{m.replace('_', ' ')} %" for m in modes)], tablefmt=tablefmt, disable_numparse=True)
+
+
 def format_tables(results: Mapping, tablefmt: str = "github") -> str:
-    """Render results as text tables: one overview, then per-subject x level and per-level tables
-    for tasks that have subjects/levels (Skywork-Math Tables 2 and 12 style; cells "acc% (n)")."""
+    """Render results as text tables: an overview (every status counted; tolerant accuracy, unclosed
+    think rate and pass@k/maj@k columns when the run has them), a sampling table for ``--n`` > 1, then
+    per-subject x level and per-level tables for tasks whose samples carry them (Skywork-Math Tables 2
+    and 12 style; cells "acc% (n)"). A task with a single subject and no levels (GSM8K) gets no subject
+    table: it would repeat the overview row."""
     from tabulate import tabulate
 
     m = results.get("manifest") or {}
@@ -202,43 +210,27 @@ def format_tables(results: Mapping, tablefmt: str = "github") -> str:
     lines = [
         (f"model: {m.get('model')}  backend: {m.get('backend')}  prompt: {pname}  n_shot: {m.get('n_shot')}  "
          f"commit: {m.get('commit')}  date: {m.get('date')}"),
+        "", _overview(results, tablefmt),
     ]
-    tasks: Mapping = results.get("tasks") or {}
-    multi = any("maj@k" in r for r in tasks.values())
-    headers = ["task", "version", "strict % [95% CI]", "flexible % [95% CI]", "n", "no-answer %", "timeout",
-               "truncated %", "mean tokens", "tokens/s"]
-    if multi:
-        headers += ["maj@k strict %", "pass@k strict %"]
-    rows = []
-    for t, r in tasks.items():
-        row = [t, (m.get("tasks") or {}).get(t, ""), _acc_ci(r["strict"]), _acc_ci(r["flexible"]),
-               r["strict"]["n"], _pct(r["no_answer_rate"]), r["timeout"], _pct(r["truncation_rate"]),
-               f"{r['mean_tokens']:.1f}", "-" if r["tokens_per_s"] is None else f"{r['tokens_per_s']:.1f}"]
-        if multi:
-            if "maj@k" in r:
-                k = r["maj@k"]["k"]
-                row += [f"{_pct(r['maj@k']['strict'])} (k={k})", f"{_pct(r['pass@k']['strict'][str(k)])} (k={k})"]
-            else:
-                row += ["", ""]
-        rows.append(row)
-    lines += ["", tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)]
-    for t, r in tasks.items():
-        subj = r.get("by_subject")
-        lev = r.get("by_level")
-        if subj:
-            levels = sorted(lev or {}, key=lambda x: int(x) if x.isdigit() else 99)
+    for t, r in (results.get("tasks") or {}).items():
+        if r.get("sampling"):
+            lines += ["", _sampling_table(t, r, tablefmt)]
+        subj = r.get("by_subject") or {}
+        lev = r.get("by_level") or {}
+        levels = sorted(lev, key=_level_order)
+        if len(subj) > 1 or (subj and levels):
             sl = r.get("by_subject_level") or {}
-            hdr = ["subject", "n", "strict %", "flexible %"] + [f"L{x} strict % (n)" for x in levels]
-            body = [[s, b["strict"]["n"], _pct(b["strict"]["acc"]), _pct(b["flexible"]["acc"])]
+            hdr = ["subject", "n", "strict % ±", "flexible % ±"] + [f"L{x} strict % (n)" for x in levels]
+            body = [[s, b["strict"]["n"], _acc_pm(b["strict"]), _acc_pm(b["flexible"])]
                     + [_cell((sl.get(s) or {}).get(x)) for x in levels] for s, b in subj.items()]
-            body.append(["All", r["strict"]["n"], _pct(r["strict"]["acc"]), _pct(r["flexible"]["acc"])]
+            body.append(["All", r["strict"]["n"], _acc_pm(r["strict"]), _acc_pm(r["flexible"])]
                         + [_cell(lev[x]) for x in levels])
             lines += ["", f"{t}: accuracy by subject and level", tabulate(body, headers=hdr, tablefmt=tablefmt,
                                                                           disable_numparse=True)]
         if lev:
-            body = [[f"Level {x}", b["strict"]["n"], _acc_ci(b["strict"]), _acc_ci(b["flexible"])]
-                    for x, b in sorted(lev.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 99)]
+            body = [[f"Level {x}", lev[x]["strict"]["n"], _acc_ci(lev[x]["strict"]), _acc_ci(lev[x]["flexible"])]
+                    for x in levels]
             lines += ["", f"{t}: accuracy by level",
-                      tabulate(body, headers=["level", "n", "strict % [95% CI]", "flexible % [95% CI]"],
+                      tabulate(body, headers=["level", "n", "strict % [95% CI] ±", "flexible % [95% CI] ±"],
                                tablefmt=tablefmt, disable_numparse=True)]
     return "\n".join(lines)

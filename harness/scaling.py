@@ -118,36 +118,66 @@ def scaling_table(fits: list[CellFit]) -> str:
     return tabulate(rows, headers=["cell", "examples:acc per round", "pts/e-fold", "verdict"], tablefmt="github")
 
 
+def _short_verdict(f: CellFit) -> str:
+    if f.b is None:
+        return "no fit: too few data sizes"
+    if f.needed is None and "includes 0" in f.verdict:
+        return f"{f.b * 100:+.1f} pts/e-fold, CI includes 0"
+    return f"{f.b * 100:+.1f} pts/e-fold"
+
+
 def plot_scaling(fits: list[CellFit], path: str | os.PathLike) -> Path:
-    """Accuracy against log data size per cell, with 95% Wilson error bars and the fitted line."""
+    """Write :func:`scaling_figure` as a PNG; returns its path."""
+    import matplotlib.pyplot as plt
+
+    fig = scaling_figure(fits)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def scaling_figure(fits: list[CellFit]):
+    """Accuracy against log data size per cell, with 95% Wilson error bars and the fitted line.
+
+    Cells are drawn with their own marker and nudged apart on x (a few percent on the log axis), so
+    equal points of different cells stay visible; each cell's rounds are joined by a dotted line. The fit
+    ``a + b ln(examples)`` is drawn over the cell's data range and a little beyond (within 0-100%): solid
+    when its slope is clearly positive, dashed when its interval includes 0; the legend gives each
+    cell's verdict (cells with fewer than 3 data sizes have no fit, and say so).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for f in fits:
-        xs = [max(e, 1) for e, _, _ in f.points]
+    markers = "osD^vP*Xhp<>"
+    fig, ax = plt.subplots(figsize=(8, 5))
+    m = len(fits)
+    for j, f in enumerate(fits):
+        nudge = 1.15 ** (j - (m - 1) / 2)
+        xs = [max(e, 1) * nudge for e, _, _ in f.points]
         ys = [acc for _, acc, _ in f.points]
         errs = [wilson_interval(round(acc * n), n) for _, acc, n in f.points]
         lo = [max(0.0, y - e[0]) for y, e in zip(ys, errs)]
         hi = [max(0.0, e[1] - y) for y, e in zip(ys, errs)]
-        line = ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", linestyle="none", capsize=3, label=f.cell)
+        line = ax.errorbar(xs, ys, yerr=[lo, hi], marker=markers[j % len(markers)], markersize=6, linestyle=":",
+                           linewidth=1.0, alpha=0.9, capsize=3, label=f"{f.cell}: {_short_verdict(f)}")
         if f.b is not None and f.a is not None:
-            pos = [x for x in xs if x > 1]
-            if pos:
-                x0, x1 = min(pos), max(pos) * 4
-                grid = [x0 * (x1 / x0) ** (i / 20) for i in range(21)]
-                ax.plot(grid, [f.a + f.b * math.log(g) for g in grid], color=line[0].get_color(), alpha=0.6)
+            pos = [e for e, _, _ in f.points if e > 0]
+            x0, x1 = min(pos), max(pos) * 2
+            grid = [x0 * (x1 / x0) ** (i / 30) for i in range(31)]
+            ys_fit = [y if 0.0 <= y <= 1.0 else math.nan for y in (f.a + f.b * math.log(g) for g in grid)]
+            solid = f.needed is not None or "includes 0" not in f.verdict
+            ax.plot([g * nudge for g in grid], ys_fit, color=line[0].get_color(), linewidth=2.2 if solid else 1.4,
+                    linestyle="-" if solid else (0, (4, 3)), alpha=0.55)
     ax.set_xscale("log")
-    ax.set_xlabel("cumulative synthetic examples for the cell (log; 1 = none)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: "0" if abs(x - 1) < 1e-9 else f"{x:,.0f}"))
+    ax.set_xlabel("cumulative synthetic examples for the cell (log scale; 0 drawn at 1)")
     ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title("Accuracy vs synthetic data per cell")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    ax.set_ylim(-0.03, 1.06)
+    ax.set_title("Accuracy vs synthetic data per cell (95% CI; lines: fit a + b ln(examples))")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
+    return fig

@@ -30,25 +30,41 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of per-problem values in [0, 1] and its normal interval: ``(mean, low, high)``.
+
+    The SE is ``sqrt(Var / n)`` over the values (sample variance, n - 1), the interval clipped to [0, 1].
+    Used for per-problem means of several samples (avg@k) and per-problem pass@k estimates.
+
+    Raises:
+        ValueError: no values.
+    """
+    n = len(values)
+    if n == 0:
+        raise ValueError("a mean needs at least one value")
+    mean = math.fsum(values) / n  # fsum: the same figure whatever order the values come in
+    var = math.fsum((m - mean) ** 2 for m in values) / (n - 1) if n > 1 else 0.0
+    half = z_value(confidence) * math.sqrt(var / n)
+    return mean, max(0.0, mean - half), min(1.0, mean + half)
+
+
 def clustered_accuracy(per_question: Sequence[Sequence[float]], confidence: float = 0.95) -> tuple[float, float, float]:
     """Accuracy of per-question 0/1 sample scores and its interval: ``(acc, low, high)``.
 
     One sample per question: the Wilson interval on k of n. Several: the mean of per-question means
     with a normal interval whose SE comes from the per-question means (clustered by question, so
     samples of one question are not counted as independent evidence).
+
+    Raises:
+        ValueError: no questions (an empty group has no accuracy; callers report None).
     """
-    n = len(per_question)
-    if n == 0:
-        return 0.0, 0.0, 1.0
-    means = [sum(q) / len(q) for q in per_question]
-    acc = sum(means) / n
+    if not per_question:
+        raise ValueError("an accuracy needs at least one question")
+    means = [math.fsum(q) / len(q) for q in per_question]
     if all(len(q) == 1 for q in per_question):
-        lo, hi = wilson_interval(round(sum(means)), n, confidence)
-    else:
-        var = sum((m - acc) ** 2 for m in means) / (n - 1) if n > 1 else 0.0
-        half = z_value(confidence) * math.sqrt(var / n)
-        lo, hi = max(0.0, acc - half), min(1.0, acc + half)
-    return acc, lo, hi
+        lo, hi = wilson_interval(round(math.fsum(means)), len(means), confidence)
+        return math.fsum(means) / len(means), lo, hi
+    return mean_interval(means, confidence)
 
 
 def standard_error(p: float, n: int) -> float:
@@ -67,15 +83,17 @@ class PairedDiff:
     se: float
     ci_low: float
     ci_high: float
-    b: int  # baseline right, candidate wrong
-    c: int  # baseline wrong, candidate right
+    b: int  # baseline right, candidate wrong (with several samples: baseline's mean higher)
+    c: int  # baseline wrong, candidate right (with several samples: candidate's mean higher)
     p_value: float  # exact McNemar, two-sided
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> PairedDiff:
     """Paired comparison of per-question scores ``a`` (baseline) and ``b`` (candidate).
 
-    SE_diff = sqrt(Var(d) / n) with d_i = b_i - a_i (sample variance, n - 1).
+    SE_diff = sqrt(Var(d) / n) with d_i = b_i - a_i (sample variance, n - 1). Scores may be per-question
+    means of several samples: ``b``/``c`` then count questions where the baseline/candidate scored higher
+    and the p-value is the exact sign test on them (for 0/1 scores this is exactly McNemar).
     """
     if len(a) != len(b):
         raise ValueError(f"paired scores need equal lengths, got {len(a)} and {len(b)}")
@@ -83,16 +101,16 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
     if n == 0:
         raise ValueError("paired scores need at least one question")
     d = [float(y) - float(x) for x, y in zip(a, b)]
-    mean = sum(d) / n
-    var = sum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
+    mean = math.fsum(d) / n
+    var = math.fsum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
     se = math.sqrt(var / n)
     z = z_value(confidence)
-    bb = sum(1 for x, y in zip(a, b) if x >= 0.5 and y < 0.5)
-    cc = sum(1 for x, y in zip(a, b) if x < 0.5 and y >= 0.5)
+    bb = sum(1 for x, y in zip(a, b) if x > y)
+    cc = sum(1 for x, y in zip(a, b) if x < y)
     return PairedDiff(
         n=n,
-        acc_a=sum(map(float, a)) / n,
-        acc_b=sum(map(float, b)) / n,
+        acc_a=math.fsum(map(float, a)) / n,
+        acc_b=math.fsum(map(float, b)) / n,
         diff=mean,
         se=se,
         ci_low=max(-1.0, mean - z * se),  # a difference of 0/1 means lies in [-1, 1]

@@ -1,8 +1,10 @@
 """Weak-topic selection: which (task, subject, level) cells of an eval run to make new problems for.
 
-A *cell* is ``(task, subject, level)``: MATH subject x level, GSM8K as one cell (subject "GSM8K",
-level None), or any task's own ``subject``/``level`` fields. The unit is the problem: a problem's
-score is the mean of its samples' ``correct_<mode>`` (one sample per problem in the usual case).
+A *cell* is :attr:`harness.records.Sample.cell`, ``(task, subject, level)``: MATH subject x level,
+GSM8K as one cell (subject "GSM8K", level None), or any task's own ``subject``/``level`` fields
+(OlympiadBench subfield, Minerva course, AIME/AMC exam). Cell accuracies and their intervals are
+:func:`harness.metrics.accuracy` (the problem is the unit: avg@k with a CI clustered by problem when
+there are several samples), the same figures results.json, the leaderboard and ``harness check`` show.
 
 Ranking (documented in the plan as ``why``):
 
@@ -13,6 +15,8 @@ Ranking (documented in the plan as ``why``):
 - a cell is *chosen* only when we are sure it is weak: the upper end of its Wilson interval is below
   ``ref``. Cells with fewer than ``min_samples`` problems are reported as "too few samples", never chosen.
 
+Figures in the plan are unrounded (the table rounds them for display).
+
 The ``budget`` (total new problems) is split over chosen cells in proportion to ``score``
 (largest remainder, at least one each).
 """
@@ -21,14 +25,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from harness import metrics
 from harness.errors import ConfigError, DataError
 from harness.io import atomic_write_json, git_commit, now_iso
-from harness.records import load_run
-from harness.stats import wilson_interval
+from harness.records import Sample, load_run
 
 log = logging.getLogger(__name__)
 
@@ -49,51 +52,48 @@ class WeakConfig:
 
 @dataclass(frozen=True)
 class CellStat:
+    """One cell's accuracy over problems (:func:`harness.metrics.accuracy`) and its task's size."""
+
     task: str
     subject: str | None
     level: int | None
-    n: int
-    k: float  # sum of per-problem scores
-    task_n: int
+    n: int  # problems
+    acc: float
+    ci: tuple[float, float]
+    task_n: int  # problems of the task
 
     @property
-    def acc(self) -> float:
-        return self.k / self.n if self.n else 0.0
+    def k(self) -> float:
+        """Sum of per-problem scores (correct problems with one sample each)."""
+        return self.acc * self.n
 
 
-def cell_stats(samples: Iterable[dict], mode: str = "strict") -> list[CellStat]:
-    """Aggregate per-sample records into per-cell counts (problems as units).
+def cell_stats(samples: Iterable[Sample | Mapping], mode: str = "strict",
+               confidence: float = 0.95) -> list[CellStat]:
+    """Per-cell accuracy (problems as units) of a run's samples.
 
     Args:
-        samples: records of ``samples.jsonl`` (fields task, id, subject, level, correct_<mode>).
-        mode: ``strict`` or ``flexible``.
+        samples: :class:`~harness.records.Sample` s, or raw samples.jsonl objects.
+        mode: ``strict``, ``flexible`` (or ``tol_*`` for tolerance tasks).
+        confidence: CI level.
 
     Returns:
         One :class:`CellStat` per cell, sorted by (task, subject, level).
 
     Raises:
-        DataError: a record lacks ``correct_<mode>``.
+        DataError: a record lacks its verdict in ``mode``.
     """
-    per_problem: dict[tuple[str, str], list[float]] = defaultdict(list)
-    cell_of: dict[tuple[str, str], tuple[str, str | None, int | None]] = {}
-    field = f"correct_{mode}"
+    samples = metrics.as_samples(samples)
     for s in samples:
-        if field not in s:
+        if not s.has(mode):
             raise DataError(
-                f"Expected sample records with {field!r} (as `harness eval` writes), found keys {sorted(s)}. "
+                f"Expected sample records with a {mode!r} verdict (as `harness eval` writes: "
+                f"correct_strict, correct_flexible), found keys {sorted(s.to_dict())}. "
                 "Pass the output directory of a `harness eval` run."
             )
-        key = (str(s["task"]), str(s["id"]))
-        per_problem[key].append(1.0 if s[field] else 0.0)
-        lvl = s.get("level")
-        cell_of[key] = (str(s["task"]), s.get("subject"), int(lvl) if isinstance(lvl, (int, float)) else None)
-    cells: dict[tuple, list[float]] = defaultdict(list)
-    task_n: dict[str, int] = defaultdict(int)
-    for key, scores in per_problem.items():
-        cells[cell_of[key]].append(sum(scores) / len(scores))
-        task_n[key[0]] += 1
-    out = [CellStat(t, sub, lvl, len(v), sum(v), task_n[t]) for (t, sub, lvl), v in cells.items()]
-    return sorted(out, key=lambda c: (c.task, str(c.subject), c.level if c.level is not None else -1))
+    task_n = {t: a.n for t, a in metrics.accuracy_by(samples, "task", mode, confidence).items()}
+    return [CellStat(t, sub, lvl, a.n, a.acc, a.ci, task_n[t])  # type: ignore[arg-type]
+            for (t, sub, lvl), a in metrics.accuracy_by(samples, "cell", mode, confidence).items()]
 
 
 def _allocate(scores: list[float], budget: int) -> list[int]:
@@ -110,7 +110,8 @@ def _allocate(scores: list[float], budget: int) -> list[int]:
     return base
 
 
-def select_weak(samples: list[dict], cfg: WeakConfig = WeakConfig(), *, source_run: str = "") -> dict:
+def select_weak(samples: Iterable[Sample | Mapping], cfg: WeakConfig = WeakConfig(), *,
+                source_run: str = "") -> dict:
     """Rank the cells of a run and build the plan that ``harness synth`` reads.
 
     Args:
@@ -131,17 +132,15 @@ def select_weak(samples: list[dict], cfg: WeakConfig = WeakConfig(), *, source_r
         raise ConfigError(
             f"Expected --top >= 1, --budget >= 0, --min-samples >= 1; found {cfg.top}, {cfg.budget}, {cfg.min_samples}."
         )
+    samples = metrics.as_samples(samples)
     if not samples:
         raise DataError("The run has no samples; nothing to rank. Run `harness eval` first (or let it finish).")
-    stats = cell_stats(samples, cfg.mode)
-    overall: dict[str, float] = {}
-    for t in {c.task for c in stats}:
-        cs = [c for c in stats if c.task == t]
-        overall[t] = sum(c.k for c in cs) / sum(c.n for c in cs)
+    stats = cell_stats(samples, cfg.mode, cfg.confidence)
+    overall = {t: a.acc for t, a in metrics.accuracy_by(samples, "task", cfg.mode, cfg.confidence).items()}
     ranked, skipped = [], []
     for c in stats:
         ref = cfg.target if cfg.target is not None else overall[c.task]
-        lo, hi = wilson_interval(c.k, c.n, cfg.confidence)  # type: ignore[arg-type]
+        lo, hi = c.ci
         gap = ref - c.acc
         share = c.n / c.task_n
         row = {
@@ -149,11 +148,11 @@ def select_weak(samples: list[dict], cfg: WeakConfig = WeakConfig(), *, source_r
             "subject": c.subject,
             "level": c.level,
             "n": c.n,
-            "acc": round(c.acc, 4),
-            "ci": [round(lo, 4), round(hi, 4)],
-            "gap": round(gap, 4),
-            "share": round(share, 4),
-            "score": round(share * gap, 5),
+            "acc": c.acc,
+            "ci": [lo, hi],
+            "gap": gap,
+            "share": share,
+            "score": share * gap,
         }
         refname = "target" if cfg.target is not None else f"{c.task} overall"
         if c.n < cfg.min_samples:
@@ -184,7 +183,7 @@ def select_weak(samples: list[dict], cfg: WeakConfig = WeakConfig(), *, source_r
         "grading": cfg.mode,
         "confidence": cfg.confidence,
         "min_samples": cfg.min_samples,
-        "reference": {t: round(a, 4) for t, a in sorted(overall.items())},
+        "reference": dict(sorted(overall.items())),
         "cells": chosen,
         "skipped": skipped,
         "budget": cfg.budget,
@@ -202,7 +201,7 @@ def weak_from_run(run_dir: str | os.PathLike, cfg: WeakConfig = WeakConfig(), ou
     run = load_run(run_dir)
     if run.n_bad_lines:
         log.warning("%s: skipped %d malformed sample line(s)", run.path, run.n_bad_lines)
-    plan = select_weak(run.samples, cfg, source_run=str(run.path))
+    plan = select_weak(run.records, cfg, source_run=str(run.path))
     plan["model"] = run.manifest.get("model")
     if out is not None:
         atomic_write_json(out, plan)

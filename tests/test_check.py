@@ -228,3 +228,28 @@ def test_baseline_from_leaderboard_entry(tmp_path):
     (lb / "scores" / "feedbeef1234.jsonl").unlink()
     res = run_cli("--baseline", "feedbeef", "--candidate", str(cand), "--leaderboard", str(lb))
     _one_line_error(res, "per-question scores", "harness leaderboard add")
+
+
+def test_groupings_and_several_samples_per_problem(tmp_path):
+    """--by level / cell give per-level and per-(subject, level) rows; with 2 samples per problem the unit is
+    the problem (n = problems, right-only counts over problems) and the report says so."""
+    base = baseline_scores(n=200)
+    b, c = write_run(tmp_path / "b", base), write_run(tmp_path / "c", flipped(base, 30, 5))
+    res = run_cli("--baseline", str(b), "--candidate", str(c), "--by", "level")
+    assert res.exit_code == 1 and "| level " in res.output and "| Level 5 " in res.output, res.output
+    r = check(str(b), str(c), by="cell")
+    labels = [row.group for row in r.tasks[0].groups]
+    assert len(labels) == len(SUBJECTS) * 5 and "Algebra L1" in labels
+    assert sum(row.diff.n for row in r.tasks[0].groups) == 200
+    # Two samples per problem: problem i's sample 1 repeats sample 0 of the baseline, so candidate - baseline
+    # moves each changed problem by 0.5.
+    for d in (b, c):
+        rows = [json.loads(line) for line in (d / "samples.jsonl").read_text().splitlines()]
+        extra = [{**row, "sample_idx": 1, "correct_strict": ok, "correct_flexible": ok}
+                 for row, ok in zip(rows, base)]
+        (d / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows + extra))
+    r = check(str(b), str(c))
+    o = r.tasks[0].overall
+    assert o.n == 200 and (o.b, o.c) == (30, 5) and o.diff == pytest.approx(-25 * 0.5 / 200)
+    assert "several samples per problem" in r.report
+    assert o.p_value == pytest.approx(mcnemar_exact(30, 5))

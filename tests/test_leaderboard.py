@@ -135,7 +135,8 @@ def test_show_formats_and_groupings(tmp_path):
 
 def test_several_samples_per_problem_use_per_problem_means(tmp_path):
     """--n 2: accuracy is the mean of per-problem means; the CI is clustered by problem."""
-    from harness.leaderboard import accuracy
+    from harness.metrics import accuracy
+    from harness.records import Sample
 
     run = write_run(tmp_path / "r", 0, n=0)
     with (run / "samples.jsonl").open("w") as f:
@@ -153,7 +154,8 @@ def test_several_samples_per_problem_use_per_problem_means(tmp_path):
     m = sum(means) / 20
     half = 1.959964 * (sum((x - m) ** 2 for x in means) / 19 / 20) ** 0.5
     assert rec["strict"]["ci"] == pytest.approx([m - half, m + half], abs=1e-5)
-    assert accuracy([[1.0]] * 3 + [[0.0]])["ci"][1] < 1.0  # one sample each: Wilson
+    one_each = [Sample(task="t", id=str(i), correct_strict=i < 3) for i in range(4)]
+    assert accuracy(one_each).ci[1] < 1.0  # one sample each: Wilson
 
 
 def test_corrupt_line_reported_skipped_and_kept(tmp_path):
@@ -259,3 +261,34 @@ def test_real_tiny_model_run_add_show_check(tmp_path, data_dir, tiny_checkpoint,
     # A run on fewer problems cannot be paired with it: exit 2, one line.
     bad = cli("check", "--baseline", "tiny@math500", "--candidate", str(runs["short"]), "--leaderboard", str(lb))
     assert bad.exit_code == 2 and "candidate is missing 1 of 3" in bad.output, bad.output
+
+
+def test_plots_show_zero_bars_uncut_cis_and_both_round_lines(tmp_path):
+    """Issue 13's plot defects: the legend never covers a bar, a 0% bar is a visible stub with its value,
+    a CI cap at 100% lies inside the axes, and an identical flexible line does not hide the strict one."""
+    from matplotlib.collections import LineCollection
+
+    from harness.plots import rounds_figure, subjects_figure
+
+    lb = tmp_path / "lb"
+    for i, right in enumerate((0, 40)):  # round 0: every subject 0%; round 1: every subject 100%
+        run = write_run(tmp_path / f"r{i}", right, model=f"m{i}", config_hash=f"h{i}", date=f"2025-01-0{i + 1}")
+        assert cli("leaderboard", "add", str(run), "--leaderboard", str(lb), "--round", str(i),
+                   "--no-render").exit_code == 0
+    rows = read_records(lb).rows
+    fig = subjects_figure(rows, "math500")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert not any(legend.overlaps(b.get_window_extent()) for b in ax.patches)
+    assert ax.get_ylim()[1] > 100  # caps at 100% are drawn, not clipped
+    stubs = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_linewidth()[0] >= 3]
+    assert len(stubs) == len(SUBJECTS)  # one visible stub per 0% bar
+    assert sum(t.get_text() == "0" for t in ax.texts) == len(SUBJECTS)
+    fig = rounds_figure(rows, "math500")
+    ax = fig.axes[0]
+    strict, flexible = (c.lines[0] for c in ax.containers)  # the data line of each errorbar series
+    assert list(strict.get_ydata()) == list(flexible.get_ydata())  # identical values...
+    assert all(a != b for a, b in zip(strict.get_xdata(), flexible.get_xdata()))  # ...drawn side by side
+    assert strict.get_linestyle() != flexible.get_linestyle()
+    assert "identical to strict" in [t.get_text() for t in ax.get_legend().get_texts()][1]

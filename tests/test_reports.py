@@ -1,5 +1,6 @@
 """harness.reports: accuracy + Wilson CI, per subject/level breakdowns, no-answer/truncation/timeout
-counts, tokens/s, maj@k and unbiased pass@k, and the printed tables. Inputs are sample records in
+counts (every status, `error` included), unclosed-think rate, tolerant accuracy, tokens/s, avg@k / maj@k /
+unbiased pass@k with CIs, and the printed tables. Inputs are sample records in
 the samples.jsonl schema, written to a real run directory and loaded with records.load_run.
 
 Run: ``python3 -m pytest -q tests/test_reports.py``.
@@ -13,8 +14,9 @@ import json
 import pytest
 
 from harness.io import write_jsonl
-from harness.records import load_run, write_manifest
-from harness.reports import format_tables, majority_correct, pass_at_k, summarize
+from harness.metrics import accuracy, majority_correct, pass_at_k
+from harness.records import Sample, load_run, write_manifest
+from harness.reports import format_tables, summarize
 from harness.stats import wilson_interval
 
 
@@ -46,7 +48,15 @@ def test_accuracy_ci_and_rates(tmp_path):
     assert g["strict"]["ci"] == pytest.approx([ci.low, ci.high], abs=1e-9)
     assert g["no_answer_rate"] == 0.1 and g["truncation_rate"] == 0.2 and g["timeout"] == 1
     assert g["mean_tokens"] == 10 and g["tokens_per_s"] == 20.0
-    assert "by_subject" not in g and "by_level" not in g and "maj@k" not in g
+    # The one subject "GSM8K" is a one-group breakdown like any other (kept, as in the leaderboard and weak).
+    assert set(g["by_subject"]) == {"GSM8K"} and g["by_subject"]["GSM8K"]["strict"] == g["strict"]
+    assert "by_level" not in g and "maj@k" not in g and "sampling" not in g
+    assert g["statuses"]["strict"] == {"correct": 7, "wrong": 2, "no_answer": 1, "timeout": 0, "error": 0}
+    assert g["statuses"]["flexible"]["timeout"] == 1 and g["error"] == 0
+    assert g["unclosed_think_rate"] is None  # never recorded: not 0
+    assert "tol_strict" not in g
+    text = format_tables(res)
+    assert "GSM8K" not in text.split("\n", 3)[-1]  # no one-row subject table repeating the overview
 
 
 def test_subject_and_level_breakdowns_and_tables(tmp_path):
@@ -90,7 +100,7 @@ def test_pass_at_k_matches_enumeration():
     ([None, None], "7", False),                  # nobody answered
 ])
 def test_majority_vote(answers, correct_answer, expected):
-    samples = [rec("math", "p", idx=i, ans=a, ok=a == correct_answer) for i, a in enumerate(answers)]
+    samples = [Sample.from_dict(rec("math", "p", idx=i, ans=a, ok=a == correct_answer)) for i, a in enumerate(answers)]
     assert majority_correct(samples, "strict", "math") is expected
 
 
@@ -101,25 +111,53 @@ def test_n_samples_metrics(tmp_path):
             samples.append(rec("math", f"p{p}", idx=i, ok=bool(ok), ans="1" if ok else f"w{i % 2}"))
     res = summarize(make_run(tmp_path, samples))
     m = res["tasks"]["math"]
-    assert m["n_problems"] == 3 and m["strict"]["n"] == 12
+    assert m["n_problems"] == 3 and m["strict"]["n"] == 3 and m["strict"]["n_samples"] == 12
+    avg = m["sampling"]["strict"]["avg@k"]
+    assert avg == m["strict"] and avg["acc"] == pytest.approx((0.5 + 0.25) / 3)
     assert m["pass@k"]["strict"]["1"] == pytest.approx((0.5 + 0.25 + 0) / 3)
     assert m["pass@k"]["strict"]["4"] == pytest.approx(2 / 3)
     assert m["pass@k"]["strict"]["2"] == pytest.approx((pass_at_k(4, 2, 2) + pass_at_k(4, 1, 2)) / 3)
     # p0: "1" x2 vs w0, w1 -> "1" wins; p1: w0 x2 vs w1, "1" -> wrong; p2: wrong
     assert m["maj@k"] == {"k": 4, "strict": pytest.approx(1 / 3), "flexible": pytest.approx(1 / 3)}
+    assert m["sampling"]["strict"]["maj@k"]["ci"] == pytest.approx(list(wilson_interval(1, 3)))
+    p1 = m["sampling"]["strict"]["pass@k"]["1"]
+    assert p1["n"] == 3 and p1["ci"][0] < p1["acc"] < p1["ci"][1]
     text = format_tables(res)
-    assert "maj@k strict %" in text and "(k=4)" in text
+    assert "maj@k strict % ±" in text and "strict (avg@k) % [95% CI] ±" in text
+    assert "math: 4 samples per problem" in text and "pass@2" in text
 
 
 def test_ci_with_several_samples_is_clustered_by_problem():
     """4 identical samples per problem carry the evidence of 1: the CI must not shrink as if 40 were independent."""
-    from harness.reports import acc_block
-
-
-    samples = [{"task": "t", "id": str(i), "sample_idx": j, "correct_strict": i < 6} for i in range(10) for j in range(4)]
-    b = acc_block(samples, "strict")
-    assert b["acc"] == pytest.approx(0.6) and b["n"] == 40 and b["correct"] == 24
+    samples = [Sample(task="t", id=str(i), sample_idx=j, correct_strict=i < 6) for i in range(10) for j in range(4)]
+    b = accuracy(samples, "strict")
+    assert b.acc == pytest.approx(0.6) and (b.n, b.n_samples, b.correct) == (10, 40, 24)
     naive = wilson_interval(24, 40)
-    assert (b["ci"][1] - b["ci"][0]) > 1.5 * (naive[1] - naive[0])
-    one = acc_block([s for s in samples if s["sample_idx"] == 0], "strict")  # one sample per problem: Wilson
-    assert one["ci"] == pytest.approx(list(wilson_interval(6, 10)))
+    assert (b.ci[1] - b.ci[0]) > 1.5 * (naive[1] - naive[0])
+    one = accuracy([s for s in samples if s.sample_idx == 0], "strict")  # one sample per problem: Wilson
+    assert one.ci == pytest.approx(wilson_interval(6, 10))
+
+
+def test_error_status_unclosed_think_and_tolerant_columns(tmp_path):
+    """Issue 11/12 fields: `error` is counted (never wrong), the unclosed-think rate and the tolerant
+    accuracy appear in results.json and in the tables when the samples carry them."""
+    samples = [rec("minerva", f"p{i}", ok=i < 4, subject="Physics") for i in range(10)]
+    samples[9]["status_strict"] = samples[9]["status_flexible"] = "error"
+    for i, s in enumerate(samples):
+        s["unclosed_think"] = i >= 8
+        s["correct_tol_strict"] = s["correct_tol_flexible"] = i < 6  # two more within the tolerance
+    res = summarize(make_run(tmp_path, samples, tasks={"minerva": "1.0"}))
+    r = res["tasks"]["minerva"]
+    assert r["statuses"]["strict"]["error"] == 1 and r["statuses"]["strict"]["wrong"] == 5 and r["error"] == 1
+    assert r["unclosed_think_rate"] == pytest.approx(0.2)
+    assert r["strict"]["acc"] == pytest.approx(0.4) and r["tol_strict"]["acc"] == pytest.approx(0.6)
+    assert r["by_subject"]["Physics"]["tol_flexible"]["correct"] == 6
+    text = format_tables(res)
+    assert "tol strict % [95% CI] ±" in text and "unclosed think %" in text and "| error" in text
+    row = next(line for line in text.splitlines() if line.startswith("| minerva"))
+    assert "60.0 [" in row and "| 20.0 " in row
+
+
+def test_empty_group_is_none_not_zero():
+    a = accuracy([], "strict")
+    assert (a.acc, a.ci, a.n, a.half_width) == (None, (None, None), 0, None)

@@ -67,3 +67,20 @@ def test_scaling_command_without_records_is_one_error(tmp_path):
     res = CliRunner().invoke(main, ["scaling", str(tmp_path)])
     assert res.exit_code == 1
     assert res.output.strip().startswith("Error:") and SCALING_FILE in res.output
+
+
+def test_plot_keeps_equal_points_apart_and_draws_the_fits():
+    """Two cells with the same points stay visible side by side; a fitted cell gets its fit line."""
+    from harness.scaling import scaling_figure
+
+    same = [(0, 40, 40), (400, 40, 40), (800, 40, 40), (1600, 40, 40)]
+    rising = [(0, 5, 40), (1600, 20, 40), (3200, 30, 40), (6400, 38, 40)]
+    fits = [fit_cell("a", same, None), fit_cell("b", same, None), fit_cell("c", rising, 0.95)]
+    ax = scaling_figure(fits).axes[0]
+    xa, xb = (list(c.lines[0].get_xdata()) for c in ax.containers[:2])
+    assert all(a < b for a, b in zip(xa, xb))  # nudged apart on x, never on top of each other
+    assert fits[2].b is not None and fits[2].b > 0
+    fit_lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 10]
+    assert len(fit_lines) == 3  # c's fit, and the flat (dashed) fits of a and b
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[2].startswith("c: +") and "CI includes 0" in legend[0]

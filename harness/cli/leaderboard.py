@@ -17,6 +17,14 @@ def leaderboard_option(f):
     )(f)
 
 
+def mode_option(help_: str):
+    """Shared ``--mode`` flag: a grading mode of :data:`harness.records.ALL_MODES`."""
+    from harness.records import ALL_MODES
+
+    return click.option("--mode", type=click.Choice(list(ALL_MODES)), default="strict", show_default=True,
+                        help=help_ + " (tol_*: the task's numeric tolerance, where it has one).")
+
+
 @click.group()
 def leaderboard() -> None:
     """Record evaluation runs and show leaderboard tables.
@@ -60,8 +68,7 @@ def add(run_dir: str, label: str | None, round_: str | None, no_render: bool, lb
 @click.option("--task", default=None, help="Only this task.")
 @click.option("--by", type=click.Choice(["subject", "level"]), default=None, help="One column per subject or level.")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "html"]), default="md", show_default=True)
-@click.option("--mode", type=click.Choice(["strict", "flexible"]), default="strict", show_default=True,
-              help="Metric used for ranking and the --by columns.")
+@mode_option("Metric used for ranking and the --by columns")
 @leaderboard_option
 def show(task: str | None, by: str | None, fmt: str, mode: str, lb_dir: str | None) -> None:
     """Print the leaderboard as a Markdown, CSV or HTML table (best first).

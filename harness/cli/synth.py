@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from harness.cli import data_dir_option
+from harness.cli.leaderboard import mode_option
 
 
 @click.command("weak")
@@ -13,7 +14,7 @@ from harness.cli import data_dir_option
 @click.option("--min-samples", default=20, show_default=True, help="Cells with fewer problems are reported, never chosen.")
 @click.option("--target", type=float, default=None, help="Reference accuracy (default: the task's overall accuracy).")
 @click.option("--budget", default=1000, show_default=True, help="Total new problems, split over chosen cells by score.")
-@click.option("--mode", type=click.Choice(["strict", "flexible"]), default="strict", show_default=True)
+@mode_option("Grading mode of the cell accuracies")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the plan JSON here.")
 def weak(run_dir, top, min_samples, target, budget, mode, out):
     """Rank (task, subject, level) cells of an eval run and plan new problems for the weak ones.

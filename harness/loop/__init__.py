@@ -272,22 +272,13 @@ def step_train(cfg: LoopConfig, base: str, data: Path, out: Path) -> dict:
 
 
 def compare_rounds(prev_eval: Path, new_eval: Path, targeted: set[tuple], mode: str, alpha: float) -> dict:
-    """Per-cell paired change from the previous evaluation to the new one."""
-    from harness.records import load_run, sample_key
-    from harness.stats import paired_difference
+    """Per-cell paired change from the previous evaluation to the new one (:func:`harness.metrics.paired_by`)."""
+    from harness import metrics
+    from harness.records import load_run
 
-    a = {sample_key(s): s for s in load_run(prev_eval).samples}
-    b = {sample_key(s): s for s in load_run(new_eval).samples}
-    cells: dict[tuple, tuple[list[float], list[float]]] = {}
-    for k in sorted(set(a) & set(b)):
-        s = a[k]
-        cell = (s["task"], s.get("subject"), s.get("level"))
-        xa, xb = cells.setdefault(cell, ([], []))
-        xa.append(1.0 if a[k].get(f"correct_{mode}") else 0.0)
-        xb.append(1.0 if b[k].get(f"correct_{mode}") else 0.0)
+    diffs = metrics.paired_by(load_run(prev_eval).records, load_run(new_eval).records, "cell", mode)
     rows = []
-    for cell, (xa, xb) in sorted(cells.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        d = paired_difference(xa, xb)
+    for cell, d in diffs.items():
         sig = d.p_value < alpha and (d.ci_low > 0 or d.ci_high < 0)
         rows.append({
             "task": cell[0], "subject": cell[1], "level": cell[2], "targeted": cell in targeted, "n": d.n,
@@ -298,12 +289,11 @@ def compare_rounds(prev_eval: Path, new_eval: Path, targeted: set[tuple], mode: 
 
 
 def _overall(eval_dir: Path, mode: str) -> dict[str, float]:
+    """Accuracy per task (:func:`harness.metrics.accuracy`, as in results.json)."""
+    from harness import metrics
     from harness.records import load_run
 
-    acc: dict[str, list[float]] = {}
-    for s in load_run(eval_dir).samples:
-        acc.setdefault(s["task"], []).append(1.0 if s.get(f"correct_{mode}") else 0.0)
-    return {t: sum(v) / len(v) for t, v in acc.items()}
+    return {t: a.acc for t, a in metrics.accuracy_by(load_run(eval_dir).records, "task", mode).items()}
 
 
 def _cell_table(rows: list[dict]) -> str:
