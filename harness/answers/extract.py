@@ -136,6 +136,31 @@ def extract(output: str, family: str, mode: str) -> str | None:
     return _flexible(_cut_first(text, _RUNON_RE), fam)
 
 
+def reference_answer(text: str, family: str = "math") -> str | None:
+    """The answer a reference text states, for golds written as text rather than as a bare answer.
+
+    A text with a box, a final-answer statement, or over 200 characters (a worked solution) is read
+    like a model output (flexible mode); a short text is the answer itself, without its outer math
+    delimiters (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``).
+
+    Examples:
+        >>> reference_answer("$(p,q)=(3,2)$")
+        '(p,q)=(3,2)'
+        >>> reference_answer("so the roots are $\\boxed{1}$ and $\\boxed{-2}$.")
+        '1, -2'
+    """
+    s = text.strip()
+    if len(s) >= 200 or any(m in s for m in (*_BOX_NAMES, "Final Answer:", "The answer is")):
+        found = extract(s, family, "flexible")
+        if found is not None:
+            return found
+    for open_, close in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if len(s) >= len(open_) + len(close) and s.startswith(open_) and s.endswith(close):
+            s = s[len(open_) : len(s) - len(close)].strip()
+            break
+    return s or None
+
+
 def unclosed_think(output: str) -> bool:
     """True when the output opened a ``<think>`` block it never closed (it ran out of tokens).
 
