@@ -262,3 +262,13 @@ def test_trig_of_a_huge_argument_is_a_timeout_not_a_verdict():
     """Issue 14 item 13: tan(10^{10^5}) cannot be reduced mod pi cheaply; it is undecided."""
     g = grade("So $\\boxed{\\tan(10^{10^{5}})}$.", "1", "math")
     assert g.status == "timeout"
+
+
+@pytest.mark.parametrize("output,gold,status", [
+    ("So she has 14 {, }916 dollars in all", "14916", OK),
+    ("So she has 14 {, }916 dollars in all", "916", WRONG),
+    ("Natalia sold 48/2 = 24 clips", "24", OK),
+    ("He pays 1,250 dollars", "1250", OK),
+])
+def test_gsm8k_last_number_is_read_whole(output, gold, status):
+    assert grade(output, gold, "gsm8k", "flexible").status == status

@@ -89,7 +89,7 @@ _TRAILING = " \t\r\n.,;:!?"
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 # The last-number fallback reads the whole number: "2/3", ".4", "14{,}916", "12,\\!000", "1 000".
 _WHOLE_NUMBER_RE = re.compile(
-    r"(?<![\w.\\])-?(?:\d{1,3}(?: \d{3}(?![\d,.]))+|\d(?:[\d,]|\{\s?,\s?\}|\\[!,])*(?:\.\d+)?|\.\d+)"
+    r"(?<![\w.\\])-?(?:\d{1,3}(?: \d{3}(?![\d,.]))+|\d(?:[\d,]|\s?\{\s?,\s?\}|\\[!,])*(?:\.\d+)?|\.\d+)"
     r"(?:/\d+(?:\.\d+)?)?")
 _DOUBLED_RE = re.compile(
     r"(?<!\\)\\\\(?:[dt]?frac|left|right|boxed|fbox|sqrt|text|mathrm|mathbf|cdot|times|pi|infty|leq?|geq?|"
@@ -528,7 +528,7 @@ def _flexible(text: str, family: str) -> str | None:
 
 def _last_number_or_math(tail: str, family: str) -> str | None:
     best_end, best = -1, None
-    for m in (_NUMBER_RE if family == "gsm8k" else _WHOLE_NUMBER_RE).finditer(tail):
+    for m in _WHOLE_NUMBER_RE.finditer(tail):
         best_end, best = m.end(), m.group()
     if best is not None:
         best = best.rstrip(",")
