@@ -72,6 +72,7 @@ LAST_STATEMENT = [
     # commentary after a box is not a new answer
     ("The answer is $\\boxed{12}$. The answer is correct because 3 * 4 = 12.", "12", S, OK),
     ("Final Answer: The final answer is $\\boxed{12}$. I hope it is correct.", "12", S, OK),
+    ("So $\\boxed{5}$.\n\nThe answer is 5 because 2+3 = 5.", "5", S, OK),
 ]
 
 RELATIONS = [
@@ -118,6 +119,7 @@ LABELS = [
     # an equation is not a label: "a + 3z = 0" does not state the value 0
     ("$\\boxed{0}$", "a +3z = 0", S, WRONG),
     ("$\\boxed{0}$", "2x - y + 3z + 8 = 0", S, WRONG),
+    ("$\\boxed{3}$", "|x| = 3", S, WRONG),  # an equation in x, not the length of a segment
 ]
 
 SENTENCES = [
@@ -156,6 +158,8 @@ MATRICES = [
      "\\begin{pmatrix}2 & 1 \\\\ 4 & 3\\end{pmatrix}", S, OK),
     ("$\\boxed{\\begin{pmatrix}0 & 1 \\\\ 1 & 0\\end{pmatrix}\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}}$",
      "\\begin{pmatrix}2 & 1 \\\\ 4 & 3\\end{pmatrix}", S, WRONG),  # matrix products do not commute
+    ("$\\boxed{\\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix} + \\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}}$",
+     "\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}", S, OK),
     ("$\\boxed{2\\begin{pmatrix}1 \\\\ -1\\end{pmatrix}}$", "\\begin{pmatrix}2 \\\\ -2\\end{pmatrix}", S, OK),
     ("$\\boxed{\\begin{pmatrix}1 & 2\\end{pmatrix} + \\begin{pmatrix}1 \\\\ 2\\end{pmatrix}}$", "(2, 4)", S, WRONG),
 ]
@@ -229,6 +233,21 @@ def test_error_status_when_extraction_raises(monkeypatch):
     monkeypatch.setattr(grader, "extract", broken)
     g = grade("The answer is $\\boxed{5}$.", "5", "math")
     assert (g.status, g.correct, g.extracted) == ("error", False, None)
+
+
+def test_error_on_one_gold_does_not_hide_a_correct_one(monkeypatch):
+    from harness.answers import grader
+
+    real = grader.compare
+
+    def flaky(pred, gold, *args, **kwargs):
+        if gold == "bad":
+            raise TypeError("a bug on this gold only")
+        return real(pred, gold, *args, **kwargs)
+
+    monkeypatch.setattr(grader, "compare", flaky)
+    assert grade("So $\\boxed{5}$.", ("bad", "5"), "math").status == "correct"
+    assert grade("So $\\boxed{5}$.", ("bad", "6"), "math").status == "error"
 
 
 REL_TOL = [

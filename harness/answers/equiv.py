@@ -373,6 +373,8 @@ class _Comparer:
             return fa is not None and fa == fb
         if ka == "base" or kb == "base":
             return self.base(a, b)
+        if ka == "matrix" or kb == "matrix" or F.matrix_expr(a) or F.matrix_expr(b):
+            return self.matrix(a, b)
         if ka in V.SCALAR_KINDS and kb in V.SCALAR_KINDS:
             return self.scalar(a, b)
         if ka == "seq" and kb == "seq":
@@ -380,8 +382,6 @@ class _Comparer:
                     _DELIM.get(b[1], b[1]), _DELIM.get(b[2], b[2])):
                 return False
             return self.ordered(a[3], b[3])
-        if ka == "matrix" or kb == "matrix" or F.matrix_expr(a) or F.matrix_expr(b):
-            return self.matrix(a, b)
         if ka == kb and ka in ("set", "union", "intersect"):
             return self.multiset(self.expand_all(a[1]), self.expand_all(b[1]))
         if ka == kb == "setminus":

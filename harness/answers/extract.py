@@ -467,13 +467,12 @@ def _last_answer_is(text: str, family: str) -> tuple[int, str | None]:
 # --- strict -------------------------------------------------------------------------------------
 
 
-_LEADING_WORD_RE = re.compile(r"[A-Za-z]{2,}\b")
-
-
 def _mathlike(ans: str | None) -> bool:
-    """An answer that states a value (a digit, a command, an operator or a choice letter), not a word
-    ("The answer is correct." after a box is commentary, not a new final answer)."""
-    return ans is not None and not _LEADING_WORD_RE.match(ans) and bool(re.search(r"[\d\\^_=+\-*/()<>]|^[A-Z]$", ans))
+    """An answer that states a value (a digit, a command, an operator or a choice letter) without prose
+    ("The answer is correct because ..." after a box is commentary, not a new final answer)."""
+    if ans is None or _WORDS_RE.search(_MATH_SPAN_RE.sub(" ", ans)):
+        return False  # "correct because 3 * 4 = 12", "5 cm": prose, the box stays the answer
+    return bool(re.search(r"[\d\\^_=+\-*/()<>]|^[A-Z]$", ans))
 
 
 def _strict_math(text: str) -> str | _Refused | None:

@@ -21,8 +21,11 @@ def is_label(node: tuple) -> bool:
         return all(is_label(f) for f in node[1])
     if k == "div":
         return is_label(node[1]) and is_label(node[2])
-    if k in ("abs", "over"):
+    if k == "over":  # \\overline{AB}, \\vec{v}
         return is_label(node[-1])
+    if k == "abs":  # |AB|, |\\vec{v}|: a length; but |x| = 3 is an equation in x
+        inner = node[1]
+        return inner[0] == "over" or (inner[0] == "mul" and all(f[0] == "sym" for f in inner[1]))
     if k == "sub":
         return is_label(node[1]) and node[2][0] in ("sym", "num", "mul")
     return False

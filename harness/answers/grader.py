@@ -86,23 +86,31 @@ def grade(
         raise ValueError(f"rel_tol must be a number >= 0 or None, got {rel_tol!r}")
     if mode not in ("strict", "flexible"):
         raise ValueError(f"mode must be 'strict' or 'flexible', got {mode!r}")
-    extracted = None
     try:
         extracted = extract_answer(output, task, mode)
-        if extracted is None:
-            return Grade(False, None, "no_answer")
-        budget = Budget(budget_s)
-        timed_out = False
-        for g in golds:
-            try:
-                if compare(extracted, g, _family(task), budget, rel_tol=rel_tol):
-                    return Grade(True, extracted, "correct")
-            except AnswerTimeout:
-                timed_out = True
-        return Grade(False, extracted, "timeout" if timed_out else "wrong")
     except Exception as exc:  # noqa: BLE001 - any internal failure is a counted status, never a verdict
-        logger.warning("grading failed (status 'error'): %r on output tail %r", exc, str(output)[-80:])
-        return Grade(False, extracted, "error")
+        return _error(exc, output, None)
+    if extracted is None:
+        return Grade(False, None, "no_answer")
+    budget = Budget(budget_s)
+    timed_out, failure = False, None
+    for g in golds:  # any accepted gold that compares equal wins
+        try:
+            if compare(extracted, g, _family(task), budget, rel_tol=rel_tol):
+                return Grade(True, extracted, "correct")
+        except AnswerTimeout:
+            timed_out = True
+        except Exception as exc:  # noqa: BLE001 - see above
+            failure = exc
+    if failure is not None:
+        return _error(failure, output, extracted)
+    return Grade(False, extracted, "timeout" if timed_out else "wrong")
+
+
+def _error(exc: Exception, output: object, extracted: str | None) -> Grade:
+    """Status ``error``: an exception inside the engine (a bug), logged with the output's tail."""
+    logger.warning("grading failed (status 'error'): %r on output tail %r", exc, str(output)[-80:])
+    return Grade(False, extracted, "error")
 
 
 def equivalent(pred: str, gold: str, task: str = "math", *, rel_tol: float | None = None,
