@@ -6,11 +6,14 @@ quantifiers), so a 200,000-character garbage output costs milliseconds. No sympy
 
 Two modes (reported side by side by ``harness grade``):
 
+Only the text after the last ``</think>`` counts; an unclosed ``<think>`` block is no answer.
+
 ``strict``
-    Only what the prompt formats ask for. MATH: the last ``\\boxed{...}``/``\\fbox{...}``
-    (brace-matched; ``\\boxed 5`` space form), else "The answer is[:] X" (MetaMath/Skywork),
-    else Minerva's "Final Answer: The final answer is X. I hope it is correct."
-    GSM8K: "#### N", else "The answer is[:] N", else the last box.
+    Only what the prompt formats ask for, the LAST of them winning. MATH: the final box group
+    (``\\boxed{...}``/``\\fbox{...}``, brace-matched, ``\\boxed 5``; boxes joined only by connectors
+    are one list answer), "The answer is[:] X" (MetaMath/Skywork), "Final Answer: ..." (Minerva, or
+    a sentence ending in the answer). A refused final box (unclosed, empty, too long) is no answer
+    in BOTH modes. GSM8K: "#### N", else "The answer is[:] N", else the last box group.
 ``flexible``
     Strict first, then "Final Answer:"/"final answer is", then any "answer is"/"answer:"
     (any case), then bold markdown ``**X**``, then the last number (MATH: or the last
