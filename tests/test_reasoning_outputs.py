@@ -12,6 +12,8 @@ Run: ``python3 -m pytest -q tests/test_reasoning_outputs.py``.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.answers import equivalent, grade, unclosed_think
 
@@ -291,3 +293,17 @@ def test_trig_of_a_huge_argument_is_a_timeout_not_a_verdict():
 ])
 def test_gsm8k_last_number_is_read_whole(output, gold, status):
     assert grade(output, gold, "gsm8k", "flexible").status == status
+
+
+CONNECTOR = st.sampled_from([", ", " and ", " \\quad \\text{and} \\quad ", "$ and $", " or ", "; ", ""])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.integers(-50, 50), min_size=2, max_size=5, unique=True), CONNECTOR, st.sampled_from([S, F]))
+def test_property_several_different_boxes_are_never_any_of(values, connector, mode):
+    """Boxes joined by connectors are ONE list answer: right against the whole list, wrong against any
+    single value of it (never "any of")."""
+    out = "So the values are $" + connector.join(f"\\boxed{{{v}}}" for v in values) + "$."
+    for v in values:
+        assert grade(out, str(v), "math", mode).status == WRONG
+    assert grade(out, ", ".join(map(str, reversed(values))), "math", mode).status == OK
