@@ -132,7 +132,7 @@ def compare(pred: str, gold: str, family: str, budget: Budget, *, rel_tol: float
             status ``error`` (never as a verdict).
 
     Examples:
-        >>> compare("\\frac{1}{2}", "0.5", "math", Budget())
+        >>> compare("\\\\frac{1}{2}", "0.5", "math", Budget())
         True
     """
     if pred == gold:

@@ -149,7 +149,7 @@ def reference_answer(text: str, family: str = "math") -> str | None:
     Examples:
         >>> reference_answer("$(p,q)=(3,2)$")
         '(p,q)=(3,2)'
-        >>> reference_answer("so the roots are $\\boxed{1}$ and $\\boxed{-2}$.")
+        >>> reference_answer("so the roots are $\\\\boxed{1}$ and $\\\\boxed{-2}$.")
         '1, -2'
     """
     s = text.strip()

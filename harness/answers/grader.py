@@ -76,9 +76,9 @@ def grade(
         ValueError: ``mode`` is not strict/flexible, ``gold`` is empty, or ``rel_tol`` is negative.
 
     Examples:
-        >>> grade("so the answer is $\\boxed{\\frac12}$.", "0.5", "math").status
+        >>> grade("so the answer is $\\\\boxed{\\\\frac12}$.", "0.5", "math").status
         'correct'
-        >>> grade("<think>x = 3?</think> So $x = \\boxed{3}$.", "3").status
+        >>> grade("<think>x = 3?</think> So $x = \\\\boxed{3}$.", "3").status
         'correct'
     """
     golds = _golds(gold)
