@@ -60,6 +60,9 @@ from harness.io import atomic_write_text, git_commit, now_iso
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grading_hard import CATEGORIES as HARD_CATEGORIES
 from grading_hard import PAIRS as HARD_PAIRS
+from grading_reasoning import mathverify_cases, reasoning_items
+
+from harness.answers.extract import reference_answer
 
 log = logging.getLogger(__name__)
 
@@ -188,21 +191,22 @@ def build_pairs(golds: list[str], n: int, seed: int) -> list[tuple[str, str, str
 
 
 # --- graders ------------------------------------------------------------------------------------
-# Every grader is fn(output, gold, task, mode) -> bool. task is "math" or "gsm8k" (set e only);
-# mode is our extraction mode ("strict" on sets a-d, "flexible" on set e; peers ignore it).
+# Every grader is fn(output, gold, task, mode, gold_text) -> bool. task is "math" or "gsm8k" (set e only);
+# mode is our extraction mode ("strict" on sets a-d and r, "flexible" on e and m; peers ignore it);
+# gold_text is the gold as Math-Verify's suite writes it (set m only, else None).
 
-Grader = Callable[[str, str, str, str], bool]
+Grader = Callable[[str, str, str, str, "str | None"], bool]
 
 
 def grader_ours() -> Grader:
-    return lambda output, gold, task, mode: grade(output, gold, task, mode).correct
+    return lambda output, gold, task, mode, gold_text: grade(output, gold, task, mode).correct
 
 
 def grader_math_verify() -> Grader:
     from math_verify import parse, verify
 
-    def f(output: str, gold: str, task: str, mode: str) -> bool:
-        return bool(verify(parse(f"$\\boxed{{{gold}}}$"), parse(output)))
+    def f(output: str, gold: str, task: str, mode: str, gold_text: str | None) -> bool:
+        return bool(verify(parse(gold_text if gold_text is not None else f"$\\boxed{{{gold}}}$"), parse(output)))
 
     return f
 
@@ -246,7 +250,7 @@ def grader_minerva() -> tuple[str, Grader]:
     mu, sympy_ok = _import_minerva()
     gsm = lm_eval_gsm8k()
 
-    def f(output: str, gold: str, task: str, mode: str) -> bool:
+    def f(output: str, gold: str, task: str, mode: str, gold_text: str | None) -> bool:
         if task == "gsm8k":
             return gsm(output, gold)
         box = mu.last_boxed_only_string(output)
@@ -266,7 +270,7 @@ def grader_hendrycks() -> Grader:
     hu = importlib.import_module("lm_eval.tasks.hendrycks_math.utils")
     gsm = lm_eval_gsm8k()
 
-    def f(output: str, gold: str, task: str, mode: str) -> bool:
+    def f(output: str, gold: str, task: str, mode: str, gold_text: str | None) -> bool:
         if task == "gsm8k":
             return gsm(output, gold)
         box = hu.last_boxed_only_string(output)
@@ -292,10 +296,12 @@ class Item:
     category: str = ""
     pred: str = ""
     reason: str = ""
+    gold_text: str | None = None
 
 
-def build_items(golds: list[str], n: int, seed: int, hard: bool = True) -> list[Item]:
-    """Sets a-d from the MATH golds (n pairs), then set e (the curated hard cases) when ``hard``."""
+def build_items(golds: list[str], n: int, seed: int, hard: bool = True, n_reasoning: int = 400) -> list[Item]:
+    """Sets a-d from the MATH golds (n pairs), then set e (the curated hard cases) when ``hard``,
+    set r (``n_reasoning`` long reasoning outputs) and set m (Math-Verify's suite)."""
     items = [Item(s, g, wrap(p), e, pred=p) for s, g, p, e in build_pairs(golds, n, seed)]
     if hard:
         items += [
@@ -303,6 +309,18 @@ def build_items(golds: list[str], n: int, seed: int, hard: bool = True) -> list[
                  "flexible", h.category, h.pred, h.reason)
             for h in HARD_PAIRS
         ]
+
+    def rewrite(g: str) -> str | None:
+        options = [r for r in (rw(g) for rw in REWRITES) if r is not None]
+        return options[0] if options else None
+
+    items += [Item("r", g, out, e, category=kind)
+              for kind, g, out, e in reasoning_items(golds, n_reasoning, seed + 1, rewrite, _perturb)]
+    for c in mathverify_cases():
+        gold = reference_answer(c["gold"])
+        if gold is not None:
+            items.append(Item("m", gold, c["output"], c["mv"], mode="flexible", category=c["id"],
+                              reason=c["reason"], gold_text=c["gold"]))
     return items
 
 
@@ -313,7 +331,7 @@ def _run_grader(name: str, fn: Grader, items: list[Item]) -> tuple[list[bool], l
     for it in tqdm(items, desc=name, unit="pair", leave=False):
         t0 = time.perf_counter()
         try:
-            v = bool(fn(it.output, it.gold, it.task, it.mode))
+            v = bool(fn(it.output, it.gold, it.task, it.mode, it.gold_text))
         except Exception as e:  # noqa: BLE001 - a peer grader crashing counts as "not equal"
             log.debug("%s crashed on %r: %s", name, it.gold, e)
             v = False
@@ -334,12 +352,12 @@ def _md(s: str) -> str:
     return f"`{s}`" if "`" not in s else s
 
 
-def run(n: int, seed: int, data_dir: str | None) -> str:
+def run(n: int, seed: int, data_dir: str | None, n_reasoning: int = 400) -> str:
     from tabulate import tabulate
 
     probs = load_task("math", "test", data_dir_=data_dir)
     golds = [p.answer for p in probs if isinstance(p.answer, str) and p.answer.strip()]
-    items = build_items(golds, n, seed)
+    items = build_items(golds, n, seed, n_reasoning=n_reasoning)
     minerva_name, minerva = grader_minerva()
     graders: list[tuple[str, Grader]] = [
         ("mathharness (ours)", grader_ours()),
@@ -347,16 +365,31 @@ def run(n: int, seed: int, data_dir: str | None) -> str:
         (minerva_name, minerva),
         ("lm-eval hendrycks_math", grader_hendrycks()),
     ]
-    sets = {**SETS, "e": "known hard cases"}
+    sets = {**SETS, "e": "known hard cases", "r": "reasoning outputs", "m": "Math-Verify's suite"}
     idx_by_set = {s: [i for i, it in enumerate(items) if it.set == s] for s in sets}
     hard_idx = idx_by_set["e"]
     cats = list(HARD_CATEGORIES)
-    rows, cat_rows, wrong_sections = [], [], []
+    rows, cat_rows, wrong_sections, rm_rows, rm_wrong = [], [], [], [], []
     speeds: dict[str, float] = {}
+    set_speeds: dict[tuple[str, str], float] = {}
+    abcd_secs: dict[str, float] = {}
+    kinds = sorted({items[i].category for i in idx_by_set["r"]})
     for name, fn in graders:
         verdicts, secs = _run_grader(name, fn, items)
         ok = [v == it.expected for v, it in zip(verdicts, items)]
         speeds[name] = len(items) / sum(secs)
+        for s_ in sets:
+            set_speeds[(name, s_)] = len(idx_by_set[s_]) / max(sum(secs[i] for i in idx_by_set[s_]), 1e-9)
+        abcd_secs[name] = sum(secs[i] for s_ in SETS for i in idx_by_set[s_])
+        r_idx, m_idx = idx_by_set["r"], idx_by_set["m"]
+        rm_rows.append([name, f"{set_speeds[(name, 'r')]:,.0f}", _pct(sum(ok[i] for i in r_idx), len(r_idx))]
+                       + [f"{sum(ok[i] for i in r_idx if items[i].category == k)}/"
+                          f"{sum(1 for i in r_idx if items[i].category == k)}" for k in kinds]
+                       + [f"{set_speeds[(name, 'm')]:,.0f}", f"{sum(ok[i] for i in m_idx)}/{len(m_idx)}"])
+        if name == "mathharness (ours)":
+            rm_wrong = [[items[i].set, items[i].category, "equal" if items[i].expected else "unequal",
+                         "equal" if verdicts[i] else "unequal", items[i].reason or "(not documented)"]
+                        for i in r_idx + m_idx if not ok[i]]
         row = [name, f"{speeds[name]:,.0f}"]
         row += [_pct(sum(ok[i] for i in idx_by_set[s]), len(idx_by_set[s])) for s in sets]
         abcd = [i for s in SETS for i in idx_by_set[s]]
@@ -384,6 +417,13 @@ def run(n: int, seed: int, data_dir: str | None) -> str:
                                   disable_numparse=True, tablefmt="github"))
         wrong_sections.append("\n".join(lines))
     ratio = speeds["mathharness (ours)"] / speeds["Math-Verify"]
+    set_ratio = {k: set_speeds[("mathharness (ours)", k)] / set_speeds[("Math-Verify", k)] for k in sets}
+    abcd_ratio = abcd_secs["Math-Verify"] / abcd_secs["mathharness (ours)"]
+    rm_table = tabulate(rm_rows, headers=["grader", "set r pairs/s", "set r (%)"] + kinds
+                        + ["set m pairs/s", "set m: agrees with Math-Verify's labels"],
+                        disable_numparse=True, tablefmt="github")
+    rm_wrong_md = tabulate(rm_wrong, headers=["set", "case", "label", "ours", "reason"],
+                           disable_numparse=True, tablefmt="github") if rm_wrong else "(none)"
     headers = (["grader", "pairs/s"] + [f"{k}: {v} (%)" for k, v in sets.items()]
                + ["a-d (%)", "all (%)"])
     counts = {s: len(idx_by_set[s]) for s in sets}
@@ -400,9 +440,19 @@ def run(n: int, seed: int, data_dir: str | None) -> str:
         f"benchmarks/grading_hard.py (hand-labelled); engine {ENGINE_VERSION}; commit "
         f"{git_commit(ROOT)}; {now_iso()}; python {sys.version.split()[0]}.\n"
         f"Agreement = % of pairs where the grader's verdict equals the expected label. Ours runs strict on "
-        f"a-d and flexible on e (strict first, then fallbacks; they differ only on e's un-boxed outputs).\n\n"
+        f"a-d and r, flexible on e and m (strict first, then fallbacks; they differ only on un-boxed outputs).\n\n"
     )
-    foot = f"\n\nThroughput ratio ours / Math-Verify: {ratio:.1f}x (goal: >= 5x with no lower agreement).\n"
+    foot = (f"\n\nThroughput ratio ours / Math-Verify: {ratio:.1f}x over all pairs (goal: >= 50x with no lower "
+            f"agreement); sets a-d together: {abcd_ratio:.0f}x; per set: "
+            + ", ".join(f"{k} {v:.0f}x" for k, v in set_ratio.items()) + ".\n"
+            f"\n## Sets r and m: reasoning outputs and Math-Verify's own suite\n\n"
+            f"Set r: {len(idx_by_set['r'])} outputs of about {len(items[idx_by_set['r'][0]].output):,} characters "
+            f"with a <think> block (benchmarks/grading_reasoning.py; kinds: r-final = the answer after the block, "
+            f"r-decoy = the gold only inside the block, r-cut = the block never closed, r-boxes = a list answered "
+            f"in several boxes). Set m: Math-Verify 0.9.0's {len(idx_by_set['m'])} regression cases labelled by "
+            f"Math-Verify's own expected verdicts (tests/data/mathverify_cases.jsonl).\n\n{rm_table}\n\n"
+            f"Our verdicts that differ from the label on sets r and m (each a documented rule; "
+            f"benchmarks/README.md):\n\n{rm_wrong_md}\n")
     hard = (
         f"\n## Set e: known hard cases, by category\n\nCells: pairs graded right / pairs in the category. "
         f"False pos. = unequal pairs judged equal; false neg. = equal pairs judged unequal. "
@@ -419,13 +469,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=2000, help="pairs in sets a-d (split evenly); set e is fixed")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-reasoning", type=int, default=400, help="outputs in set r (reasoning outputs)")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default $HARNESS_DATA_DIR)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "grading.md"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     logging.getLogger("math_verify").setLevel(logging.ERROR)
-    report = run(args.n, args.seed, args.data_dir)
+    report = run(args.n, args.seed, args.data_dir, args.n_reasoning)
     print(report)
     atomic_write_text(args.out, report)
     print(f"wrote {args.out}")

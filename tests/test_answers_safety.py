@@ -192,3 +192,32 @@ def test_property_random_bytes_never_raise(data):
     s = data.decode("latin-1")
     assert _outcome(s, "1") in (True, False, "timeout")
     assert grade(s, "1", "math").status in ("correct", "wrong", "no_answer", "timeout")
+
+
+def _matrix_box(n: int) -> str:
+    return "\\boxed{\\begin{pmatrix}" + " \\\\ ".join(["1" + " & 1" * (n - 1)] * n) + "\\end{pmatrix}}"
+
+
+# Boxes the extractor finds but refuses: longer than 1,000 characters, never closed, or empty.
+REFUSED_BOX = st.one_of(
+    st.integers(500, 3000).map(lambda n: "\\boxed{" + "2+" * n + "1}"),
+    st.integers(120, 5000).map(lambda n: "\\boxed{" + "\\frac{1}{" * n + "1" + "}" * n + "}"),
+    st.integers(150, 2000).map(lambda n: "\\boxed{" + "\\sqrt{" * n + "1" + "}" * n + "}"),
+    st.integers(17, 40).map(_matrix_box),
+    st.integers(0, 50).map(lambda n: "\\boxed{\\frac{1}{" + "2+" * n),  # truncated: never closed
+    st.just("\\boxed{}"),
+)
+PREFIX = st.sampled_from(["", "We get 1 + 1 = 2, so 1 remains. ", "**1**. The answer is 2. Then ",
+                          "Answer: 1. Check: $0$. Hence "])
+SUFFIX = st.sampled_from(["", ".", "$.", " units, i.e. 1 of 2."])
+
+
+@SETTINGS
+@given(PREFIX, REFUSED_BOX, SUFFIX, st.sampled_from(["0", "1", "2"]))
+def test_property_refused_box_is_never_correct(prefix, box, suffix, gold):
+    """Issue 11: a refused final box makes the answer no_answer/timeout in BOTH modes; flexible mode
+    never falls back to a stray number before or after it (that was a false positive)."""
+    out = prefix + "$" + box + suffix
+    for mode in ("strict", "flexible"):
+        g = grade(out, gold, "math", mode)
+        assert g.status in ("no_answer", "timeout"), (mode, g)

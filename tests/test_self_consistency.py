@@ -5,7 +5,7 @@
    ``harness.answers.grade``, and stays correct under harmless rewrites (spacing, ``\\dfrac``,
    ``\\left(``/``\\right)``, ``\\left[``/``\\right]``, ``\\text``->``\\mbox``, unwrapping ``\\text{}``,
    dropping a trailing ``\\text{ unit}``). Every exception is listed in ``EXCEPTIONS`` with its
-   reason. (lm-eval's MATH ``is_equiv(gold, gold)`` scores 94%.)
+   reason.
 2. No false positives: 20,000 random pairs of MATH reference answers of DIFFERENT problems, and
    5,000 GSM8K pairs (fixed seeds), are judged unequal unless an independent check says they are
    truly equal (identical normalized strings, equal simple numbers, or Math-Verify agreeing).

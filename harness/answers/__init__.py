@@ -2,14 +2,18 @@
 
 Public API (stable):
 
-- :func:`grade` ``(output, gold, task, mode="strict") -> Grade``
-- :func:`equivalent` ``(pred, gold, task="math") -> bool``
+- :func:`grade` ``(output, gold, task="math", mode="strict", *, rel_tol=None) -> Grade``
+  (statuses correct, wrong, no_answer, timeout, error)
+- :func:`equivalent` ``(pred, gold, task="math", *, rel_tol=None) -> bool``
 - :func:`extract_answer` ``(output, task, mode="strict") -> str | None``
+- :func:`unclosed_think` ``(output) -> bool``: the output opened a ``<think>`` block it never closed
 
 No I/O, no torch, and no ``eval``/``exec``/``sympify``/``parse_expr`` of strings: LaTeX is parsed by
-our own bounded parser (:mod:`harness.answers.latex`) into sympy objects.
+our own bounded parser (:mod:`harness.answers.latex`) into a small AST of tuples, and values are
+computed with ``fractions.Fraction`` and ``mpmath`` (:mod:`harness.answers.values`); no sympy.
 """
 
+from harness.answers.extract import unclosed_think
 from harness.answers.grader import ENGINE_VERSION, equivalent, extract_answer, grade
 from harness.answers.types import STATUSES, AnswerTimeout, Budget, Grade, Mode, Status
 
@@ -24,4 +28,5 @@ __all__ = [
     "equivalent",
     "extract_answer",
     "grade",
+    "unclosed_think",
 ]

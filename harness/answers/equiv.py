@@ -24,7 +24,10 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
+from harness.answers import forms as F
+from harness.answers import sets as S
 from harness.answers import values as V
+from harness.answers.extract import undouble
 from harness.answers.latex import (
     MAX_NESTING,
     ParseError,
@@ -110,7 +113,7 @@ def _single_number(node: tuple | None) -> bool:
     return node is not None and node[0] in V.SCALAR_KINDS
 
 
-def compare(pred: str, gold: str, family: str, budget: Budget) -> bool:
+def compare(pred: str, gold: str, family: str, budget: Budget, *, rel_tol: float | None = None) -> bool:
     """True when the final answer ``pred`` equals the reference ``gold``.
 
     Args:
@@ -118,12 +121,15 @@ def compare(pred: str, gold: str, family: str, budget: Budget) -> bool:
         gold: one reference answer.
         family: ``"math"`` or ``"gsm8k"`` (thousands separators differ; see the README rules).
         budget: wall-clock budget; checked in loops.
+        rel_tol: numbers within this relative tolerance are equal; None compares exactly.
 
     Returns:
         True when equal; False when different or not shown equal.
 
     Raises:
         AnswerTimeout: past the budget, or the values are too large to decide exactly.
+        Exception: any other exception is a bug; :func:`harness.answers.grade` reports it as
+            status ``error`` (never as a verdict).
 
     Examples:
         >>> compare("\\\\frac{1}{2}", "0.5", "math", Budget())
@@ -133,20 +139,14 @@ def compare(pred: str, gold: str, family: str, budget: Budget) -> bool:
         return True
     if not isinstance(pred, str) or not isinstance(gold, str):
         return False
+    pred, gold = undouble(pred), undouble(gold)
     if len(pred) > MAX_PARSE_CHARS or len(gold) > MAX_PARSE_CHARS:
         return _flat_string(pred) == _flat_string(gold)
     budget.check()
-    try:
-        return _compare(pred, gold, family, budget)
-    except AnswerTimeout:
-        raise
-    except (RecursionError, MemoryError, ArithmeticError, ValueError, TypeError,
-            IndexError, KeyError, AttributeError) as exc:  # a bug, never a verdict of "equal"
-        logger.debug("compare(%r, %r) failed: %r", pred[:80], gold[:80], exc)
-        return _flat_string(pred) == _flat_string(gold)
+    return _compare(pred, gold, family, budget, rel_tol)
 
 
-def _compare(pred: str, gold: str, family: str, budget: Budget) -> bool:
+def _compare(pred: str, gold: str, family: str, budget: Budget, rel_tol: float | None) -> bool:
     pp, gp = _prepare(pred, family), _prepare(gold, family)
     if pp is None or gp is None:
         return _flat_string(pred) == _flat_string(gold)
@@ -164,7 +164,7 @@ def _compare(pred: str, gold: str, family: str, budget: Budget) -> bool:
             ga = fused
     if pa is None or ga is None:
         return _casefold_key(pp.key) == _casefold_key(gp.key)
-    cmp = _Comparer(budget, max(pp.digits, gp.digits))
+    cmp = _Comparer(budget, max(pp.digits, gp.digits), rel_tol)
     if cmp.answers(pa, ga):
         return True
     if pp.ambiguous and gp.ambiguous:
@@ -193,10 +193,17 @@ def _is_var(node: tuple) -> bool:
 
 
 def _strip_lhs(node: tuple) -> tuple:
-    """``x = 5`` -> ``5``; ``x = 2401/100 = 24.01`` -> ``24.01``; ``x \\in [1,2]`` -> ``[1,2]``."""
+    """``x = 5`` -> ``5``; ``x = 2401/100 = 24.01`` -> ``24.01``; ``x \\in [1,2]`` -> ``[1,2]``;
+    ``x = 1/3 \\approx 0.33`` -> ``1/3`` (an approximation after an exact value is dropped);
+    ``\\frac{NO}{BO} = \\frac{1}{\\sqrt6}`` -> the value (a labelled constant)."""
     if node[0] != "rel":
         return node
     ops, parts = node[1], node[2]
+    while len(ops) > 1 and ops[-1] == "\\approx" and "=" in ops[:-1]:
+        ops, parts = ops[:-1], parts[:-1]
+    if ops == ("=",) and F.is_label(parts[0]) and not V.free_symbols(parts[1]) \
+            and parts[1][0] in V.SCALAR_KINDS | {"ratio"}:
+        return parts[1]
     if all(o in ("=", "\\approx") for o in ops):
         if _is_var(parts[0]):
             return parts[-1]
@@ -260,7 +267,7 @@ def _split_first_pm(node: tuple) -> list[tuple]:
 
 
 def _top_items(node: tuple) -> list[tuple]:
-    items = node[1] if node[0] in ("list", "set") else (node,)
+    items = F.solutions(node[1]) if node[0] in ("list", "set") else (node,)
     out: list[tuple] = []
     for it in items:
         it = _strip_lhs(it)
@@ -309,9 +316,10 @@ _FLIP = {">": "<", "\\ge": "\\le", "<": ">", "\\le": "\\ge"}
 class _Comparer:
     """Structural comparison with a shared budget and precision hint."""
 
-    def __init__(self, budget: Budget, digits: int) -> None:
+    def __init__(self, budget: Budget, digits: int, rel_tol: float | None = None) -> None:
         self.budget = budget
         self.digits = digits
+        self.rel_tol = rel_tol
 
     # -- answers and items
     def answers(self, a: tuple, b: tuple) -> bool:
@@ -365,6 +373,8 @@ class _Comparer:
             return fa is not None and fa == fb
         if ka == "base" or kb == "base":
             return self.base(a, b)
+        if ka == "matrix" or kb == "matrix" or F.matrix_expr(a) or F.matrix_expr(b):
+            return self.matrix(a, b)
         if ka in V.SCALAR_KINDS and kb in V.SCALAR_KINDS:
             return self.scalar(a, b)
         if ka == "seq" and kb == "seq":
@@ -372,8 +382,6 @@ class _Comparer:
                     _DELIM.get(b[1], b[1]), _DELIM.get(b[2], b[2])):
                 return False
             return self.ordered(a[3], b[3])
-        if ka == "matrix" or kb == "matrix":
-            return self.matrix(a, b)
         if ka == kb and ka in ("set", "union", "intersect"):
             return self.multiset(self.expand_all(a[1]), self.expand_all(b[1]))
         if ka == kb == "setminus":
@@ -384,7 +392,30 @@ class _Comparer:
             return self.relation(a, b)
         if ka == kb == "list":
             return self.multiset(list(a[1]), list(b[1]))
-        return False
+        return self.solution_sets(a, b)
+
+    def solution_sets(self, a: tuple, b: tuple) -> bool:
+        """Relations, intervals and unions as sets of reals (``a`` is the answer, ``b`` the gold):
+        ``x \\ge 5`` = ``[5, \\infty)``; ``(p, q)`` is read as an interval only against a gold range."""
+        kinds = {"rel", "seq", "union", "set"}
+        if a[0] not in kinds or b[0] not in kinds or "rel" not in (a[0], b[0]) and "union" not in (a[0], b[0]):
+            return False
+        ra, rb = S.relation_set(a), S.relation_set(b)
+        if ra is not None and rb is not None and ra[0] != rb[0]:
+            return False  # x > 5 is not y > 5
+        sa = ra[1] if ra is not None else S.interval_of(a, b[0] in ("rel", "union"))
+        sb = rb[1] if rb is not None else S.interval_of(b, a[0] == "union")
+        if sa is None or sb is None:
+            return False
+        return S.same_set(sa, sb, self.item, self.sort_value)
+
+    def sort_value(self, node: tuple) -> float:
+        self.budget.check()
+        try:
+            v = V.numeric(node, 30, None, self.budget.check)
+            return float(v.real) if hasattr(v, "real") else float(v)
+        except (V.Unevaluable, V.TooBig, TypeError, ValueError):
+            return 0.0
 
     def expand_all(self, items: tuple) -> list[tuple]:
         out: list[tuple] = []
@@ -397,6 +428,8 @@ class _Comparer:
 
     def matrix(self, a: tuple, b: tuple) -> bool:
         def rows(n: tuple) -> tuple | None:
+            if F.matrix_expr(n):
+                return F.matrix_value(n)
             if n[0] == "matrix":
                 return n[2] if n[1] == "matrix" else None
             if n[0] == "seq" and n[1] == "(" and n[2] == ")":  # a tuple is a column vector
@@ -431,7 +464,9 @@ class _Comparer:
         (oa, pa), (ob, pb) = canon(a), canon(b)
         if oa == ob == ("=",):
             return self.equation(pa, pb)
-        return oa == ob and self.ordered(pa, pb)
+        if oa == ob and self.ordered(pa, pb):
+            return True
+        return "=" not in oa + ob and self.solution_sets(a, b)
 
     def equation(self, pa: tuple, pb: tuple) -> bool:
         """``lhs = rhs`` equal up to a non-zero constant factor (or side by side)."""
@@ -507,7 +542,20 @@ class _Comparer:
                 return True
         return False
 
+    def within_tolerance(self, a: tuple, b: tuple) -> bool:
+        """``|a - b| <= rel_tol * max(|a|, |b|)`` for two constants (real or complex)."""
+        try:
+            va = V.numeric(a, 30, None, self.budget.check)
+            vb = V.numeric(b, 30, None, self.budget.check)
+            return bool(abs(va - vb) <= self.rel_tol * max(abs(va), abs(vb)))
+        except V.Unevaluable:
+            return False
+        except V.TooBig:
+            raise AnswerTimeout("values too large to compare") from None
+
     def constant(self, a: tuple, b: tuple) -> bool:
+        if self.rel_tol is not None and self.within_tolerance(a, b):
+            return True
         big = False
         try:
             return V.exact(a) == V.exact(b)

@@ -6,11 +6,14 @@ quantifiers), so a 200,000-character garbage output costs milliseconds. No sympy
 
 Two modes (reported side by side by ``harness grade``):
 
+Only the text after the last ``</think>`` counts; an unclosed ``<think>`` block is no answer.
+
 ``strict``
-    Only what the prompt formats ask for. MATH: the last ``\\boxed{...}``/``\\fbox{...}``
-    (brace-matched; ``\\boxed 5`` space form), else "The answer is[:] X" (MetaMath/Skywork),
-    else Minerva's "Final Answer: The final answer is X. I hope it is correct."
-    GSM8K: "#### N", else "The answer is[:] N", else the last box.
+    Only what the prompt formats ask for, the LAST of them winning. MATH: the final box group
+    (``\\boxed{...}``/``\\fbox{...}``, brace-matched, ``\\boxed 5``; boxes joined only by connectors
+    are one list answer), "The answer is[:] X" (MetaMath/Skywork), "Final Answer: ..." (Minerva, or
+    a sentence ending in the answer). A refused final box (unclosed, empty, too long) is no answer
+    in BOTH modes. GSM8K: "#### N", else "The answer is[:] N", else the last box group.
 ``flexible``
     Strict first, then "Final Answer:"/"final answer is", then any "answer is"/"answer:"
     (any case), then bold markdown ``**X**``, then the last number (MATH: or the last
@@ -32,6 +35,23 @@ from harness.answers.lexer import brace_end
 
 #: Answers longer than this are treated as no answer (garbage, not a final answer).
 MAX_ANSWER_CHARS = 1000
+#: Only the last this many characters of the answer region are searched.
+MAX_OUTPUT_CHARS = 200_000
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+#: Boxes joined into one answer at most (``\\boxed{1}, \\boxed{2}, ...``).
+MAX_GROUP = 16
+#: Longest text between two boxes of one answer (``\\quad \\text{and} \\quad``).
+MAX_GAP_CHARS = 120
+
+
+class _Refused:
+    """Marker: the final box was found but refused (unclosed, empty, or too long)."""
+
+    def __repr__(self) -> str:
+        return "REFUSED"
+
+
+REFUSED = _Refused()
 #: Regex-based fallbacks (last number, ``$`` spans, bold) look only at this many trailing chars.
 TAIL_CHARS = 20_000
 
@@ -70,6 +90,13 @@ _TRAILING = " \t\r\n.,;:!?"
 # A number: starts with a digit, thousands commas allowed, one optional decimal part.
 # No nested or adjacent overlapping quantifiers, so matching is linear.
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+# The last-number fallback reads the whole number: "2/3", ".4", "14{,}916", "12,\\!000", "1 000".
+_WHOLE_NUMBER_RE = re.compile(
+    r"(?<![\w.\\])-?(?:\d{1,3}(?: \d{3}(?![\d,.]))+|\d(?:[\d,]|\s?\{\s?,\s?\}|\\[!,])*(?:\.\d+)?|\.\d+)"
+    r"(?:/\d+(?:\.\d+)?)?")
+_DOUBLED_RE = re.compile(
+    r"(?<!\\)\\\\(?:[dt]?frac|left|right|boxed|fbox|sqrt|text|mathrm|mathbf|cdot|times|pi|infty|leq?|geq?|"
+    r"neq?|pm|begin|end|q?quad|circ|cup|cap|in|sin|cos|tan|log|ln|c?dots|ldots|overline|approx)(?![A-Za-z])")
 _MONEY_RE = re.compile(r"\$\s?-?\d[\d,]*(?:\.\d+)?")
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 _FRAC_CMDS = ("\\dfrac", "\\tfrac", "\\frac", "\\sqrt")
@@ -98,13 +125,78 @@ def extract(output: str, family: str, mode: str) -> str | None:
     """
     if not isinstance(output, str) or not output:
         return None
+    region = answer_region(output)
+    if region is None:
+        return None  # the model never left its <think> block (ran out of tokens)
     fam = "gsm8k" if family == "gsm8k" else "math"
-    text = _cut_first(output, _EOT_RE)
+    text = _cut_first(undouble(region[-MAX_OUTPUT_CHARS:]), _EOT_RE)
     strict_text = _cut_runon(text, _STRICT_MARKERS[fam])
     ans = _strict_gsm8k(strict_text) if fam == "gsm8k" else _strict_math(strict_text)
+    if ans is REFUSED:
+        return None  # a box was found but refused: never fall back to a stray number
     if ans is not None or mode == "strict":
         return ans
     return _flexible(_cut_first(text, _RUNON_RE), fam)
+
+
+def reference_answer(text: str, family: str = "math") -> str | None:
+    """The answer a reference text states, for golds written as text rather than as a bare answer.
+
+    A text with a box, a final-answer statement, or over 200 characters (a worked solution) is read
+    like a model output (flexible mode); a short text is the answer itself, without its outer math
+    delimiters (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``).
+
+    Examples:
+        >>> reference_answer("$(p,q)=(3,2)$")
+        '(p,q)=(3,2)'
+        >>> reference_answer("so the roots are $\\\\boxed{1}$ and $\\\\boxed{-2}$.")
+        '1, -2'
+    """
+    s = text.strip()
+    if len(s) >= 200 or any(m in s for m in (*_BOX_NAMES, "Final Answer:", "The answer is")):
+        found = extract(s, family, "flexible")
+        if found is not None:
+            return found
+    for open_, close in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if len(s) >= len(open_) + len(close) and s.startswith(open_) and s.endswith(close):
+            s = s[len(open_) : len(s) - len(close)].strip()
+            break
+    return s or None
+
+
+def unclosed_think(output: str) -> bool:
+    """True when the output opened a ``<think>`` block it never closed (it ran out of tokens).
+
+    Examples:
+        >>> unclosed_think("<think> let me see, 2+2 is")
+        True
+        >>> unclosed_think("<think>2+2=4</think> The answer is $\\boxed{4}$.")
+        False
+    """
+    if not isinstance(output, str):
+        return False
+    i = output.rfind(THINK_OPEN)
+    return i >= 0 and output.find(THINK_CLOSE, i) < 0
+
+
+def answer_region(output: str) -> str | None:
+    """The text after the last ``</think>`` (the whole output when there is none), or None when a
+    ``<think>`` block is never closed: the reasoning is not an answer."""
+    if unclosed_think(output):
+        return None
+    j = output.rfind(THINK_CLOSE)
+    return output[j + len(THINK_CLOSE):] if j >= 0 else output
+
+
+def undouble(text: str) -> str:
+    """Undo double-escaped LaTeX as found in JSON-exported outputs (``\\\\frac`` -> ``\\frac``).
+
+    Only when a doubled backslash is followed by a known command name: a real LaTeX row break
+    followed by a command needs three backslashes (``\\\\\\frac``).
+    """
+    if "\\\\" in text and _DOUBLED_RE.search(text):
+        return text.replace("\\\\", "\\")
+    return text
 
 
 # --- run-on few-shot text ---------------------------------------------------------------------
@@ -130,11 +222,12 @@ def _cut_first(text: str, markers: re.Pattern[str]) -> str:
 # --- boxes --------------------------------------------------------------------------------------
 
 
-def _last_box_start(text: str) -> tuple[int, int]:
-    """(index of the last ``\\boxed``/``\\fbox`` command, length of its name), or (-1, 0)."""
+def _last_box_start(text: str, end: int | None = None) -> tuple[int, int]:
+    """(index of the last ``\\boxed``/``\\fbox`` command before ``end``, length of its name), or (-1, 0)."""
     best, name_len = -1, 0
+    stop = len(text) if end is None else end
     for name in _BOX_NAMES:
-        i = text.rfind(name)
+        i = text.rfind(name, 0, stop)
         # skip names that are a prefix of a longer command, e.g. \boxedfoo
         while i >= 0 and i + len(name) < len(text) and text[i + len(name)].isalpha():
             i = text.rfind(name, 0, i)
@@ -148,8 +241,9 @@ def _brace_group(text: str, open_idx: int, limit: int = MAX_ANSWER_CHARS + 2) ->
     return brace_end(text, open_idx, limit)
 
 
-def _box_at(text: str, start: int, name_len: int) -> tuple[str | None, bool]:
-    """Content of the box command at ``start``: (content, closed). Space form ``\\boxed 5`` too."""
+def _box_at(text: str, start: int, name_len: int) -> tuple[str | None, int]:
+    """Content of the box command at ``start`` and the index just past it; (None, -1) when the
+    box is unclosed or longer than :data:`MAX_ANSWER_CHARS`. Space form ``\\boxed 5`` too."""
     i = start + name_len
     n = len(text)
     j = i
@@ -158,23 +252,70 @@ def _box_at(text: str, start: int, name_len: int) -> tuple[str | None, bool]:
     if j < n and text[j] == "{":
         end = _brace_group(text, j)
         if end < 0:
-            return None, False
-        return text[j + 1 : end - 1], True
+            return None, -1
+        return text[j + 1 : end - 1], end
     if j > i:  # \boxed 5 : the next token
         k = j
         while k < n and not text[k].isspace() and text[k] not in "$":
             k += 1
         tok = text[j:k]
-        return (tok if tok else None), bool(tok)
-    return None, False
+        return (tok, k) if tok else (None, -1)
+    return None, -1
 
 
-def _last_box(text: str) -> str | None:
+def _box_group(text: str) -> tuple[int, str | _Refused | None]:
+    """(start of the last box or -1, the answer the final boxes state together).
+
+    The last box and the boxes right before it that are joined only by connectors (``,``, ``;``,
+    "and", "or", ``\\quad``, ``\\text{and}``, math delimiters, a label ``y_2 =``, "for part (a)", a
+    unit word) form one answer, a list: ``\\boxed{1}, \\boxed{2}`` is "1, 2". A sentence end, a
+    paragraph break or other words between two boxes end the group. A refused last box (unclosed,
+    empty, too long) is :data:`REFUSED`.
+    """
     start, name_len = _last_box_start(text)
     if start < 0:
-        return None
-    content, _closed = _box_at(text, start, name_len)
-    return _clean(content, boxed=True) if content is not None else None
+        return -1, None
+    content, _end = _box_at(text, start, name_len)
+    first = _clean(content, boxed=True) if content is not None else None
+    if first is None:
+        return start, REFUSED
+    answers = [first]
+    cur = start
+    while len(answers) < MAX_GROUP:
+        prev, plen = _last_box_start(text, cur)
+        if prev < 0:
+            break
+        content, end = _box_at(text, prev, plen)
+        ans = _clean(content, boxed=True) if content is not None else None
+        if ans is None or end > cur or not _connector_gap(text[end:cur]):
+            break
+        answers.insert(0, ans)
+        cur = prev
+    unique = list(dict.fromkeys(answers))
+    return start, ", ".join(unique)
+
+
+_GAP_TEXT_RE = re.compile(r"\\(?:text|textbf|textrm|textnormal|mbox|mathrm)\s*\{([^{}]*)\}")
+_GAP_DROP_RE = re.compile(r"\\q?quad|\\[,;:! ()\[\]]|\$|~|&|\\\\|\*\*")
+_GAP_TOKEN_RE = re.compile(r"[A-Za-z]\w*(?:_\{?\w+\}?)?\s*=|\([a-z]\)|[A-Za-z]+|\S")
+_CONNECTORS = {",", ";", "and", "or", "for", "part", "parts"}
+
+
+def _connector_gap(gap: str) -> bool:
+    """True when the text between two boxes only joins them (see :func:`_box_group`)."""
+    if len(gap) > MAX_GAP_CHARS or re.search(r"\n\s*\n", gap):
+        return False
+    g = _GAP_DROP_RE.sub(" ", _GAP_TEXT_RE.sub(lambda m: f" {m.group(1)} ", gap))
+    tokens = _GAP_TOKEN_RE.findall(g)
+    for k, tok in enumerate(tokens):
+        low = tok.lower()
+        if low in _CONNECTORS or tok.endswith("=") or (tok.startswith("(") and len(tok) == 3):
+            continue
+        # a unit word right after a box, before a connector: "\boxed{1} papers and \boxed{2} bins"
+        if k == 0 and tok.isalpha() and len(tok) > 1 and len(tokens) > 1 and tokens[1].lower() in _CONNECTORS:
+            continue
+        return False
+    return True
 
 
 # --- sentences ----------------------------------------------------------------------------------
@@ -203,12 +344,14 @@ def _after_marker(text: str, pos: int, family: str) -> str | None:
             end = s.find(close, len(open_))
             return _clean(s[len(open_) : end], boxed=True) if end > 0 else None
     if s.startswith("$"):
+        end = s.find("$", 1)
+        span = end > 0 and "\n" not in s[:end]
         money = _MONEY_RE.match(s)
         after = s[money.end() : money.end() + 1] if money else ""
-        if money and (after == "" or after.isspace() or (after in ".,;!?" and _ends_sentence(s, money.end()))):
-            return _clean(money.group())  # "$29.00." : dollars, keep as written
-        end = s.find("$", 1)
-        if end > 0 and "\n" not in s[:end]:
+        if money and (after == "" or after.isspace() or (after in ".,;!?" and _ends_sentence(s, money.end()))) \
+                and not (span and not _WORDS_RE.search(s[1:end])):
+            return _clean(money.group())  # "$29.00." : dollars, keep as written ("$14 {, }916$" is math)
+        if span:
             return _clean(s[1:end], boxed=True)
     line = s.split("\n", 1)[0]
     m = _SENTENCE_END.search(line)
@@ -239,6 +382,9 @@ def _clean(ans: str | None, *, boxed: bool = False) -> str | None:
             a = a[1:-1].strip()
         if a.startswith("$$") and a.endswith("$$") and len(a) > 4:
             a = a[2:-2].strip()
+        for q in ('\\"', '"'):  # quoted: \"$12$ and $13$\"
+            if len(a) > 2 * len(q) and a.startswith(q) and a.endswith(q):
+                a = a[len(q):-len(q)].strip()
         if a == prev:
             break
     if not a or len(a) > MAX_ANSWER_CHARS:
@@ -265,15 +411,47 @@ def _last_phrase(text: str, phrases: tuple[str, ...], family: str, *, nocase: bo
     return _after_marker(text, best_end, family)
 
 
-def _minerva(text: str, family: str) -> tuple[int, str | None]:
-    i = text.rfind("Final Answer: The final answer is")
+def _final_answer(text: str, family: str) -> tuple[int, str | None]:
+    """The last "Final Answer:" statement: Minerva's "The final answer is X. I hope it is correct.",
+    or a sentence ("Final Answer: The largest $n$ is 34.", see :func:`_sentence_answer`)."""
+    i = text.rfind("Final Answer:")
     if i < 0:
         return -1, None
-    s = text[i + len("Final Answer: The final answer is") :]
+    s = text[i + len("Final Answer:") :]
     j = s.find("I hope it is correct")
     if 0 <= j < 4 * MAX_ANSWER_CHARS:
         s = s[:j]
-    return i, _after_marker(s, 0, family)
+    s = s.lstrip(" \t")
+    if s.startswith("The final answer is"):
+        return i, _after_marker(s, len("The final answer is"), family)
+    return i, _sentence_answer(s, family)
+
+
+_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)")
+_WORDS_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+
+
+def _sentence_answer(s: str, family: str) -> str | None:
+    """The answer a final sentence states: the number or math expression it ends in, else its only
+    number or expression ("Jane started growing Sphere 3 hours ago." -> 3); None when ambiguous.
+    A sentence without words ("Final Answer: $5$") is read like any answer after a marker."""
+    line = s.split("\n", 1)[0]
+    masked = _MATH_SPAN_RE.sub(lambda m: " " * len(m.group()), line)
+    m = _SENTENCE_END.search(masked)
+    sentence = line[: m.start()] if m else line
+    masked = masked[: len(sentence)]
+    if not _WORDS_RE.search(masked):
+        return _after_marker(s, 0, family)
+    cands = [(m.start(), m.end(), next(g for g in m.groups() if g is not None))
+             for m in _MATH_SPAN_RE.finditer(sentence)]
+    cands += [(m.start(), m.end(), m.group()) for m in _WHOLE_NUMBER_RE.finditer(masked)]
+    if not cands:
+        return _clean(sentence)  # "Final Answer: odd"
+    cands.sort()
+    tail = sentence.rstrip(_TRAILING)
+    if cands[-1][1] >= len(tail) or len(cands) == 1:
+        return _clean(cands[-1][2], boxed=True)
+    return None
 
 
 def _last_answer_is(text: str, family: str) -> tuple[int, str | None]:
@@ -292,16 +470,26 @@ def _last_answer_is(text: str, family: str) -> tuple[int, str | None]:
 # --- strict -------------------------------------------------------------------------------------
 
 
-def _strict_math(text: str) -> str | None:
-    start, _ = _last_box_start(text)
-    if start >= 0:
-        return _last_box(text)  # an unclosed last box is None, not half an answer
+def _mathlike(ans: str | None) -> bool:
+    """An answer that states a value (a digit, a command, an operator or a choice letter) without prose
+    ("The answer is correct because ..." after a box is commentary, not a new final answer)."""
+    if ans is None or _WORDS_RE.search(_MATH_SPAN_RE.sub(" ", ans)):
+        return False  # "correct because 3 * 4 = 12", "5 cm": prose, the box stays the answer
+    return bool(re.search(r"[\d\\^_=+\-*/()<>]|^[A-Z]$", ans))
+
+
+def _strict_math(text: str) -> str | _Refused | None:
+    """The LAST final-answer statement: a box group, "The answer is X" or "Final Answer: ..."."""
+    start, boxed = _box_group(text)
     i1, a1 = _last_answer_is(text, "math")
-    i2, a2 = _minerva(text, "math")
-    return a1 if i1 > i2 else a2
+    i2, a2 = _final_answer(text, "math")
+    i, a = (i1, a1) if i1 > i2 else (i2, a2)
+    if start >= 0 and not (i > start and _mathlike(a)):
+        return boxed  # an unclosed / too long last box is REFUSED, not half an answer
+    return a
 
 
-def _strict_gsm8k(text: str) -> str | None:
+def _strict_gsm8k(text: str) -> str | _Refused | None:
     i = text.rfind("####")
     if i >= 0:
         ans = _after_marker(text, i + 4, "gsm8k")
@@ -310,7 +498,7 @@ def _strict_gsm8k(text: str) -> str | None:
     _, a = _last_answer_is(text, "gsm8k")
     if a is not None:
         return a
-    return _last_box(text)
+    return _box_group(text)[1]
 
 
 # --- flexible -----------------------------------------------------------------------------------
@@ -342,14 +530,14 @@ def _flexible(text: str, family: str) -> str | None:
 
 def _last_number_or_math(tail: str, family: str) -> str | None:
     best_end, best = -1, None
-    for m in _NUMBER_RE.finditer(tail):
+    for m in _WHOLE_NUMBER_RE.finditer(tail):
         best_end, best = m.end(), m.group()
     if best is not None:
         best = best.rstrip(",")
     if family == "math":
-        span = _last_dollar_span(tail)
-        if span is not None and span[0] >= best_end:
-            best_end, best = span
+        for span in (_last_dollar_span(tail), _last_paren_span(tail)):
+            if span is not None and span[0] >= best_end:
+                best_end, best = span
         cmd = _last_frac_like(tail)
         if cmd is not None and cmd[0] >= best_end:
             best_end, best = cmd
@@ -378,6 +566,20 @@ def _last_dollar_span(tail: str) -> tuple[int, str] | None:
             last = (k + len(delim), content)
         i = k + len(delim)
     return last
+
+
+def _last_paren_span(tail: str) -> tuple[int, str] | None:
+    """(end, content) of the last ``\\( ... \\)`` or ``\\[ ... \\]`` span (found from the end: linear)."""
+    best: tuple[int, str] | None = None
+    for open_, close in (("\\(", "\\)"), ("\\[", "\\]")):
+        j = tail.rfind(close)
+        i = tail.rfind(open_, 0, j) if j >= 0 else -1
+        if i < 0 or j - i > MAX_ANSWER_CHARS:
+            continue
+        content = tail[i + 2 : j].strip()
+        if content and (best is None or j + 2 > best[0]):
+            best = (j + 2, content)
+    return best
 
 
 def _last_frac_like(tail: str) -> tuple[int, str] | None:

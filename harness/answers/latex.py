@@ -214,30 +214,27 @@ class Parser:
         return ("text", " ".join(parts).lower())
 
     def parse_relation(self) -> tuple:
-        parts = [self.parse_union()]
+        parts = [self.parse_ratio()]
         ops: list[str] = []
-        ratio = False
         while True:
             tok = self.peek()
-            if tok is None:
-                break
-            if tok[0] in ("op", "cmd") and tok[1] in RELOPS:
+            if tok is not None and tok[0] in ("op", "cmd") and tok[1] in RELOPS:
                 ops.append(tok[1])
                 self.p += 1
-                parts.append(self.parse_union())
-            elif tok[0] == "op" and tok[1] == ":" and not ops:
-                ratio = True
-                self.p += 1
-                parts.append(self.parse_union())
+                parts.append(self.parse_ratio())
             else:
                 break
-        if ratio and not ops:
-            return ("ratio", tuple(parts))
-        if ratio:
-            raise ParseError("mixed ratio and relation")
         if not ops:
             return parts[0]
         return ("rel", tuple(ops), tuple(parts))
+
+    def parse_ratio(self) -> tuple:
+        """``a : b : c`` (a ratio; also the side of a relation, ``V_1:V_2 = 11:21``)."""
+        parts = [self.parse_union()]
+        while self.at("op", ":"):
+            self.p += 1
+            parts.append(self.parse_union())
+        return parts[0] if len(parts) == 1 else ("ratio", tuple(parts))
 
     def parse_union(self) -> tuple:
         first = self.parse_unit_expr()
@@ -346,6 +343,8 @@ class Parser:
                 num = factors[0] if len(factors) == 1 else ("mul", tuple(factors))
                 factors = [("div", num, den)]
             elif self.starts_atom(tok):
+                if tok[0] == "num" and self.p > 0 and self.t[self.p - 1][0] == "num":
+                    raise ParseError("two numbers side by side")  # "2 100" is not 2 * 100
                 if (len(factors) == 1 and factors[0][0] == "num" and tok[0] == "cmd"
                         and tok[1] == "\\frac" and factors[0][1].denominator == 1):
                     f = self.parse_postfix()
@@ -419,6 +418,10 @@ class Parser:
         k, v = tok[0], tok[1]
         if k == "op" and v == "{":
             self.p += 1
+            if self.at("id") and self.at("op", "}", 1):  # x_{AB}, S_{MBCN}: a name, not a product
+                name = self.peek()[1]
+                self.p += 2
+                return ("sym", name)
             if self.at("cmd", "\\circ") and self.at("op", "}", 1):
                 self.p += 2
                 return ("deg",)
@@ -523,7 +526,7 @@ class Parser:
                 self.expect_op("}")
                 if len(items) == 1:
                     return items[0]
-                return ("seq", "{", "}", tuple(items))
+                return ("set", tuple(items))  # "{1, 2, 3}": set braces written without the backslash
             if v == "|":
                 self.abs_depth += 1
                 inner = self.parse_sum()

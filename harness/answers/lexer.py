@@ -113,6 +113,10 @@ def _repeating(whole: str, fixed: str, rep: str) -> str:
     k, m = len(fixed), len(rep)
     value = Fraction(int(whole or "0")) + Fraction(int(fixed or "0"), 10**k) + Fraction(int(rep), 10**k * (10**m - 1))
     return f"{value.numerator}/{value.denominator}"
+_DIGITS = frozenset("0123456789")
+_TSEP_RE = re.compile(r"\{\s?,\s?\}")
+_ASCII_REL = {"<": "\\le", ">": "\\ge", "!": "\\ne"}
+_GLUED_RE = re.compile(r"(\\q?quad)(?=[A-Za-z])")
 _WORD_RE = re.compile(r"[A-Za-z](?:\.[A-Za-z])+\.?|[A-Za-z]+")
 _CMD_RE = re.compile(r"\\([A-Za-z]+)\*?")
 
@@ -194,11 +198,11 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
         if c == "$":
             i += 1
             continue
-        r = _REPEAT_RE.match(s, i) if (c.isdigit() or c == ".") else None
+        r = _REPEAT_RE.match(s, i) if (c in _DIGITS or c == ".") else None
         if r is not None:  # 0.\overline{3}, 0.1\bar{6}: a repeating decimal, exact as p/q
             out.append(("num", _repeating(r.group(1), r.group(2), r.group(3) or r.group(4)), spaced))
             i = r.end()
-        elif c.isdigit() or (c == "." and i + 1 < n and s[i + 1].isdigit()):
+        elif c in _DIGITS or (c == "." and i + 1 < n and s[i + 1] in _DIGITS):  # ASCII only, not "²"
             m = _NUM_RE.match(s, i)
             out.append(("num", m.group(), spaced))
             i = m.end()
@@ -209,9 +213,12 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
                 w = re.match(r"[A-Za-z]+", w).group()
             out.append(("word" if text_mode else "id", w, spaced))
             i += len(w)
-        elif c == "{" and s.startswith("{,}", i):
+        elif c == "{" and (t := _TSEP_RE.match(s, i)) is not None:  # {,} and {, } (thousands)
             out.append(("tsep", ",", spaced))
-            i += 3
+            i = t.end()
+        elif c in "<>!" and s.startswith("=", i + 1) and not (c == "!" and i and (s[i - 1].isalnum() or s[i - 1] in ")}")):
+            out.append(("cmd", _ASCII_REL[c], spaced))  # x >= 5, x != 3 (but 5!=120 is a factorial)
+            i += 2
         elif c == "\\":
             m = _CMD_RE.match(s, i)
             if m is None:  # \ followed by a non-letter
@@ -233,7 +240,12 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
                 spaced = False
                 continue
             name = "\\" + m.group(1)
-            i = m.end()
+            glued = _GLUED_RE.match(name)
+            if glued is not None:  # "\quadx_2": a spacing command glued to a variable
+                name = glued.group(1)
+                i = m.start() + len(name)
+            else:
+                i = m.end()
             name = ALIASES.get(name, name)
             if name in TEXT_CMDS or name in ARG_DROP or name in ("\\begin", "\\end"):
                 j = i
@@ -308,7 +320,17 @@ def fuse_thousands(tokens: list[Token], family: str, ambiguous: bool) -> tuple[l
                 len(t[1]) <= 3 and not (t[1].startswith("0")))):
             text = t[1]
             j = i + 1
+            by_space = False
             while j < n and "." not in text:
+                nxt = tokens[j]
+                if (nxt[0] == "num" and nxt[2] and len(nxt[1]) == 3 and nxt[1].isdigit()
+                        and (by_space or (len(text) <= 3 and text.isdigit() and not text.startswith("0")))):
+                    text += nxt[1]  # "1 000 000": digit groups separated by plain spaces (SI style)
+                    by_space = True
+                    j += 1
+                    continue
+                if by_space:
+                    break
                 k = j
                 while k < n and k - j < 3 and (tokens[k][0] in ("sp", "tsep")
                                                or tokens[k][:2] == ("op", ",")):

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-Status = Literal["correct", "wrong", "no_answer", "timeout"]
+Status = Literal["correct", "wrong", "no_answer", "timeout", "error"]
 Mode = Literal["strict", "flexible"]
-STATUSES: tuple[Status, ...] = ("correct", "wrong", "no_answer", "timeout")
+STATUSES: tuple[Status, ...] = ("correct", "wrong", "no_answer", "timeout", "error")
 
 
 class AnswerTimeout(Exception):
@@ -24,7 +24,9 @@ class Grade:
     Attributes:
         correct: the extracted answer equals (one of) the gold answer(s).
         extracted: the final answer found in the output, or None.
-        status: "correct", "wrong", "no_answer" (nothing extracted) or "timeout".
+        status: "correct", "wrong", "no_answer" (nothing extracted), "timeout" (past the budget or
+            too large to decide) or "error" (an internal exception while grading: a bug, counted,
+            never turned into "wrong").
     """
 
     correct: bool

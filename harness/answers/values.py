@@ -29,6 +29,7 @@ import mpmath
 MAX_BITS = 16_384  # largest exact integer we build (numerator/denominator bits)
 MAX_NUM_BITS = 1_000_000  # largest binary exponent of a numeric value
 MAX_ROOT = 64  # largest root index tried exactly
+MAX_TRIG_BITS = 4_096  # largest binary exponent of a trigonometric function's argument
 
 
 class NotExact(Exception):
@@ -296,6 +297,7 @@ def _ctx(dps: int) -> mpmath.MPContext:
 
 
 _TRIG = {"sin", "cos", "tan", "cot", "sec", "csc"}
+_PERIODIC = _TRIG
 
 
 def _magnitude(ctx: mpmath.MPContext, x) -> float:
@@ -401,6 +403,9 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
             fn = _FUNCS.get(name)
             if fn is None:
                 raise Unevaluable(name)
+            if name in _PERIODIC and ctx.im(x) == 0 and x != 0 and _magnitude(ctx, x) > MAX_TRIG_BITS:
+                # reducing a huge argument mod pi costs time proportional to its size (tan(10^{10^5}))
+                raise TooBig("trigonometric function of a huge argument")
             return fn(ctx, x)
         if k == "log":
             b, x = ev(n[1], trig), ev(n[2], trig)
