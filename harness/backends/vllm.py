@@ -5,6 +5,8 @@ only when a :class:`VLLMBackend` is built. Tensor and data parallel sizes go str
 who outgrows one GPU uses vLLM's own parallelism. Plain-string prompts go through ``LLM.generate``,
 chat messages through ``LLM.chat`` (when the tokenizer has a chat template; otherwise they are joined
 with :func:`messages_to_text`, as the ``hf`` backend does). Outputs come back in input order.
+The runners call :meth:`VLLMBackend.stream`, which hands the engine thousands of prompts per call
+(``--concurrency``, default :data:`harness.backends.DEFAULT_WINDOW` ``["vllm"]``).
 
 The request/response mapping is two pure functions, :func:`sampling_kwargs` and
 :func:`to_generations`, tested without vllm (it cannot be installed in CI).
@@ -16,10 +18,18 @@ Examples:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from harness.backends.base import Generation, PromptInput, SamplingParams, messages_to_text
+from harness.backends.base import (
+    Generation,
+    PromptInput,
+    Request,
+    SamplingParams,
+    by_params,
+    messages_to_text,
+    take_windows,
+)
 from harness.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -198,6 +208,19 @@ class VLLMBackend:
             convs = [list(prompts[i]) for i in chat_idx]
             self._place(out, chat_idx, self.llm.chat(convs, sp, use_tqdm=False), params.n)
         return out  # type: ignore[return-value]
+
+    def stream(self, requests: Iterable[Request], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
+        """Hand the engine up to ``window`` requests per call (the runners' default for vllm is thousands:
+        vLLM's scheduler batches continuously inside one call and reaches its throughput only with many
+        sequences queued), and yield each chunk's results as soon as the call returns, so a crash loses at
+        most one chunk.
+
+        Raises:
+            BackendError: the engine returned a wrong number of outputs or no completion.
+        """
+        for chunk in take_windows(requests, window):
+            for params, group in by_params(chunk):
+                yield from zip(group, self.generate([r.prompt for r in group], params))
 
     @staticmethod
     def _place(out: list, idx: list[int], results: Sequence[Any], n: int) -> None:
