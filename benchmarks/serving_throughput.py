@@ -8,8 +8,8 @@ takes the same time whoever sends it. It answers solution prompts with a boxed a
 with a teacher-style "New problem: ..." text. It logs every request body.
 
 Each round, per window W (64 and 256):
-- eval: ``harness.eval.evaluate`` (the ``openai`` backend, default flags; at W=256 the in-flight window
-  is raised to 256, which is the only flag changed) over GSM8K test + MATH-500, into a fresh run dir:
+- eval: ``harness.eval.evaluate`` (the ``openai`` backend, default flags; the default window is 256, so
+  at W=64 ``concurrency=64`` is the only flag changed) over GSM8K test + MATH-500, into a fresh run dir:
   task loading, prompts, requests, grading, fsync'd appends, results.json. Then the plain client: the
   exact request bodies the harness sent (from the server's log), W in flight, ``asyncio`` + ``aiohttp``
   with a semaphore, parsing each reply and nothing else. Ratio = plain time / harness time.
@@ -19,7 +19,7 @@ Each round, per window W (64 and 256):
 Rounds alternate the order of the two sides; the best of ``--reps`` per side is compared (shared machine).
 
 Usage: HARNESS_DATA_DIR=../shared/data python3 benchmarks/serving_throughput.py [--reps 2] [--mean 0.5]
-       [--sigma 1.0] [--windows 64,256] [--units 300] [--limit N]
+       [--sigma 1.0] [--windows 64,256] [--units 300] [--limit N] [--runs eval,synth]
 
 Writes benchmarks/results/serving_throughput.md and serving_throughput.json.
 """
@@ -54,11 +54,19 @@ def latency(body: bytes, mean: float, sigma: float) -> float:
     return random.Random(seed).lognormvariate(mu, sigma)
 
 
+def is_solution(prompt: str) -> bool:
+    """A solver prompt (eval, or a teacher's solutions), as opposed to a teacher's new-problem request."""
+    return "final answer" in prompt or "boxed" in prompt
+
+
+def digest(prompt: str) -> int:
+    return int(hashlib.sha256(prompt.encode()).hexdigest()[:6], 16)
+
+
 def reply_text(prompt: str, i: int) -> str:
-    if "final answer" in prompt or "boxed" in prompt:
+    if is_solution(prompt):
         return f"Step 1: work it out.\nThe answer is $\\boxed{{{7 + (i % 2)}}}$."
-    digest = int(hashlib.sha256(prompt.encode()).hexdigest()[:6], 16)
-    return f"Sure.\nNew problem: A shop sells {digest} pencils to {i + 3} students each day. How many pencils?"
+    return f"Sure.\nNew problem: A shop sells {digest(prompt)} pencils to {i + 3} students each day. How many pencils?"
 
 
 def serve(port: int, mean: float, sigma: float) -> None:
@@ -117,10 +125,45 @@ async def _plain(url: str, bodies: list[str], window: int) -> int:
     return done
 
 
-def plain_client(url: str, bodies: list[str], window: int) -> float:
-    """Seconds to send ``bodies`` with ``window`` in flight (what a 30-line script does)."""
+def chains(bodies: list[str]) -> list[list[str]]:
+    """Teacher requests as dependency chains: a new-problem request, then the solution requests that
+    solve the problem its reply wrote (matched through the reply's number); other requests alone."""
+    import re
+
+    problems = {digest(json.loads(b)["prompt"]): [b] for b in bodies if not is_solution(json.loads(b)["prompt"])}
+    alone = []
+    for b in bodies:
+        prompt = json.loads(b)["prompt"]
+        if not is_solution(prompt):
+            continue
+        m = re.search(r"A shop sells (\d+) pencils", prompt)
+        if m and int(m.group(1)) in problems:
+            problems[int(m.group(1))].append(b)
+        else:
+            alone.append([b])
+    return list(problems.values()) + alone
+
+
+async def _plain_chains(url: str, groups: list[list[str]], window: int) -> None:
+    import aiohttp
+
+    sem = asyncio.Semaphore(window)
+
+    async def chain(session, bodies: list[str]) -> None:
+        for body in bodies:
+            async with sem, session.post(f"{url}/completions", data=body,
+                                         headers={"Content-Type": "application/json"}) as r:
+                await r.json()
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await asyncio.gather(*(chain(session, g) for g in groups))
+
+
+def plain_client(url: str, bodies: list[str], window: int, dependent: bool = False) -> float:
+    """Seconds to send ``bodies`` with ``window`` in flight (what a 30-line script does); ``dependent``:
+    each solution request only after the new-problem request it solves (as a teacher client must)."""
     t = time.perf_counter()
-    asyncio.run(_plain(url, bodies, window))
+    asyncio.run(_plain_chains(url, chains(bodies), window) if dependent else _plain(url, bodies, window))
     return time.perf_counter() - t
 
 
@@ -134,15 +177,10 @@ def take_log(url: str) -> list[str]:
 
 
 def window_kwargs(window: int) -> dict:
-    """EvalConfig fields for an in-flight window: none at the default (64), else the window option."""
-    from harness.eval import EvalConfig
+    """Config fields for an in-flight window: none at the openai backend's default, else ``concurrency``."""
+    from harness.backends import DEFAULT_WINDOW
 
-    fields = EvalConfig.__dataclass_fields__
-    if window == 64:
-        return {}
-    if "concurrency" in fields:
-        return {"concurrency": window}
-    return {"backend_kwargs": (("concurrency", window),)}
+    return {} if window == DEFAULT_WINDOW["openai"] else {"concurrency": window}
 
 
 def harness_eval(url: str, window: int, data_dir: str, limit: int | None, tmp: Path) -> tuple[float, int]:
@@ -171,44 +209,52 @@ def harness_synth(url: str, window: int, plan: Path, data_dir: str, tmp: Path, i
     from synth.pipeline import SynthConfig, run_synth
 
     out = Path(tempfile.mkdtemp(dir=tmp)) / "sft.jsonl"
-    kw = {"teacher_backend": "openai", "teacher_model": MODEL, "teacher_base_url": url, "data_dir": data_dir}
-    if window != 64:
-        if "concurrency" in SynthConfig.__dataclass_fields__:
-            kw["concurrency"] = window
-        else:
-            kw["batch_size"] = window
+    kw = {"teacher_backend": "openai", "teacher_model": MODEL, "teacher_base_url": url, "data_dir": data_dir,
+          **window_kwargs(window)}
     t = time.perf_counter()
     run_synth(plan, out, SynthConfig(**kw), test_index=index, progress=False)
     return time.perf_counter() - t
 
 
 def measure(what: str, w: int, args, url: str, plan: Path, data_dir: str, tmp: Path, index) -> dict:
-    """Best of ``args.reps`` alternating rounds of the harness side and the plain replay at window ``w``."""
-    best_h = best_p = math.inf
+    """Best of ``args.reps`` alternating rounds of the harness side and the plain client(s) at window ``w``."""
+    best = {"harness": math.inf, "plain": math.inf, "plain_dep": math.inf}
     samples = None
     bodies: list[str] = []
-    for rep in range(args.reps):
-        def harness_side():
-            take_log(url)
-            if what == "eval":
-                secs, n = harness_eval(url, w, data_dir, args.limit, tmp)
-            else:
-                secs, n = harness_synth(url, w, plan, data_dir, tmp, index), None
-            return secs, n, take_log(url)
 
+    def harness_side():
+        take_log(url)
+        if what == "eval":
+            secs, n = harness_eval(url, w, data_dir, args.limit, tmp)
+        else:
+            secs, n = harness_synth(url, w, plan, data_dir, tmp, index), None
+        return secs, n, take_log(url)
+
+    def plain_side() -> dict:
+        t = {"plain": plain_client(url, bodies, w)}
+        if what == "synth":
+            t["plain_dep"] = plain_client(url, bodies, w, dependent=True)
+        take_log(url)
+        return t
+
+    for rep in range(args.reps):
         if rep % 2 == 0:
             h, samples, bodies = harness_side()
-            p = plain_client(url, bodies, w)
+            t = plain_side()
         else:  # the same requests as the round before
-            p = plain_client(url, bodies, w)
+            t = plain_side()
             h, samples, bodies = harness_side()
-        take_log(url)
-        best_h, best_p = min(best_h, h), min(best_p, p)
-        print(f"{what} W={w} rep {rep}: harness {h:.2f}s plain {p:.2f}s ({len(bodies)} requests)", flush=True)
+        t["harness"] = h
+        for k, v in t.items():
+            best[k] = min(best[k], v)
+        print(f"{what} W={w} rep {rep}: " + " ".join(f"{k} {v:.2f}s" for k, v in t.items())
+              + f" ({len(bodies)} requests)", flush=True)
+    base = best["plain_dep"] if what == "synth" else best["plain"]
     return {"what": what, "window": w, "requests": len(bodies), "samples": samples,
-            "harness_s": round(best_h, 2), "plain_s": round(best_p, 2),
-            "harness_req_per_s": round(len(bodies) / best_h, 1), "plain_req_per_s": round(len(bodies) / best_p, 1),
-            "ratio": round(best_p / best_h, 3)}
+            "harness_s": round(best["harness"], 2), "plain_s": round(base, 2),
+            "plain_independent_s": round(best["plain"], 2) if what == "synth" else None,
+            "harness_req_per_s": round(len(bodies) / best["harness"], 1),
+            "plain_req_per_s": round(len(bodies) / base, 1), "ratio": round(base / best["harness"], 3)}
 
 
 # --- main ---------------------------------------------------------------------------------------------------
@@ -224,7 +270,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None, help="first N problems per task (default: all)")
     ap.add_argument("--units", type=int, default=300, help="teacher units in the synth plan")
-    ap.add_argument("--skip-synth", action="store_true")
+    ap.add_argument("--runs", default="eval,synth", help="which comparisons (eval, synth)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "serving_throughput"))
     args = ap.parse_args()
     if args.serve:
@@ -248,12 +294,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmpd:
             tmp = Path(tmpd)
             plan = synth_plan(tmp, args.units)
-            if not args.skip_synth:
+            runs = args.runs.split(",")
+            if "synth" in runs:
                 from synth.dedup import registered_test_index
 
                 index = registered_test_index(data_dir)
             for w in (int(x) for x in args.windows.split(",")):
-                for what in ("eval",) + (() if args.skip_synth else ("synth",)):
+                for what in runs:
                     rows.append(measure(what, w, args, url, plan, data_dir, tmp, index))
     finally:
         proc.terminate()

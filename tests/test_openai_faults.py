@@ -340,3 +340,74 @@ def test_stream_window_bounds_requests_in_flight(fault_server):
     got = [r.key for r, _ in client(srv.url).stream(reqs([f"p{i}" for i in range(30)]), window=3)]
     assert sorted(got) == sorted(f"p{i}" for i in range(30)) and state["most"] == 3
     assert len(srv.seen) == 30
+
+
+def test_stream_feeder_may_say_nothing_ready_yet(fault_server):
+    """A feeder whose next requests depend on answers in flight yields None; the stream asks again after
+    each answer, so follow-ups go out in the same stream (no second pass), and it ends when the feeder
+    has nothing and nothing is in flight."""
+    srv = fault_server()
+    params = SamplingParams(max_new_tokens=4)
+    follow: list[Request] = []
+    asks = {"none": 0}
+
+    def feeder():
+        yield from [Request(f"a{i}", f"a{i}", params) for i in range(3)]
+        while True:
+            if follow:
+                yield follow.pop()
+            else:
+                asks["none"] += 1
+                yield None
+
+    got = []
+    for req, gens in client(srv.url).stream(feeder(), window=8):
+        got.append(req.key)
+        if req.key.startswith("a"):
+            follow.append(Request("b" + req.key, gens[0].text, params))
+    assert sorted(got) == ["a0", "a1", "a2", "ba0", "ba1", "ba2"]
+    assert sorted(srv.prompts()) == ["a0", "a1", "a2", "echo a0", "echo a1", "echo a2"]
+    assert asks["none"] >= 1
+
+
+# --- through `harness eval` ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_eval_null_text_is_an_error_never_a_sample_and_resume_finishes(fault_server, tmp_path, data_dir):
+    """Issue 14.1: a server answering one prompt with ``"text": null`` stops the run with one Error line
+    naming the server; nothing is recorded for that prompt, the other answers are kept; the rerun
+    against a healthy server sends only the missing prompt."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    with open(data_dir / "gsm8k" / "test.jsonl") as f:
+        poison = json.loads([next(f) for _ in range(4)][3])["question"]
+    healthy = threading.Event()
+
+    def script(body, i):
+        if healthy.is_set() or poison not in body["prompt"]:
+            return None
+        return 200, {"choices": [{"index": 0, "text": None, "finish_reason": "stop"}]}, {}
+
+    srv = fault_server(script)
+    out = tmp_path / "run"
+    args = ["eval", "--model", "m", "--backend", "openai", "--base-url", srv.url, "--tasks", "gsm8k",
+            "--limit", "6", "--data-dir", str(data_dir), "--output-dir", str(out), "--no-progress",
+            "--backend-arg", "backoff=0.01"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in res.output
+    assert srv.url in errors[0] and "choices[0].text = null" in errors[0]
+    samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 5 and all(poison not in s["prompt"] for s in samples)
+    assert all(s["output"] == "echo " + s["prompt"] for s in samples)
+    sent = len(srv.seen)
+    healthy.set()
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert sorted(s["id"] for s in samples) == sorted({s["id"] for s in samples}) and len(samples) == 6
+    assert [b["prompt"] for _, b in srv.seen[sent:]] == [next(s["prompt"] for s in samples if poison in s["prompt"])]

@@ -249,12 +249,14 @@ class OpenAIBackend:
     ) -> Iterator[tuple[Request, list[Generation]]]:
         """Keep ``window`` requests in flight; yield ``(request, params.n generations)`` as each finishes.
 
-        ``requests`` is consumed lazily, in the caller's thread. When a request fails for good, no new
+        ``requests`` is consumed lazily, in the caller's thread; it may yield ``None`` for "nothing ready
+        yet" (work that depends on answers still in flight): it is asked again after the next answer, and
+        the stream ends when it says so with nothing in flight. When a request fails for good, no new
         request is sent, the ones in flight finish and are yielded, then the error is raised (closing
         the generator early cancels what is in flight).
 
         Args:
-            requests: the work, in any number.
+            requests: the work, in any number (``None`` items: nothing ready yet).
             window: requests in flight at once (default ``concurrency``).
 
         Yields:
@@ -282,14 +284,18 @@ class OpenAIBackend:
                 except StopIteration:
                     exhausted = True
                     return
+                if req is None:  # nothing ready now (the caller waits on answers in flight): ask again later
+                    return
                 fut = loop.submit(self._request(loop.session, req))
                 fut.add_done_callback(lambda f, r=req: done.put((r, f)))
                 running.add(fut)
 
         error: BaseException | None = None
         try:
-            top_up()
-            while running:
+            while True:
+                top_up()  # also after each yield: the caller may have queued work that depends on it
+                if not running:
+                    break
                 req, fut = done.get()
                 running.discard(fut)
                 if fut.exception() is not None:
