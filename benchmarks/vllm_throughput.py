@@ -1,7 +1,7 @@
 """vLLM throughput: ``harness eval --backend vllm`` against one raw ``LLM.generate`` over all prompts.
 
 Both sides use the SAME ``vllm.LLM`` engine, the same prompts (the qwen-boxed text of the first
-``--prompts`` GSM8K test problems) and the same sampling (greedy, the prompt's stop string,
+``--prompts`` GSM8K questions, test then train; synthetic word problems where the data folder is absent) and the same sampling (greedy, the prompt's stop string,
 ``ignore_eos`` and ``--max-tokens``, so every sample is exactly that long). The harness side is the whole
 ``evaluate()`` call through :class:`harness.backends.vllm.VLLMBackend` with default flags: task loading,
 prompt rendering, streaming to the engine (default window: 4096 prompts per call), strict+flexible
@@ -84,6 +84,28 @@ def build_qwen2_05b_shaped(path: Path, layers: int = 24) -> Path:
     return path
 
 
+def write_task(data_dir: Path, n: int, path: Path) -> Path:
+    """A JSONL task of ``n`` problems: GSM8K questions (test, then train) when the data is there, else
+    synthetic arithmetic word problems (e.g. on a lent GPU machine without the data folder)."""
+    rows = []
+    for split in ("test", "train"):
+        f = data_dir / "gsm8k" / f"{split}.jsonl"
+        if f.is_file():
+            rows += [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+    out = []
+    for i in range(n):
+        if i < len(rows):
+            q, a = rows[i]["question"], str(rows[i]["answer"])
+        else:
+            a_, b_, c_ = 3 + i % 17, 5 + i % 23, 2 + i % 7
+            q = (f"A shop packs {a_} boxes of {b_} pencils each day for {c_} days, then sells half of them. "
+                 "How many pencils are left?" + " Show your work." * (i % 5))
+            a = str(a_ * b_ * c_ / 2)
+        out.append(json.dumps({"id": f"p{i}", "question": q, "answer": a}))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
@@ -91,12 +113,13 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=None)
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--layers", type=int, default=24, help="gpu preset: layers (24 = Qwen2-0.5B)")
+    ap.add_argument("--dtype", default=None, help="engine dtype (default: the preset's)")
     ap.add_argument("--no-chunked", action="store_true", help="skip the 8-prompts-per-call row")
     ap.add_argument("--data-dir", default=os.environ.get("HARNESS_DATA_DIR") or str(REPO.parent / "shared" / "data"))
     ap.add_argument("--out", default=None, help="results file or folder (default benchmarks/results/)")
     args = ap.parse_args()
     p = dict(PRESETS[args.preset])
-    for k in ("prompts", "max_tokens", "rounds"):
+    for k in ("prompts", "max_tokens", "rounds", "dtype"):
         if getattr(args, k) is not None:
             p[k] = getattr(args, k)
     out = Path(args.out) if args.out else REPO / "benchmarks" / "results"
@@ -127,15 +150,17 @@ def main() -> None:
     print(f"engine loaded in {time.perf_counter() - t:.1f}s", flush=True)
     be = VLLMBackend.from_engine(llm, sampling_extra={"ignore_eos": True})
 
+    task_file = write_task(Path(args.data_dir), p["prompts"], tmp / "questions.jsonl")
+
     def cfg(run: str) -> EvalConfig:
-        return EvalConfig(model=str(ckpt), backend="vllm", tasks=("gsm8k",), limit=p["prompts"],
-                          max_new_tokens=p["max_tokens"], data_dir=args.data_dir, output_dir=str(tmp / run))
+        return EvalConfig(model=str(ckpt), backend="vllm", tasks=(str(task_file),), answer_task="gsm8k",
+                          max_new_tokens=p["max_tokens"], output_dir=str(tmp / run))
 
     task = resolve_tasks(cfg("probe"))[0]
     texts = [task.prompt.render(q.question, None).as_input(False) for q in task.problems]
     params = SamplingParams(max_new_tokens=p["max_tokens"], stop=tuple(task.prompt.stop))
     sp = vllm.SamplingParams(**sampling_kwargs(params), ignore_eos=True)
-    llm.generate(texts[:8], sp, use_tqdm=False)  # warm-up
+    llm.generate(texts[:256], sp, use_tqdm=False)  # warm-up at a realistic batch size
 
     def raw(chunk: int) -> tuple[float, int]:
         t0 = time.perf_counter()
@@ -172,7 +197,7 @@ def main() -> None:
             "tokens_per_s": rates, "median": med, "ratio_per_round": ratios}
     text = (f"# vLLM throughput ({args.preset})\n\n"
             f"`{' '.join(['benchmarks/vllm_throughput.py', *sys.argv[1:]])}`; vllm {vllm.__version__}, "
-            f"{len(texts)} GSM8K prompts, greedy, ignore_eos, {p['max_tokens']} new tokens each, "
+            f"{len(texts)} GSM8K-question prompts, greedy, ignore_eos, {p['max_tokens']} new tokens each, "
             f"{p['rounds']} alternating rounds (median), same engine on every row; commit {info['commit']}, "
             f"{info['date']}.\n\n"
             + tabulate(table, headers=["", "tokens/s", "vs raw"], tablefmt="github")

@@ -26,9 +26,8 @@ from harness.backends.base import (
     PromptInput,
     Request,
     SamplingParams,
-    by_params,
+    generate_windows,
     messages_to_text,
-    take_windows,
 )
 from harness.errors import BackendError
 
@@ -224,9 +223,7 @@ class VLLMBackend:
         Raises:
             BackendError: the engine returned a wrong number of outputs or no completion.
         """
-        for chunk in take_windows(requests, window):
-            for params, group in by_params(chunk):
-                yield from zip(group, self.generate([r.prompt for r in group], params))
+        yield from generate_windows(self, requests, window=window)
 
     @staticmethod
     def _place(out: list, idx: list[int], results: Sequence[Any], n: int) -> None:
