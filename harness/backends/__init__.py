@@ -11,6 +11,7 @@ from harness.backends.base import (
     SamplingParams,
     StreamingBackend,
     by_params,
+    generate_windows,
     messages_to_text,
     stream,
     take_windows,
@@ -18,7 +19,7 @@ from harness.backends.base import (
 
 __all__ = [
     "DEFAULT_WINDOW", "Backend", "Generation", "PromptInput", "Request", "SamplingParams", "StreamingBackend",
-    "by_params", "get_backend", "make_backend", "messages_to_text", "parse_base_urls", "stream", "take_windows",
+    "by_params", "generate_windows", "get_backend", "make_backend", "messages_to_text", "parse_base_urls", "stream", "take_windows",
 ]
 
 BACKENDS = {

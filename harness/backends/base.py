@@ -123,8 +123,8 @@ def stream(
 ) -> Iterator[tuple[Request, list[Generation]]]:
     """Stream ``requests`` through ``backend`` (its own ``stream`` when it has one).
 
-    The fallback for batch-only backends takes up to ``window`` consecutive requests, groups them by
-    sampling parameters and sends each group as one ``generate`` call.
+    The fallback for batch-only backends is :func:`generate_windows`: up to ``window`` consecutive
+    requests, grouped by sampling parameters, each group as one ``generate`` call.
 
     Raises:
         ValueError: ``window`` < 1.
@@ -136,6 +136,18 @@ def stream(
     if callable(own):
         yield from own(requests, window=window)
         return
+    yield from generate_windows(backend, requests, window=window)
+
+
+def generate_windows(
+    backend: Backend, requests: Iterable[Request], *, window: int
+) -> Iterator[tuple[Request, list[Generation]]]:
+    """Up to ``window`` consecutive requests at a time, grouped by sampling parameters, one ``generate`` call
+    per group; each call's results are yielded as soon as it returns.
+
+    Raises:
+        BackendError: from the backend, or a backend that returned a wrong number of results.
+    """
     for chunk in take_windows(requests, window):
         for params, group in by_params(chunk):
             gens = backend.generate([r.prompt for r in group], params)

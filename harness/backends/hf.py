@@ -23,15 +23,8 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from harness.backends.base import (
-    Generation,
-    PromptInput,
-    Request,
-    SamplingParams,
-    by_params,
-    messages_to_text,
-    take_windows,
-)
+from harness.backends import base
+from harness.backends.base import Generation, PromptInput, Request, SamplingParams, messages_to_text
 from harness.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -388,8 +381,8 @@ class HFBackend:
         Raises:
             BackendError: a prompt (plus the budget) does not fit the model's context.
         """
-        for chunk in take_windows(requests, max(window, self.batch_size)):
-            for params, group in by_params(chunk):
+        for chunk in base.take_windows(requests, max(window, self.batch_size)):
+            for params, group in base.by_params(chunk):
                 for batch in self._sorted_batches([self.encode(r.prompt) for r in group], params):
                     yield from ((group[i], gens) for i, gens in batch)
 

@@ -26,9 +26,8 @@ from harness.backends.base import (
     PromptInput,
     Request,
     SamplingParams,
-    by_params,
+    generate_windows,
     messages_to_text,
-    take_windows,
 )
 from harness.errors import BackendError
 
@@ -112,6 +111,8 @@ class VLLMBackend:
         gpu_memory_utilization: fraction of GPU memory vLLM may take.
         max_model_len: context length cap (default: the model's).
         seed: engine seed.
+        sampling_extra: extra ``vllm.SamplingParams`` fields for every request, e.g. ``{"ignore_eos": true}``
+            for fixed-length throughput runs (``--backend-arg 'sampling_extra={"ignore_eos": true}'``).
         **engine_kwargs: any other ``vllm.LLM`` / ``EngineArgs`` argument.
 
     Raises:
@@ -130,6 +131,7 @@ class VLLMBackend:
         gpu_memory_utilization: float = 0.9,
         max_model_len: int | None = None,
         seed: int = 0,
+        sampling_extra: dict[str, Any] | None = None,
         **engine_kwargs: Any,
     ) -> None:
         try:
@@ -156,15 +158,17 @@ class VLLMBackend:
                 f"expected vLLM to load {model!r}, found {type(e).__name__}: {msg}; check the path, "
                 "--tensor-parallel-size against the visible GPUs, and --gpu-memory-utilization."
             ) from None
-        self._init(llm, vllm.SamplingParams)
+        self._init(llm, vllm.SamplingParams, sampling_extra)
 
     @classmethod
-    def from_engine(cls, llm: Any, sampling_params_cls: Any = None) -> VLLMBackend:
+    def from_engine(cls, llm: Any, sampling_params_cls: Any = None,
+                    sampling_extra: dict[str, Any] | None = None) -> VLLMBackend:
         """Wrap an existing ``vllm.LLM`` (reuse one engine across evaluations).
 
         Args:
             llm: a ``vllm.LLM`` (anything with ``generate``, ``chat`` and ``get_tokenizer``).
             sampling_params_cls: class that builds sampling parameters (default ``vllm.SamplingParams``).
+            sampling_extra: extra sampling fields for every request (see the class docstring).
 
         Returns:
             the backend.
@@ -175,10 +179,11 @@ class VLLMBackend:
                 from vllm import SamplingParams as sampling_params_cls
             except ImportError:
                 raise BackendError(NOT_INSTALLED) from None
-        self._init(llm, sampling_params_cls)
+        self._init(llm, sampling_params_cls, sampling_extra)
         return self
 
-    def _init(self, llm: Any, sampling_params_cls: Any) -> None:
+    def _init(self, llm: Any, sampling_params_cls: Any, sampling_extra: dict[str, Any] | None = None) -> None:
+        self.sampling_extra = dict(sampling_extra or {})
         self.llm = llm
         self._sp_cls = sampling_params_cls
         tok = llm.get_tokenizer()
@@ -196,7 +201,7 @@ class VLLMBackend:
         """
         if not prompts:
             return []
-        sp = self._sp_cls(**sampling_kwargs(params))
+        sp = self._sp_cls(**sampling_kwargs(params), **self.sampling_extra)
         text_idx, chat_idx = [], []
         for i, p in enumerate(prompts):
             (text_idx if isinstance(p, str) or not self.has_chat_template else chat_idx).append(i)
@@ -218,9 +223,7 @@ class VLLMBackend:
         Raises:
             BackendError: the engine returned a wrong number of outputs or no completion.
         """
-        for chunk in take_windows(requests, window):
-            for params, group in by_params(chunk):
-                yield from zip(group, self.generate([r.prompt for r in group], params))
+        yield from generate_windows(self, requests, window=window)
 
     @staticmethod
     def _place(out: list, idx: list[int], results: Sequence[Any], n: int) -> None:
