@@ -332,7 +332,13 @@ class _Loop:
     """An asyncio event loop in a daemon thread with one ``aiohttp`` session, for one :meth:`stream`."""
 
     def __init__(self, headers: dict) -> None:
-        import aiohttp
+        try:
+            import aiohttp
+        except ImportError:
+            raise BackendError(
+                "expected the aiohttp package (the openai backend's HTTP client), found it missing; "
+                "pip install 'aiohttp>=3.9' (a dependency of mathharness)"
+            ) from None
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="openai-backend", daemon=True)
