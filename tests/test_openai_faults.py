@@ -411,3 +411,25 @@ def test_eval_null_text_is_an_error_never_a_sample_and_resume_finishes(fault_ser
     samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert sorted(s["id"] for s in samples) == sorted({s["id"] for s in samples}) and len(samples) == 6
     assert [b["prompt"] for _, b in srv.seen[sent:]] == [next(s["prompt"] for s in samples if poison in s["prompt"])]
+
+
+@pytest.mark.slow
+def test_eval_over_two_servers_one_dies(fault_server, tmp_path, data_dir):
+    """`harness eval` with two --base-url: one server crashes on its second request; the run finishes on
+    the other with every sample once and exit 0."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    a = fault_server(lambda body, i: "die" if i >= 1 else None)
+    b = fault_server()
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, [
+        "eval", "--model", "m", "--backend", "openai", "--base-url", a.url, "--base-url", b.url,
+        "--tasks", "gsm8k", "--limit", "8", "--data-dir", str(data_dir), "--output-dir", str(out), "--no-progress",
+        "--backend-arg", "backoff=0.01"])
+    assert res.exit_code == 0, res.output
+    samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 8 and len({s["id"] for s in samples}) == 8
+    assert all(s["output"] == "echo " + s["prompt"] for s in samples)
+    assert a.dead.is_set() and len(a.seen) >= 2 and len(b.answered) >= 7

@@ -231,3 +231,16 @@ def test_serve_off_loopback_without_key_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_API_KEY", "k")
     result = CliRunner().invoke(main, ["serve", "--model", str(tmp_path), "--host", "0.0.0.0", "--port", "0"])
     assert result.output.strip().startswith("Error: expected a checkpoint directory with config.json")
+
+
+def test_openai_client_gets_the_400_once(server):
+    """The openai backend against this server: a prompt past the context is one clear error, not retried."""
+    from harness.backends.base import SamplingParams
+    from harness.backends.openai import OpenAIBackend
+    from harness.errors import BackendError
+
+    before = server.stats["requests"]
+    client = OpenAIBackend(model="tiny", base_url=server.url, backoff=0.01)
+    with pytest.raises(BackendError, match="found HTTP 400: This model's maximum context length is 2048 tokens"):
+        client.generate(["z" * 5000], SamplingParams(max_new_tokens=4))
+    assert server.stats["requests"] == before  # refused before it reached the model (test_openai_faults: no retry)
