@@ -26,6 +26,7 @@ Examples:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import email.utils
 import itertools
 import json
@@ -360,8 +361,12 @@ class _Loop:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.session.close()
 
+        if not self.thread.is_alive() or self.loop.is_closed():  # interpreter shutdown: nothing to wait for
+            return
         try:
             self.submit(shutdown()).result(timeout=30)
+        except (concurrent.futures.TimeoutError, RuntimeError):  # RuntimeError: a loop stopped under us
+            log.debug("openai backend: connections not closed cleanly")
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=30)
