@@ -1,15 +1,18 @@
 """The evaluation runner: tasks x prompt x backend -> a resumable run directory.
 
-``evaluate(EvalConfig(...))`` loads the tasks, renders prompts, asks the backend for the samples
-that are not yet in ``<output_dir>/samples.jsonl``, grades each one (strict and flexible) with
-:func:`harness.answers.grade`, appends every finished batch as whole fsync'd lines, and finally
-aggregates with :func:`harness.reports.summarize` into ``results.json``.
+``evaluate(EvalConfig(...))`` loads the tasks, renders prompts and streams the samples that are not
+yet in ``<output_dir>/samples.jsonl`` through the backend (:func:`harness.backends.stream`): up to
+``concurrency`` requests are in flight and a new one is issued as soon as any finishes (no batch
+barrier), each finished sample is graded (strict and flexible, :func:`harness.answers.grade`) and
+appended through :class:`harness.io.ResumableLog` as whole fsync'd lines in small groups, in completion
+order. Finally :func:`harness.reports.summarize` writes ``results.json``.
 
 Resuming: running the same config into the same ``output_dir`` again generates only the missing
 ``(task, id, sample_idx)`` keys. A torn last line (a ``kill -9`` mid-write) is cut off before
-appending, so nothing is duplicated and earlier lines stay byte-identical. A different
-``config_hash`` (anything that can change generations or grades; not the output dir, batch size,
-base URL or date) is refused.
+appending, so nothing is duplicated and earlier lines stay byte-identical. A different config
+(anything that can change generations or grades; not the output dir, batch size, concurrency,
+timeout, base URLs or date) is refused, except a larger ``limit``: it reuses what is done and adds
+the rest.
 
 Selection: ``limit=N`` keeps the first N problems of each task (file order); ``shard=(i, n)``
 then keeps the problems whose index (after the limit) satisfies ``index % n == i``, so the
@@ -23,56 +26,88 @@ Examples:
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import __version__
 from harness.answers import ENGINE_VERSION, grade
-from harness.backends import Backend, Generation, SamplingParams, get_backend
+from harness.backends import (
+    DEFAULT_WINDOW,
+    Backend,
+    Generation,
+    Request,
+    SamplingParams,
+    make_backend,
+    stream,
+)
 from harness.data import Problem, get_task, load_task, register_jsonl_task
-from harness.errors import ConfigError, DataError, HarnessError
-from harness.io import append_jsonl, config_hash, diff_fields, file_sha256, git_commit, now_iso, repair_tail
+from harness.errors import BackendError, ConfigError, DataError, HarnessError
+from harness.io import ResumableLog, config_hash, diff_fields, file_sha256, git_commit, now_iso
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
 from harness.records import MANIFEST, RESULTS, SAMPLES, load_run, sample_key, write_manifest
 
 log = logging.getLogger(__name__)
 
 #: EvalConfig fields that never change generations or grades (left out of config_hash).
-UNHASHED = ("output_dir", "batch_size", "base_url", "data_dir", "backend_kwargs")
+UNHASHED = ("output_dir", "batch_size", "concurrency", "request_timeout", "base_url", "data_dir", "backend_kwargs")
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Everything ``harness eval`` takes; each field is one CLI flag."""
+    """Everything ``harness eval`` takes; each field is one CLI flag (generated from this class: the
+    ``help`` metadata is the one place an option is documented; ``cli`` says how a flag's text is read)."""
 
     model: str = field(metadata={"help": "checkpoint dir, hub id, or served model name (openai)"})
-    tasks: tuple[str, ...] = field(default=("math500",), metadata={"help": "task names or JSONL paths"})
+    tasks: tuple[str, ...] = field(default=("math500",), metadata={
+        "help": "task names (gsm8k, math500, math) or JSONL paths, comma-separated", "cli": "list"})
     backend: str = field(default="hf", metadata={"help": "hf | vllm | openai"})
-    base_url: str | None = field(default=None, metadata={"help": "server URL for the openai backend"})
+    base_url: tuple[str, ...] = field(default=(), metadata={
+        "help": "openai: server URL(s), e.g. http://127.0.0.1:8000/v1; repeat the flag or comma-separate "
+                "several (one per server: requests go to the least-loaded one)", "cli": "list"})
+    concurrency: int | None = field(default=None, metadata={
+        "help": "requests in flight; a new one starts as soon as one finishes. openai: concurrent HTTP "
+                f"requests (default {DEFAULT_WINDOW['openai']}); vllm: prompts handed to the engine per call "
+                f"(default {DEFAULT_WINDOW['vllm']}); hf: prompts sorted by length together (default "
+                f"{DEFAULT_WINDOW['hf']})"})
+    request_timeout: float = field(default=600.0, metadata={
+        "help": "openai: seconds one request may take (long reasoning outputs need minutes)"})
     prompt: str | None = field(default=None, metadata={"help": "prompt template name (default: per task)"})
     num_fewshot: int | None = field(default=None, metadata={"help": "few-shot examples (default: the prompt's)"})
-    limit: int | None = field(default=None, metadata={"help": "first N problems of each task"})
-    batch_size: int = field(default=8, metadata={"help": "prompts per backend call"})
+    limit: int | None = field(default=None, metadata={
+        "help": "first N problems of each task (a larger N on a finished run adds the rest)"})
+    batch_size: int = field(default=8, metadata={"help": "hf: prompts per forward pass (other backends: unused)"})
     max_new_tokens: int = field(default=1024, metadata={"help": "generation budget per sample"})
     temperature: float = field(default=0.0, metadata={"help": "sampling temperature (0: greedy)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling p"})
     n: int = field(default=1, metadata={"help": "samples per problem (maj@k, pass@k when > 1)"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
-    output_dir: str | None = field(default=None, metadata={"help": "run directory (default runs/<model>-<date>)"})
-    shard: tuple[int, int] | None = field(default=None, metadata={"help": "(i, n): problems with index % n == i"})
-    data_dir: str | None = field(default=None, metadata={"help": "benchmark data folder"})
+    output_dir: str | None = field(default=None, metadata={
+        "help": "run directory; re-run to resume (default runs/<model>-<hash of model path and backend>-<date>)"})
+    shard: tuple[int, int] | None = field(default=None, metadata={
+        "help": "i/n: evaluate problems with index % n == i (join with harness merge)", "cli": "shard"})
+    data_dir: str | None = field(default=None, metadata={"help": "benchmark data folder", "cli": "data_dir"})
     split: str = field(default="test", metadata={"help": "data split"})
-    chat: bool | None = field(default=None, metadata={"help": "send chat messages (None: if the model has a template)"})
-    fields: tuple[tuple[str, str], ...] = field(default=(), metadata={"help": "custom JSONL field map"})
-    answer_task: str = field(default="math", metadata={"help": "answer rules for custom JSONL tasks"})
-    backend_kwargs: tuple[tuple[str, Any], ...] = field(default=(), metadata={"help": "extra backend kwargs"})
+    chat: bool | None = field(default=None, metadata={
+        "help": "send chat messages (default: when the model has a chat template)"})
+    fields: tuple[tuple[str, str], ...] = field(default=(), metadata={
+        "help": "custom JSONL field map OURS=THEIRS, e.g. question=problem (repeatable)", "cli": "pairs",
+        "flag": "--field"})
+    answer_task: str = field(default="math", metadata={
+        "help": "answer rules for custom JSONL tasks", "choices": ("math", "gsm8k")})
+    backend_kwargs: tuple[tuple[str, Any], ...] = field(default=(), metadata={
+        "help": "KEY=VALUE for the backend constructor, e.g. tensor_parallel_size=2 (vllm), device=cuda:1 (hf) "
+                "(repeatable; values parsed as JSON when they parse)", "cli": "json_pairs", "flag": "--backend-arg"})
 
     def __post_init__(self) -> None:
+        from harness.backends import parse_base_urls
+
+        object.__setattr__(self, "base_url", parse_base_urls(self.base_url))
         errs = []
         if not self.tasks:
             errs.append("--tasks is empty; pass e.g. --tasks gsm8k,math500")
@@ -80,6 +115,10 @@ class EvalConfig:
             errs.append(f"--n must be >= 1, got {self.n}")
         if self.batch_size < 1:
             errs.append(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.concurrency is not None and self.concurrency < 1:
+            errs.append(f"--concurrency must be >= 1, got {self.concurrency}")
+        if not self.request_timeout > 0:
+            errs.append(f"--request-timeout must be > 0 seconds, got {self.request_timeout}")
         if self.limit is not None and self.limit < 1:
             errs.append(f"--limit must be >= 1, got {self.limit}")
         if self.max_new_tokens < 1:
@@ -88,8 +127,16 @@ class EvalConfig:
             i, n = self.shard
             if not (n >= 1 and 0 <= i < n):
                 errs.append(f"--shard i/n needs 0 <= i < n, got {i}/{n}")
+        if self.backend == "openai" and not self.base_url:
+            errs.append("--backend openai needs --base-url, the server's URL such as http://127.0.0.1:8000/v1 "
+                        "(start one with `harness serve --model DIR --port 8000` or `vllm serve MODEL`)")
         if errs:
             raise ConfigError("; ".join(errs) + ".")
+
+    @property
+    def window(self) -> int:
+        """The in-flight window: ``concurrency``, else the backend's default (:data:`DEFAULT_WINDOW`)."""
+        return self.concurrency or DEFAULT_WINDOW.get(self.backend, DEFAULT_WINDOW["openai"])
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -109,10 +156,16 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return (i, n)
 
 
-def default_output_dir(model: str) -> str:
-    """``runs/<model-basename>-<YYYYMMDD>``."""
-    base = Path(model.rstrip("/")).name or "model"
-    return str(Path("runs") / f"{base}-{_dt.date.today().strftime('%Y%m%d')}")
+def default_output_dir(model: str, backend: str = "hf", base_url: Sequence[str] = ()) -> str:
+    """``runs/<model-basename>-<hash>-<YYYYMMDD>``; the hash covers the model's absolute path (or hub id /
+    served name), the backend and the server URLs, so two checkpoints both named ``ckpt`` never share
+    a folder, nor do two backends of one model."""
+    name = model.rstrip("/")
+    local = Path(name).expanduser()
+    ident = str(local.resolve()) if local.exists() else name
+    h = hashlib.blake2b("|".join([ident, backend, *base_url]).encode(), digest_size=4).hexdigest()
+    base = Path(name).name or "model"
+    return str(Path("runs") / f"{base}-{h}-{_dt.date.today().strftime('%Y%m%d')}")
 
 
 @dataclass(frozen=True)
@@ -122,6 +175,7 @@ class ResolvedTask:
     answer_task: str
     problems: tuple[Problem, ...]
     prompt: PromptTemplate
+    rel_tol: float | None = None  # the task's numeric tolerance setting (adds correct_tol_* verdicts)
 
 
 def _is_path(t: str) -> bool:
@@ -175,7 +229,8 @@ def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
             raise DataError(f"Task {name!r} has duplicate problem id {dup!r}; ids must be unique.")
         prompt = get_prompt(cfg.prompt or default_prompt(name))
         prompt.render("check", cfg.num_fewshot)  # fail now, not after the model loaded, on a bad --num-fewshot
-        out.append(ResolvedTask(name, spec.version, spec.answer_task, tuple(problems), prompt))
+        out.append(ResolvedTask(name, spec.version, spec.answer_task, tuple(problems), prompt,
+                                getattr(spec, "rel_tol", None)))
     return out
 
 
@@ -197,7 +252,7 @@ def hashed_config(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
         "limit": cfg.limit,
         "shard": list(cfg.shard) if cfg.shard else None,
         "answer_engine": ENGINE_VERSION,
-    }
+    } | ({"rel_tol": {t.name: t.rel_tol for t in tasks}} if any(t.rel_tol is not None for t in tasks) else {})
 
 
 def build_manifest(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
@@ -224,8 +279,16 @@ def build_manifest(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
     }
 
 
+def _without_limit(config: Mapping) -> dict:
+    return {k: v for k, v in config.items() if k != "limit"}
+
+
 def _check_resume(out: Path, manifest: dict) -> dict:
-    """Return the manifest to keep: the existing one if compatible, else raise ConfigError."""
+    """Return the manifest to keep: the existing one if compatible (updated when ``limit`` grew), else raise.
+
+    Raises:
+        ConfigError: the run holds samples of another config, or of a larger ``limit``.
+    """
     import json
 
     mpath = out / MANIFEST
@@ -238,21 +301,41 @@ def _check_resume(out: Path, manifest: dict) -> dict:
         old = json.loads(mpath.read_text())
     except ValueError as e:
         raise ConfigError(f"{mpath} is not valid JSON ({e}); use a new --output-dir.") from None
+    if old.get("config_hash") == manifest["config_hash"]:
+        return old  # same config: keep the original manifest (its date is when the run started)
     samples = out / SAMPLES
-    if old.get("config_hash") != manifest["config_hash"] and samples.exists() and samples.stat().st_size > 0:
-        diffs = diff_fields(old.get("config") or {}, manifest["config"]) or ["config_hash"]
+    if not (samples.exists() and samples.stat().st_size > 0):
+        return manifest  # a different config over an empty run (e.g. a mistyped --model that never loaded)
+    old_cfg, new_cfg = old.get("config") or {}, manifest["config"]
+    if config_hash(_without_limit(old_cfg)) != config_hash(_without_limit(new_cfg)):
+        diffs = diff_fields(old_cfg, new_cfg) or ["config_hash"]
         raise ConfigError(
             f"{out} holds a run with a different config ({'; '.join(diffs)}); "
             "refusing to mix results, use a new --output-dir."
         )
-    # Same config: keep the original manifest (its date is when the run started). A different
-    # config over an empty run (e.g. a mistyped --model that never loaded): start afresh.
-    return old if old.get("config_hash") == manifest["config_hash"] else manifest
+    was, now = old_cfg.get("limit"), new_cfg.get("limit")
+    if now is not None and (was is None or now < was):
+        raise ConfigError(_shrink_message(out, was, now))
+    log.info("%s: --limit %s -> %s: keeping the finished samples, adding the rest", out, was, now)
+    return {**manifest, "date": old.get("date", manifest["date"])}
+
+
+def _shrink_message(out: Path, was: int | None, now: int) -> str:
+    held = f"--limit {was}" if was is not None else "every problem (no --limit)"
+    fix = f"pass --limit {was} or more (or no --limit)" if was is not None else "drop --limit"
+    return (f"{out} holds a run of {held}; --limit {now} would leave finished samples out of its results: "
+            f"{fix}, or use a new --output-dir.")
+
+
+def unclosed_think(text: str) -> bool:
+    """True when ``text`` opened a ``<think>`` block it never closed (the output ran out mid-reasoning)."""
+    return text.rfind("<think>") > text.rfind("</think>")
 
 
 def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen: Generation,
                 gen_s: float) -> dict:
-    """One samples.jsonl record (:data:`harness.records.SAMPLE_FIELDS`), graded strict and flexible."""
+    """One samples.jsonl record (:data:`harness.records.SAMPLE_FIELDS`), graded strict and flexible
+    (and, for a task with a numeric tolerance setting, ``correct_tol_{mode}`` under that tolerance)."""
     gold = list(problem.answer) if isinstance(problem.answer, tuple) else problem.answer
     rec: dict[str, Any] = {
         "task": task.name, "id": problem.id, "sample_idx": idx,
@@ -264,9 +347,13 @@ def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen
         rec[f"extracted_{mode}"] = g.extracted
         rec[f"correct_{mode}"] = bool(g.correct)
         rec[f"status_{mode}"] = g.status
+    if task.rel_tol is not None:
+        for mode in ("strict", "flexible"):
+            rec[f"correct_tol_{mode}"] = bool(
+                grade(gen.text, problem.answer, task.answer_task, mode, rel_tol=task.rel_tol).correct)
     rec.update(
         prompt_tokens=int(gen.prompt_tokens), tokens=int(gen.tokens), finish_reason=gen.finish_reason,
-        truncated=gen.finish_reason == "length", gen_s=round(gen_s, 6),
+        truncated=gen.finish_reason == "length", unclosed_think=unclosed_think(gen.text), gen_s=round(gen_s, 6),
     )
     return rec
 
@@ -295,21 +382,26 @@ def _sent_text(backend: Backend, prompt: Any) -> Any:
     return prompt
 
 
-def evaluate(
-    cfg: EvalConfig,
-    *,
-    backend: Backend | None = None,
-    progress: bool = True,
-    on_batch: Callable[[int], None] | None = None,
-) -> dict:
+def _missing(tasks: Sequence[ResolvedTask], done: set, n: int) -> tuple[list[tuple[int, int, list[int]]], int]:
+    """``([(task index, problem index, missing sample indices)], total samples)`` of the selection."""
+    todo, total = [], 0
+    for ti, t in enumerate(tasks):
+        for pi, p in enumerate(t.problems):
+            total += n
+            miss = [i for i in range(n) if (t.name, str(p.id), i) not in done]
+            if miss:
+                todo.append((ti, pi, miss))
+    return todo, total
+
+
+def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool = True) -> dict:
     """Run (or resume) an evaluation and return the results dict (also written to results.json).
 
     Args:
         cfg: the configuration.
-        backend: an already built backend (tests, benchmarks); default ``get_backend(cfg.backend, ...)``,
+        backend: an already built backend (tests, benchmarks); default :func:`harness.backends.make_backend`,
             built only when some sample is missing. A backend passed in is not closed here.
-        progress: show a tqdm bar over samples.
-        on_batch: called with the number of records written after each appended batch.
+        progress: show a tqdm bar (samples done, in flight, tokens/s, ETA).
 
     Returns:
         The :func:`harness.reports.summarize` dict plus ``"output_dir"`` and ``"generation"``
@@ -318,111 +410,93 @@ def evaluate(
     Raises:
         ConfigError: bad flags, or ``output_dir`` holds a run with a different config.
         DataError: missing/empty/malformed task data.
-        BackendError: the backend cannot load the model or reach its server.
+        BackendError: the backend cannot load the model or reach its server (samples already finished stay
+            recorded).
     """
-    from filelock import FileLock, Timeout
-    from tqdm import tqdm
-
+    from harness.io import atomic_write_json
+    from harness.progress import StreamProgress
     from harness.reports import summarize
 
     tasks = resolve_tasks(cfg)
-    out = Path(cfg.output_dir or default_output_dir(cfg.model))
+    out = Path(cfg.output_dir or default_output_dir(cfg.model, cfg.backend, cfg.base_url))
     manifest = build_manifest(cfg, tasks)
-    out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(out / ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise ConfigError(f"Another `harness eval` is writing {out} (lock {out / '.lock'}); wait for it "
-                          "or use a new --output-dir.") from None
     own_backend = backend is None
-    gen_tokens, gen_seconds, gen_samples = 0, 0.0, 0
+    gen = {"samples": 0, "tokens": 0, "seconds": 0.0}
+    samples_log = ResumableLog(out / SAMPLES, what="`harness eval`", fix="use a new --output-dir")
     try:
-        manifest = _check_resume(out, manifest)
-        samples_path = out / SAMPLES
-        repair_tail(samples_path)
-        run = load_run(out, require_manifest=False)
-        if run.n_bad_lines:
-            log.warning("%s: %d malformed line(s) ignored; their samples are regenerated", samples_path,
-                        run.n_bad_lines)
-        done = set(run.by_key())
-        todo: list[tuple[ResolvedTask, Problem, list[int]]] = []
-        total = 0
-        for t in tasks:
-            for p in t.problems:
-                total += cfg.n
-                miss = [i for i in range(cfg.n) if (t.name, str(p.id), i) not in done]
-                if miss:
-                    todo.append((t, p, miss))
-        n_missing = sum(len(m) for _, _, m in todo)
-        log.info("%s: %d of %d samples done, %d to generate", out, total - n_missing, total, n_missing)
-        if todo:
-            if backend is None:
-                kw = dict(cfg.backend_kwargs)
-                kw.setdefault("model", cfg.model)
-                if cfg.base_url:
-                    kw.setdefault("base_url", cfg.base_url)
-                if cfg.backend == "hf":
-                    kw.setdefault("batch_size", cfg.batch_size)
-                backend = get_backend(cfg.backend, **kw)
-            write_manifest(out, manifest)
-            chat = _use_chat(cfg, backend)
-            bar = tqdm(total=total, initial=total - n_missing, unit="sample", desc="eval",
-                       disable=not progress, dynamic_ncols=True)
-            try:
-                for t in tasks:
-                    params = SamplingParams(
-                        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                        n=cfg.n, seed=cfg.seed, stop=tuple(t.prompt.stop),
-                    )
-                    items = [x for x in todo if x[0] is t]
-                    for b in range(0, len(items), cfg.batch_size):
-                        batch = items[b: b + cfg.batch_size]
-                        rendered = [t.prompt.render(p.question, cfg.num_fewshot) for _, p, _ in batch]
-                        inputs = [r.as_input(chat) for r in rendered]
-                        t0 = time.perf_counter()
-                        gens = backend.generate(inputs, params)
-                        dt = time.perf_counter() - t0
-                        if len(gens) != len(batch) or any(len(g) < cfg.n for g in gens):
-                            raise HarnessError(
-                                f"Backend {cfg.backend!r} returned {len(gens)} results for {len(batch)} prompts "
-                                f"(expected {cfg.n} generation(s) each); this is a backend bug."
-                            )
-                        per = dt / max(1, len(batch) * cfg.n)
-                        recs = []
-                        for (task, prob, miss), inp, g in zip(batch, inputs, gens):
-                            sent = _sent_text(backend, inp)
-                            for i in miss:
-                                recs.append(make_record(task, prob, i, sent, g[i], per))
-                        append_jsonl(samples_path, recs)
-                        gen_tokens += sum(int(x.tokens) for g in gens for x in g[: cfg.n])
-                        gen_seconds += dt
-                        gen_samples += len(recs)
-                        bar.update(len(recs))
-                        if on_batch is not None:
-                            on_batch(len(recs))
-            finally:
-                bar.close()
-        if not (out / MANIFEST).is_file():
-            write_manifest(out, manifest)
-        run = load_run(out)
-        results = summarize(run)
-        from harness.io import atomic_write_json
-
+        with samples_log:
+            manifest = _check_resume(out, manifest)
+            run = load_run(out, require_manifest=False)
+            if run.n_bad_lines:
+                log.warning("%s: %d malformed line(s) ignored; their samples are regenerated", out / SAMPLES,
+                            run.n_bad_lines)
+            todo, total = _missing(tasks, set(run.by_key()), cfg.n)
+            n_missing = sum(len(m) for _, _, m in todo)
+            log.info("%s: %d of %d samples done, %d to generate", out, total - n_missing, total, n_missing)
+            if todo and backend is None:
+                backend = make_backend(cfg.backend, model=cfg.model, base_url=cfg.base_url, window=cfg.window,
+                                       request_timeout=cfg.request_timeout, batch_size=cfg.batch_size,
+                                       extra=dict(cfg.backend_kwargs))
+            write_manifest(out, manifest)  # after the model loaded: a mistyped --model leaves no manifest
+            if todo:
+                with StreamProgress(total=total, initial=total - n_missing, unit="sample", desc="eval",
+                                    enabled=progress) as bar:
+                    _generate(cfg, tasks, todo, backend, samples_log, bar, gen)
+        results = summarize(load_run(out))
         atomic_write_json(out / RESULTS, results)
     finally:
         if own_backend and backend is not None:
             close = getattr(backend, "close", None)
             if close is not None:
                 close()
-        lock.release()
     results = dict(results)
     results["output_dir"] = str(out)
     results["generation"] = {
-        "samples": gen_samples, "tokens": gen_tokens, "seconds": round(gen_seconds, 4),
-        "tokens_per_s": round(gen_tokens / gen_seconds, 2) if gen_seconds > 0 else None,
+        "samples": gen["samples"], "tokens": gen["tokens"], "seconds": round(gen["seconds"], 4),
+        "tokens_per_s": round(gen["tokens"] / gen["seconds"], 2) if gen["seconds"] > 0 else None,
     }
     return results
+
+
+def _generate(cfg: EvalConfig, tasks: Sequence[ResolvedTask], todo: list[tuple[int, int, list[int]]],
+              backend: Backend, samples_log: ResumableLog, bar: Any, gen: dict) -> None:
+    """Stream the missing samples through ``backend``; grade and queue each one as it finishes.
+
+    ``gen_s`` of a record is its share of the wall time since the previous result, so that the
+    ``gen_s`` of a run sum to its generation wall time (tokens/s = sum tokens / sum gen_s).
+
+    Raises:
+        BackendError: from the backend, or a result without ``n`` generations (never recorded).
+    """
+    chat = _use_chat(cfg, backend)
+    params = [SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                             n=cfg.n, seed=cfg.seed, stop=tuple(t.prompt.stop)) for t in tasks]
+
+    def requests() -> Iterator[Request]:
+        for ti, pi, miss in todo:
+            t = tasks[ti]
+            rendered = t.prompt.render(t.problems[pi].question, cfg.num_fewshot)
+            bar.issued(1)
+            yield Request((ti, pi, tuple(miss)), rendered.as_input(chat), params[ti])
+
+    t0 = last = time.perf_counter()
+    try:
+        for req, gens in stream(backend, requests(), window=cfg.window):
+            ti, pi, miss = req.key
+            if len(gens) < cfg.n:
+                raise BackendError(f"expected {cfg.n} generation(s) from backend {cfg.backend!r} for one prompt, "
+                                   f"found {len(gens)}; nothing was recorded for it (a backend bug).")
+            now = time.perf_counter()
+            per, last = (now - last) / len(miss), now
+            sent = _sent_text(backend, req.prompt)
+            recs = [make_record(tasks[ti], tasks[ti].problems[pi], i, sent, gens[i], per) for i in miss]
+            samples_log.add(recs)
+            tokens = sum(int(g.tokens) for g in gens[: cfg.n])
+            gen["samples"] += len(recs)
+            gen["tokens"] += tokens
+            bar.finished(len(recs), tokens)
+    finally:
+        gen["seconds"] = time.perf_counter() - t0
 
 
 def config_from_manifest_without_shard(manifest: Mapping) -> dict:

@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, bad: list | N
             try:
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
-                    raise ValueError(f"a JSON {type(obj).__name__}, not an object")
+                    raise ValueError(f"a JSON {type(obj).__name__}, not an object")  # noqa: TRY004
             except ValueError as e:
                 msg = f"{p}:{lineno}: expected one JSON object per line, found {line[:60].strip()!r} ({e})"
                 if skip_bad:
@@ -187,12 +188,17 @@ class ResumableLog:
     refused with one clear error; a lock left by a killed process is free again, as ``filelock`` uses
     ``flock``), then cuts a torn last line. :meth:`read` returns the finished records;
     :meth:`append` writes whole lines and fsyncs, so a kill loses at most the group being written and
-    never leaves a record counted twice.
+    never leaves a record counted twice. :meth:`add` groups appends for streams of small records: rows
+    wait in memory until ``group_rows`` are waiting or ``group_seconds`` have passed (a background timer
+    flushes a quiet stream too), then go out in one fsync'd write; leaving the ``with`` block (also by an
+    exception) writes what waits. A ``kill -9`` loses at most the rows of the last ``group_seconds``.
 
     Args:
         path: the JSONL file.
         what: the command that writes it, for messages (e.g. "`harness eval`").
         fix: what to do when another writer holds it (e.g. "use a new --output-dir").
+        group_rows: :meth:`add` writes as soon as this many rows wait.
+        group_seconds: :meth:`add` writes rows at most this long after they arrived (about).
 
     Examples:
         >>> lg = ResumableLog(tmp / "work.jsonl", what="`harness synth`", fix="use a new --out")  # doctest: +SKIP
@@ -201,12 +207,21 @@ class ResumableLog:
         ...     lg.append([{"key": "a"}])
     """
 
-    def __init__(self, path: str | os.PathLike, *, what: str, fix: str) -> None:
+    def __init__(self, path: str | os.PathLike, *, what: str, fix: str, group_rows: int = 64,
+                 group_seconds: float = 0.5) -> None:
         self.path = Path(path)
         self.what = what
         self.fix = fix
+        self.group_rows = group_rows
+        self.group_seconds = group_seconds
         self.torn_bytes_cut = 0
+        self.rows_written = 0
         self._lock: Any = None
+        self._buf: list[dict] = []
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._timer_error: BaseException | None = None
 
     def __enter__(self) -> ResumableLog:  # noqa: PYI034
         from filelock import FileLock, Timeout
@@ -223,19 +238,64 @@ class ResumableLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        try:
+            if self._timer is not None:
+                self._stop.set()
+                self._timer.join()
+                self._timer = None
+            if self._lock is not None:
+                self.flush()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def read(self) -> tuple[list[dict], int]:
         """``(records, n_bad_lines)``; unreadable lines are skipped (their work is redone) and counted."""
         return read_jsonl_tolerant(self.path)
 
     def append(self, rows: Iterable[dict]) -> None:
-        """Append whole lines in one write, then fsync."""
+        """Append whole lines in one write, then fsync (after any rows waiting from :meth:`add`)."""
+        with self._mutex:
+            self._buf.extend(rows)
+            self._write_locked()
+
+    def add(self, rows: Iterable[dict]) -> None:
+        """Queue rows for a grouped append (see the class docstring).
+
+        Raises:
+            OSError: an earlier grouped write failed (disk full, ...).
+        """
+        if self._timer_error is not None:
+            raise self._timer_error
+        with self._mutex:
+            self._buf.extend(rows)
+            if len(self._buf) >= self.group_rows:
+                self._write_locked()
+        if self._timer is None and self._lock is not None:
+            self._timer = threading.Thread(target=self._tick, name="resumable-log-flush", daemon=True)
+            self._timer.start()
+
+    def flush(self) -> None:
+        """Write every waiting row now (one write, one fsync)."""
+        with self._mutex:
+            self._write_locked()
+
+    def _write_locked(self) -> None:
         if self._lock is None:
             raise RuntimeError(f"ResumableLog({self.path}) is not open; use it as a context manager")
-        append_jsonl(self.path, rows)
+        if self._buf:
+            append_jsonl(self.path, self._buf)
+            self.rows_written += len(self._buf)
+            self._buf = []
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.group_seconds):
+            try:
+                self.flush()
+            except BaseException as e:  # noqa: BLE001 - handed to the writer thread by the next add()
+                self._timer_error = e
+                return
 
 
 def config_hash(obj: Any) -> str:

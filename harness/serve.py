@@ -5,7 +5,10 @@ Greedy requests that arrive together (within ``batch_wait`` seconds, up to ``max
 share sampling parameters are merged into one ``backend.generate`` call, so many concurrent clients
 (the ``openai`` backend sends ``concurrency`` requests at once) fill a batch; sampled requests
 (temperature > 0) run alone, so a seeded request gives the same samples whatever else is in flight.
-One lock serialises the model. Bad requests get a JSON error body ``{"error": {"message", "type", "code"}}`` with a 4xx status.
+One lock serialises the model. Bad requests get an OpenAI-style JSON error body
+``{"error": {"message", "type", "param", "code"}}`` with a 4xx status: among them a prompt or
+``max_tokens`` past the model's context (400, checked before the request joins a batch). With an
+``api_key``, every ``/v1`` route wants ``Authorization: Bearer KEY`` (401 otherwise), as ``vllm serve``.
 Stdlib ``http.server`` only; meant for tests, CPU demos and single-GPU use, not as a production server
 (use ``vllm serve`` for that: the ``openai`` backend talks to both).
 
@@ -16,6 +19,7 @@ Examples:
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import queue
@@ -38,10 +42,53 @@ DEFAULT_MAX_TOKENS = 16
 class RequestError(Exception):
     """A client error: becomes a JSON error body with ``status``."""
 
-    def __init__(self, message: str, status: int = 400, type_: str = "invalid_request_error") -> None:
+    def __init__(
+        self, message: str, status: int = 400, type_: str = "invalid_request_error", param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.type = type_
+        self.param = param
+
+
+def context_limit(backend: Backend | None) -> int | None:
+    """The model's context in tokens (``max_position_embeddings``), or None when the backend has no
+    model config to read it from."""
+    config = getattr(getattr(backend, "model", None), "config", None)
+    limit = getattr(config, "max_position_embeddings", None)
+    return limit if isinstance(limit, int) and limit > 0 else None
+
+
+def check_context(backend: Backend | None, prompts: list, params: SamplingParams, chat: bool) -> None:
+    """Refuse (400) a prompt, or a prompt plus ``max_tokens``, that the model's context cannot hold.
+
+    Args:
+        backend: the served backend (checked when it has ``encode`` and a model config).
+        prompts: the request's prompts (strings or chat messages).
+        params: the request's sampling parameters.
+        chat: a chat request (the prompt is ``messages``).
+
+    Raises:
+        RequestError: status 400, ``param`` "prompt"/"messages" or "max_tokens".
+    """
+    limit = context_limit(backend)
+    encode = getattr(backend, "encode", None)
+    if limit is None or encode is None:
+        return
+    longest = max(len(encode(p)) for p in prompts)
+    if longest >= limit:
+        raise RequestError(
+            f"This model's maximum context length is {limit} tokens, but the prompt has {longest} tokens; "
+            "shorten the prompt.",
+            param="messages" if chat else "prompt",
+        )
+    if longest + params.max_new_tokens > limit:
+        raise RequestError(
+            f"This model's maximum context length is {limit} tokens, but {longest} prompt tokens plus "
+            f"max_tokens {params.max_new_tokens} ask for {longest + params.max_new_tokens}; lower "
+            f"max_tokens to {limit - longest} or less.",
+            param="max_tokens",
+        )
 
 
 def _number(body: dict, key: str, default: float, lo: float, hi: float, integer: bool = False) -> Any:
@@ -132,6 +179,7 @@ class OpenAIServer(ThreadingHTTPServer):
         *,
         max_batch: int = 64,
         batch_wait: float = 0.005,
+        api_key: str | None = None,
     ) -> None:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()  # before bind: a failed bind calls server_close
         super().__init__(address, Handler)
@@ -139,6 +187,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.model_name = model_name
         self.max_batch = max_batch
         self.batch_wait = batch_wait
+        self.api_key = api_key
         self.lock = threading.Lock()
         self.stats = {"requests": 0, "generate_calls": 0}
         self._worker = threading.Thread(target=self._batch_loop, name="harness-serve-batcher", daemon=True)
@@ -237,6 +286,7 @@ class OpenAIServer(ThreadingHTTPServer):
                 raise RequestError(
                     f"expected 'prompt' to be a string or a list of strings, found {prompt!r}"[:300]
                 )
+        check_context(self.backend, prompts, params, chat)
         results = self.generate(prompts, params)
         choices, prompt_tokens, completion_tokens = [], 0, 0
         for gens in results:
@@ -279,11 +329,27 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _error(self, status: int, message: str, type_: str = "invalid_request_error") -> None:
-        self._send(status, {"error": {"message": message, "type": type_, "code": status}})
+    def _error(
+        self, status: int, message: str, type_: str = "invalid_request_error", param: str | None = None
+    ) -> None:
+        self._send(status, {"error": {"message": message, "type": type_, "param": param, "code": status}})
+
+    def _authorized(self, path: str) -> bool:
+        """True when no key is set, the route is not under ``/v1``, or the Bearer token matches."""
+        key = self.server.api_key
+        if not key or not path.startswith("/v1"):
+            return True
+        given = self.headers.get("Authorization") or ""
+        if hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
+            return True
+        self._error(401, "expected 'Authorization: Bearer <api key>'; found none or a wrong key",
+                    "authentication_error")
+        return False
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
+        if not self._authorized(path):
+            return
         if path == "/health":
             self._send(200, {"status": "ok"})
         elif path == "/v1/models":
@@ -316,6 +382,8 @@ class Handler(BaseHTTPRequestHandler):
                 413 if length > 0 else 400, f"expected a Content-Length up to {MAX_BODY_BYTES}"
             )
         raw = self.rfile.read(length)
+        if not self._authorized(path):
+            return
         if path not in ("/v1/completions", "/v1/chat/completions"):
             return self._error(
                 404, f"no route POST {path}; use /v1/completions or /v1/chat/completions", "not_found_error"
@@ -331,7 +399,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._send(200, self.server.completions(body, chat=path.endswith("chat/completions")))
         except RequestError as e:
-            self._error(e.status, str(e), e.type)
+            self._error(e.status, str(e), e.type, e.param)
         except Exception as e:  # the model failed: report it, keep serving
             log.exception("generation failed")
             self._error(500, f"generation failed: {type(e).__name__}: {e}", "server_error")
@@ -344,6 +412,7 @@ def make_server(
     host: str = "127.0.0.1",
     port: int = 8000,
     max_batch: int = 64,
+    api_key: str | None = None,
 ) -> OpenAIServer:
     """Bind an OpenAI-compatible server for ``backend`` (``port=0`` picks a free port).
 
@@ -353,8 +422,30 @@ def make_server(
         host: interface to bind.
         port: TCP port; 0 for a free one (read it back from ``server.url``).
         max_batch: most prompts merged from concurrent greedy requests into one ``generate`` call.
+        api_key: when set, ``/v1`` routes want ``Authorization: Bearer <api_key>``.
 
     Returns:
         the bound server; call ``serve_forever()`` (and ``shutdown()`` from another thread).
     """
-    return OpenAIServer((host, port), backend, model_name, max_batch=max_batch)
+    return OpenAIServer((host, port), backend, model_name, max_batch=max_batch, api_key=api_key)
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` (an address or a name) only reaches this machine.
+
+    Examples:
+        >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    import ipaddress
+    import socket
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        addrs = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)

@@ -13,8 +13,9 @@ Every teacher reply must give the problem after ``New problem:`` (xwin: ``Correc
 present and not "none"). Bad outputs (empty, no marker, garbage) are counted and skipped, never fatal.
 
 The work is split into :class:`Unit` s (seed x method, stable ``key``): :func:`plan_units` renders them,
-:func:`run_units` does a batch of them and returns JSON-able records (what ``synth.pipeline`` appends to
-its resume sidecar), :func:`counts_from_records` rebuilds the counts from records.
+:func:`run_units` streams them through the teacher and yields each unit's JSON-able record as soon as
+it is finished (what ``synth.pipeline`` appends to its resume sidecar), :func:`counts_from_records`
+rebuilds the counts from records.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import hashlib
 import logging
 import random
 import re
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.answers import equivalent, extract_answer
-from harness.backends.base import Backend, SamplingParams
+from harness.backends.base import Backend, Request, SamplingParams, stream
 from harness.data import Problem
 from harness.prompts import get_prompt
 
@@ -235,75 +237,128 @@ def plan_units(seeds: Sequence[tuple[Problem, dict, str]], methods: Sequence[str
     return units, counts
 
 
+def _new_record(u: Unit) -> dict:
+    return {"key": u.key, "template": u.template.name, "template_version": u.template.version,
+            "sent": not u.by_code, "teacher_text": None, "question": None, "solutions": [], "extracted": [],
+            "outcome": None, "agreement": None, "item": None}
+
+
+def _take_problem(u: Unit, rec: dict, text: str | None) -> str | None:
+    """Record the teacher's reply (None for FOBAR) and parse the new problem; None (outcome set) if unusable."""
+    if not u.by_code:
+        rec["teacher_text"] = (text or "")[: 4 * MAX_QUESTION_CHARS]
+        if not rec["teacher_text"].strip():
+            rec["outcome"] = "bad_empty"
+            return None
+    q = parse_problem(rec["teacher_text"] or "", u.template, u.prompt)
+    if q is None:
+        rec["outcome"] = "bad_unparseable"
+    rec["question"] = q
+    return q
+
+
+def _judge(u: Unit, rec: dict, texts: list[str], k: int, teacher: str) -> None:
+    """Vote over the K solutions of the unit's new problem; set the outcome (and the item when accepted)."""
+    p, cell = u.problem, u.cell
+    family = "gsm8k" if cell.get("task") == "gsm8k" else "math"
+    extracted = [extract_answer(t, family) for t in texts]
+    rec["solutions"], rec["extracted"] = texts, extracted
+    if all(a is None for a in extracted):  # also: a backend that returned no solution at all
+        rec["outcome"] = "no_answer"
+        return
+    ans, agreement, idx = vote(extracted, family)
+    rec["agreement"] = round(agreement, 4)
+    if ans is None or (u.known is not None and not equivalent(ans, u.known, family)):
+        rec["outcome"] = "disagree"
+        return
+    rec["outcome"] = "accepted"
+    rec["item"] = {
+        "question": rec["question"], "reasoning": strip_final(texts[idx]), "answer": ans, "task": family,
+        "subject": p.subject, "level": p.level,
+        "provenance": {"method": u.template.method, "template": u.template.name,
+                       "template_version": u.template.version, "teacher": teacher, "seed_id": p.id,
+                       "cell": [cell.get("task"), cell.get("subject"), cell.get("level")], "stage": u.stage,
+                       "agreement": round(agreement, 4), "k": k},
+    }
+
+
 def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int = 0, temperature: float = 0.7,
-              max_new_tokens: int = 512, solver_prompt: str = "qwen-boxed") -> list[dict]:
-    """Do the teacher work of some units: new problem (no request for FOBAR), K solutions, majority vote.
+              max_new_tokens: int = 512, solver_prompt: str = "qwen-boxed", window: int = 64,
+              progress: Any = None) -> Iterator[dict]:
+    """Do the teacher work of units, streamed: each unit's new-problem request (none for FOBAR) and then its
+    K-solution request go through :func:`harness.backends.stream` with up to ``window`` requests in flight
+    (a unit's solution request is issued as soon as its problem is back, ahead of new units).
+
+    Sampling is seeded per run, not per batch or unit (problem requests ``seed``, solution requests
+    ``seed + 1``), so with a backend that seeds each request (openai, vllm) a unit's result does not depend
+    on which other units were in flight with it.
 
     Args:
-        units: the units of one batch.
+        units: the units to do.
         backend: the teacher.
         k: teacher solutions per new problem.
-        seed: sampling seed of this batch (the solutions use ``seed + 1``).
+        seed: the run's sampling seed.
+        window: requests in flight.
+        progress: an optional :class:`harness.progress.StreamProgress` (requests issued/finished, units done).
 
-    Returns:
-        One JSON-able record per unit, in order: ``key, template, template_version, sent`` (a teacher request
-        was made for the problem), ``teacher_text, question, solutions, extracted, outcome`` (one of
-        :data:`OUTCOMES`), ``agreement`` and ``item`` (the accepted item, else None).
+    Yields:
+        One JSON-able record per unit as soon as the unit is finished (completion order): ``key, template,
+        template_version, sent`` (a teacher request was made for the problem), ``teacher_text, question,
+        solutions, extracted, outcome`` (one of :data:`OUTCOMES`), ``agreement`` and ``item`` (the accepted
+        item, else None).
+
+    Raises:
+        BackendError: from the backend (units already yielded are finished and valid).
     """
-    recs = [{"key": u.key, "template": u.template.name, "template_version": u.template.version,
-             "sent": not u.by_code, "teacher_text": None, "question": None, "solutions": [], "extracted": [],
-             "outcome": None, "agreement": None, "item": None} for u in units]
-    ask = [i for i, u in enumerate(units) if not u.by_code]
-    gens = backend.generate([units[i].prompt for i in ask],
-                            SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, n=1,
-                                           seed=seed)) if ask else []
-    for i, g in zip(ask, gens):
-        recs[i]["teacher_text"] = (g[0].text if g else "")[: 4 * MAX_QUESTION_CHARS]
-    parsed = []
-    for i, (u, r) in enumerate(zip(units, recs)):
-        text = r["teacher_text"] or ""
-        if not u.by_code and not text.strip():
-            r["outcome"] = "bad_empty"
-            continue
-        q = parse_problem(text, u.template, u.prompt)
-        if q is None:
-            r["outcome"] = "bad_unparseable"
-            continue
-        r["question"] = q
-        parsed.append(i)
     tmpl = get_prompt(solver_prompt)
-    sols = backend.generate([tmpl.render(recs[i]["question"]).text for i in parsed],
-                            SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, n=k,
-                                           seed=seed + 1, stop=tmpl.stop)) if parsed else []
-    for i, outs in zip(parsed, sols):
-        u, r = units[i], recs[i]
-        p, cell = u.problem, u.cell
-        family = "gsm8k" if cell.get("task") == "gsm8k" else "math"
-        texts = [o.text for o in outs]
-        extracted = [extract_answer(t, family) for t in texts]
-        r["solutions"], r["extracted"] = texts, extracted
-        if all(a is None for a in extracted):
-            r["outcome"] = "no_answer"
-            continue
-        ans, agreement, idx = vote(extracted, family)
-        r["agreement"] = round(agreement, 4)
-        if ans is None or (u.known is not None and not equivalent(ans, u.known, family)):
-            r["outcome"] = "disagree"
-            continue
-        r["outcome"] = "accepted"
-        r["item"] = {
-            "question": r["question"], "reasoning": strip_final(texts[idx]), "answer": ans, "task": family,
-            "subject": p.subject, "level": p.level,
-            "provenance": {"method": u.template.method, "template": u.template.name,
-                           "template_version": u.template.version,
-                           "teacher": getattr(backend, "name", type(backend).__name__), "seed_id": p.id,
-                           "cell": [cell.get("task"), cell.get("subject"), cell.get("level")], "stage": u.stage,
-                           "agreement": round(agreement, 4), "k": k},
-        }
-    for u, r in zip(units, recs):  # a backend that returned fewer results than asked: counted, never fatal
-        if r["outcome"] is None:
-            r["outcome"] = "bad_empty" if r["question"] is None else "no_answer"
-    return recs
+    ask = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, n=1, seed=seed)
+    solve = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, n=k, seed=seed + 1,
+                           stop=tuple(tmpl.stop))
+    teacher = getattr(backend, "name", type(backend).__name__)
+    recs = [_new_record(u) for u in units]
+    ready: deque[dict] = deque()  # finished units, yielded in order of finishing
+    solves: deque[Request] = deque()  # solution requests whose problem is back, sent before new units
+    fresh = iter(range(len(units)))
+
+    def problem_back(i: int, text: str | None) -> None:
+        q = _take_problem(units[i], recs[i], text)
+        if q is None:
+            ready.append(recs[i])
+        else:
+            solves.append(Request(("solve", i), tmpl.render(q).text, solve))
+
+    def feed() -> Iterator[Request]:
+        while True:
+            if solves:
+                req = solves.popleft()
+            else:
+                i = next(fresh, None)
+                if i is None:
+                    return  # the stream drains what is in flight; solution requests left go in the next pass
+                if units[i].by_code:
+                    problem_back(i, None)
+                    continue
+                req = Request(("problem", i), units[i].prompt, ask)
+            if progress is not None:
+                progress.issued(1)
+            yield req
+
+    while True:
+        for req, gens in stream(backend, feed(), window=window):
+            stage, i = req.key
+            if stage == "problem":
+                problem_back(i, gens[0].text if gens else "")
+            else:
+                _judge(units[i], recs[i], [g.text for g in gens], k, teacher)
+                ready.append(recs[i])
+            if progress is not None:
+                progress.finished(0, sum(int(g.tokens) for g in gens))
+            while ready:
+                yield ready.popleft()
+        while ready:
+            yield ready.popleft()
+        if not solves:
+            return
 
 
 def counts_from_records(records: Sequence[dict]) -> Counter:
@@ -319,8 +374,8 @@ def counts_from_records(records: Sequence[dict]) -> Counter:
 def augment(seeds: Sequence[tuple[Problem, dict, str]], backend: Backend, *, methods: Sequence[str],
             k: int = 4, seed: int = 0, temperature: float = 0.7, max_new_tokens: int = 512,
             solver_prompt: str = "qwen-boxed") -> tuple[list[dict], Counter]:
-    """Make new problems from seeds with a teacher and keep those whose K solutions agree (in one batch, not
-    resumable; ``synth.pipeline`` runs the same units in resumable batches).
+    """Make new problems from seeds with a teacher and keep those whose K solutions agree (streamed, not
+    resumable; ``synth.pipeline`` streams the same units with a resumable sidecar).
 
     Args:
         seeds: ``(problem, cell, stage)`` triples (stage "normal" or "hard").
@@ -333,7 +388,8 @@ def augment(seeds: Sequence[tuple[Problem, dict, str]], backend: Backend, *, met
         each outcome (``units`` = ``teacher_prompts`` + ``built_by_code`` = the sum of :data:`OUTCOMES`).
     """
     units, counts = plan_units(seeds, methods, seed)
-    recs = run_units(units, backend, k=k, seed=seed, temperature=temperature, max_new_tokens=max_new_tokens,
-                     solver_prompt=solver_prompt)
+    by_key = {r["key"]: r for r in run_units(units, backend, k=k, seed=seed, temperature=temperature,
+                                                max_new_tokens=max_new_tokens, solver_prompt=solver_prompt)}
+    recs = [by_key[u.key] for u in units]
     counts.update(counts_from_records(recs))
     return [r["item"] for r in recs if r["item"]], counts

@@ -1,8 +1,9 @@
 """``harness synth``: plan -> new problems (verified generators, or a teacher on train seeds) -> dedup ->
 decontamination -> SFT JSONL in the exact prompt template ``harness eval`` uses, plus a report.
 
-The teacher path is resumable: each finished unit (seed x method) goes to ``<out>.work.jsonl`` (append-only,
-one fsync'd write per batch, every line tagged with the hash of :func:`teacher_config`). Kill a run and
+The teacher path streams (up to ``concurrency`` teacher requests in flight, no batch barrier) and is
+resumable: each finished unit (seed x method) goes to ``<out>.work.jsonl`` as it finishes (append-only,
+fsync'd in small groups, every line tagged with the hash of :func:`teacher_config`). Kill a run and
 re-run the same command: finished units are loaded, not sent again, and counts are rebuilt from the
 sidecar; dedup, decontamination and the atomic writes then run over everything. A changed teacher config
 is refused (use a new ``--out`` or delete the sidecar).
@@ -23,14 +24,13 @@ from pathlib import Path
 
 from harness.errors import ConfigError
 from harness.io import (
-    append_jsonl,
+    ResumableLog,
     atomic_write_json,
     config_hash,
     diff_fields,
     git_commit,
     now_iso,
     read_jsonl_tolerant,
-    repair_tail,
     write_jsonl,
 )
 from harness.prompts import get_prompt
@@ -52,8 +52,19 @@ class SynthConfig:
     decontam: bool = True
     data_dir: str | None = None
     max_new_tokens: int = 512
-    batch_size: int = 32  # teacher units per batch (a kill loses at most one batch); not part of the resume key
+    batch_size: int = 32  # hf teacher: prompts per forward pass; not part of the resume key
+    concurrency: int | None = None  # teacher requests in flight (default: the backend's DEFAULT_WINDOW); not hashed
+    request_timeout: float = 600.0  # openai teacher: seconds per request; not part of the resume key
     oversample: float = 1.5  # generator path: draw this many times n_new, to fill after dedup
+
+
+    @property
+    def window(self) -> int:
+        """Teacher requests in flight: ``concurrency``, else the teacher backend's default."""
+        from harness.backends import DEFAULT_WINDOW
+
+        return self.concurrency if self.concurrency is not None else DEFAULT_WINDOW.get(
+            self.teacher_backend or "openai", DEFAULT_WINDOW["openai"])
 
 
 def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | None]:
@@ -79,7 +90,7 @@ def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | No
     return items, None
 
 
-SIDECAR_VERSION = 1
+SIDECAR_VERSION = 2  # 2: sampling seeded per run (was per batch), so a unit no longer depends on its batch
 TEMPERATURE = 0.7
 
 
@@ -91,7 +102,8 @@ def sidecar_path(out: str | os.PathLike) -> Path:
 def teacher_config(cfg: SynthConfig) -> dict:
     """Everything that changes what a teacher unit produces; a sidecar made under another one is refused.
 
-    Not included: the server URL, batch size and data folder (they do not change a unit's result).
+    Not included: the server URLs, batch size, concurrency, timeout and data folder (they do not change a
+    unit's result).
     """
     from synth.augment import TEMPLATES
 
@@ -128,13 +140,15 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
                   progress: bool = False) -> tuple[list[dict], dict]:
     """Teacher augmentation of the plan's cells, resumable through ``<out>.work.jsonl``.
 
-    Each finished unit (seed x method: the teacher's new problem, its K solutions, the parsed result and the
-    outcome) is appended to the sidecar batch by batch; a re-run loads finished units, sends only the rest
-    and rebuilds the counts from the sidecar, so nothing is redone or counted twice.
+    The units stream through the teacher with up to ``cfg.window`` requests in flight (no batch barrier,
+    :func:`synth.augment.run_units`); each finished unit (seed x method: the teacher's new problem, its K
+    solutions, the parsed result and the outcome) is appended to the sidecar as it finishes (grouped
+    fsync'd writes through :class:`harness.io.ResumableLog`); a re-run loads finished units, sends only the
+    rest and rebuilds the counts from the sidecar, so nothing is redone or counted twice.
 
     Args:
         cells: plan cells with ``n_new > 0``.
-        cfg: options (``batch_size`` units per batch).
+        cfg: options.
         counts: updated with ``seeds``, ``skipped_no_number`` and the unit outcomes.
         out: the SFT output path (the sidecar sits next to it).
         progress: show a tqdm bar.
@@ -145,10 +159,8 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
     Raises:
         ConfigError: bad teacher options, a sidecar of another config, or another run writing it.
     """
-    from filelock import FileLock, Timeout
-    from tqdm import tqdm
-
-    from harness.backends import get_backend
+    from harness.backends import make_backend, parse_base_urls
+    from harness.progress import StreamProgress
     from synth.augment import METHODS, counts_from_records, plan_units, run_units
     from synth.seeds import select_seeds
 
@@ -156,8 +168,9 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
     if bad or not cfg.teacher_model:
         raise ConfigError(f"Expected --methods from {','.join(METHODS)} and a --teacher-model; "
                           f"found methods {','.join(cfg.methods)}, model {cfg.teacher_model!r}.")
-    if cfg.batch_size < 1:
-        raise ConfigError(f"Expected --batch-size >= 1, found {cfg.batch_size}.")
+    if cfg.batch_size < 1 or cfg.window < 1:
+        raise ConfigError(f"Expected --batch-size >= 1 and --concurrency >= 1, found {cfg.batch_size} and "
+                          f"{cfg.concurrency}.")
     seeds, cache = [], {}
     for cell in cells:
         n_seeds = max(1, math.ceil(cell["n_new"] / len(cfg.methods)))
@@ -170,49 +183,33 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
     tcfg = teacher_config(cfg)
     chash = config_hash(tcfg)
     side = sidecar_path(out)
-    side.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(side) + ".lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise ConfigError(f"Another `harness synth` is writing {side} (lock {side}.lock); wait for it "
-                          "or use a new --out.") from None
-    try:
-        cut = repair_tail(side)
+    run = 0
+    with ResumableLog(side, what="`harness synth`", fix="use a new --out") as sidecar:
         done, n_bad = load_sidecar(side, tcfg)
         if not side.exists() or side.stat().st_size == 0:
-            append_jsonl(side, [{"header": True, "config_hash": chash, "config": tcfg, "date": now_iso()}])
-        keys = {u.key for u in units}
-        loaded = sum(k in done for k in keys)
-        # fixed batch boundaries over the whole unit list: an untouched batch is re-sent exactly as before
-        batches = [(b, [u for u in units[i: i + cfg.batch_size] if u.key not in done])
-                   for b, i in enumerate(range(0, len(units), cfg.batch_size))]
-        batches = [(b, us) for b, us in batches if us]
-        log.info("%s: %d of %d teacher units done, %d to run", side, loaded, len(units), len(units) - loaded)
-        run = 0
-        if batches:
-            kw: dict = {"model": cfg.teacher_model}
-            if cfg.teacher_backend == "openai":
-                kw["base_url"] = cfg.teacher_base_url or "http://localhost:8000/v1"
-            backend = get_backend(cfg.teacher_backend, **kw)
+            sidecar.append([{"header": True, "config_hash": chash, "config": tcfg, "date": now_iso()}])
+        todo = [u for u in units if u.key not in done]
+        loaded = len(units) - len(todo)
+        log.info("%s: %d of %d teacher units done, %d to run", side, loaded, len(units), len(todo))
+        if todo:
+            backend = make_backend(
+                cfg.teacher_backend, model=cfg.teacher_model, window=cfg.window, request_timeout=cfg.request_timeout,
+                base_url=parse_base_urls(cfg.teacher_base_url or "http://localhost:8000/v1"),
+                batch_size=cfg.batch_size)
             try:
-                bar = tqdm(total=len(units), initial=loaded, unit="unit", desc="synth teacher",
-                           disable=not progress, dynamic_ncols=True)
-                for b, us in batches:
-                    recs = run_units(us, backend, k=cfg.k, seed=cfg.seed + 7919 * b, temperature=TEMPERATURE,
-                                     max_new_tokens=cfg.max_new_tokens, solver_prompt=cfg.prompt)
-                    for r in recs:
-                        r["config_hash"] = chash
-                    append_jsonl(side, recs)  # one fsync'd write per batch: a kill loses at most this batch
-                    for r in recs:
-                        done[r["key"]] = r
-                    run += len(recs)
-                    bar.update(len(recs))
-                bar.close()
+                with StreamProgress(total=len(units), initial=loaded, unit="unit", desc="synth teacher",
+                                    enabled=progress) as bar:
+                    for rec in run_units(todo, backend, k=cfg.k, seed=cfg.seed, temperature=TEMPERATURE,
+                                         max_new_tokens=cfg.max_new_tokens, solver_prompt=cfg.prompt,
+                                         window=cfg.window, progress=bar):
+                        rec["config_hash"] = chash
+                        sidecar.add([rec])  # grouped fsync'd appends: a kill loses at most the last moments
+                        done[rec["key"]] = rec
+                        run += 1
+                        bar.finished(1, requests=0)
             finally:
                 backend.close()
-    finally:
-        lock.release()
+    cut = sidecar.torn_bytes_cut
     recs = [done[u.key] for u in units]
     counts.update(counts_from_records(recs))
     items = [r["item"] for r in recs if r["item"]]

@@ -25,7 +25,7 @@ from typing import ClassVar
 import pytest
 
 from harness.backends import get_backend
-from harness.backends.base import SamplingParams, messages_to_text
+from harness.backends.base import Request, SamplingParams, messages_to_text, stream
 from harness.errors import BackendError
 
 PROMPTS = [
@@ -74,6 +74,31 @@ def test_hf_batched_equals_unbatched_in_input_order(hf):
     for p, r in zip(PROMPTS, batched):
         assert r[0].prompt_tokens == len(hf.tokenizer(p)["input_ids"])
         assert r[0].tokens == 16 and r[0].finish_reason == "length"
+
+
+def test_hf_stream_sorts_each_window_by_length_and_yields_batch_by_batch(hf):
+    params = SamplingParams(max_new_tokens=8)
+    want = hf.generate(PROMPTS, params)
+    pulled = []
+
+    def requests():
+        for i, p in enumerate(PROMPTS * 2):
+            pulled.append(i)
+            yield Request(i, p, params)
+
+    it = hf.stream(requests(), window=4)  # batch_size 3: 4 prompts sorted together, 3 per forward pass
+    first = next(it)
+    assert len(pulled) == 4  # one window pulled lazily, not the whole request list
+    got = [first, *it]
+    assert sorted(r.key for r, _ in got) == list(range(10))
+    assert {r.key: g[0].text for r, g in got} == {i: want[i % 5][0].text for i in range(10)}
+    lens = [len(hf.encode(r.prompt)) for r, _ in got[:4]]
+    assert lens == sorted(lens, reverse=True)  # longest first within the window
+    # mixed sampling parameters in one window are grouped, never mixed in one forward pass
+    other = SamplingParams(max_new_tokens=3)
+    mixed = list(hf.stream([Request(0, PROMPTS[0], params), Request(1, PROMPTS[1], other),
+                            Request(2, PROMPTS[2], params)], window=8))
+    assert {r.key: g[0].tokens for r, g in mixed} == {0: 8, 1: 3, 2: 8}
 
 
 def test_hf_right_padding_would_differ(hf):
@@ -169,8 +194,14 @@ def test_hf_prompt_past_the_context_is_one_clear_error(tmp_path):
     try:
         ok = be.generate(["What is 1+1?"], SamplingParams(max_new_tokens=8))  # 12 + 8 <= 48
         assert ok[0][0].tokens >= 1
-        with pytest.raises(BackendError, match=r"exceeds the model's context of 48.*--max-new-tokens to 28"):
+        with pytest.raises(BackendError, match=r"exceeds this model's context \(48 positions.*--max-new-tokens to 28"):
             be.generate(["What is 1+1?", "x" * 20], SamplingParams(max_new_tokens=30))
+        # a prompt that alone fills the context: no budget helps, so the message says what does
+        with pytest.raises(BackendError) as e:
+            be.generate(["x" * 60], SamplingParams(max_new_tokens=8))
+        msg = str(e.value)
+        assert "context (48 positions" in msg and "cannot hold this task's prompts" in msg
+        assert "longest is 60 tokens" in msg and "--num-fewshot" in msg and "or less" not in msg
     finally:
         be.close()
 
@@ -354,7 +385,7 @@ def test_openai_gives_up_after_max_retries(flaky):
     client = get_backend(
         "openai", model="m", base_url=f"http://127.0.0.1:{srv.server_port}/v1", max_retries=3, backoff=0.01
     )
-    with pytest.raises(BackendError, match=r"after 3 tries: HTTP 500: overloaded"):
+    with pytest.raises(BackendError, match=r"found HTTP 500: .*overloaded.* after 3 tries"):
         client.generate(["abc"], SamplingParams())
     assert len(plan["seen"]) == 3
 
@@ -494,6 +525,19 @@ def test_vllm_backend_order_and_chat_routing():
         [MESSAGES], SamplingParams(max_new_tokens=99)
     )
     assert [c[0] for c in plain.calls] == ["generate"] and out[0][0].text == messages_to_text(MESSAGES)[::-1]
+
+
+def test_vllm_stream_hands_the_engine_whole_windows():
+    from harness.backends.vllm import VLLMBackend
+
+    engine = EchoEngine(chat_template=None)
+    be = VLLMBackend.from_engine(engine, sampling_params_cls=dict)
+    a, b = SamplingParams(max_new_tokens=9), SamplingParams(max_new_tokens=2)
+    reqs = [Request(i, f"p{i:02d}", a if i != 5 else b) for i in range(10)]
+    got = list(stream(be, reqs, window=8))
+    # one engine call per window and sampling setting: [0..7 but 5], [5], then [8, 9]
+    assert [len(c[1]) for c in engine.calls] == [7, 1, 2]
+    assert {r.key: g[0].text for r, g in got} == {i: f"p{i:02d}"[::-1][: 9 if i != 5 else 2] for i in range(10)}
 
 
 def test_vllm_not_installed_error():

@@ -75,10 +75,10 @@ def write_custom_task(path: Path, n: int = 8) -> Path:
 def test_runner_records_graded_samples(tmp_path):
     task = write_custom_task(tmp_path / "toy.jsonl")
     be = ToyBackend()
-    cfg = EvalConfig(model="toy", tasks=(str(task),), batch_size=3, output_dir=str(tmp_path / "run"),
+    cfg = EvalConfig(model="toy", tasks=(str(task),), concurrency=3, output_dir=str(tmp_path / "run"),
                      max_new_tokens=7)
     res = evaluate(cfg, backend=be, progress=False)
-    assert be.calls == [3, 3, 2]
+    assert be.calls == [3, 3, 2]  # a batch-only backend gets the window as generate calls
     rows = read_jsonl(tmp_path / "run" / "samples.jsonl")
     assert len(rows) == 8
     for r in rows:
@@ -89,6 +89,7 @@ def test_runner_records_graded_samples(tmp_path):
                 g.correct, g.status, g.extracted)
         assert r["prompt"].startswith("Question: Problem ")
         assert r["truncated"] == (r["finish_reason"] == "length")
+        assert r["unclosed_think"] is False
     even = [r for r in rows if int(r["id"][1:]) % 2 == 0]
     assert all(r["correct_strict"] for r in even)
     assert not any(r["correct_strict"] for r in rows if r not in even)
@@ -130,9 +131,10 @@ def test_limit_then_shard_partition(data_dir):
     assert [p.id for p in parts[1][0].problems] == full["math500"][1::3]
 
 
-def test_config_hash_ignores_output_dir_and_batch_size(data_dir):
+def test_config_hash_ignores_output_dir_batch_size_and_window(data_dir):
     a = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="x", batch_size=1)
-    b = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="y", batch_size=9)
+    b = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="y", batch_size=9,
+                   concurrency=3, request_timeout=5)
     c = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), seed=1)
     h = lambda cfg: config_hash(hashed_config(cfg, resolve_tasks(cfg)))
     assert h(a) == h(b) != h(c)
@@ -317,12 +319,19 @@ def test_concurrent_writer_refused_and_default_dir(tmp_path):
     task = write_custom_task(tmp_path / "toy.jsonl", n=2)
     out = tmp_path / "run"
     out.mkdir()
-    with FileLock(str(out / ".lock")), pytest.raises(ConfigError, match="Another `harness eval` is writing"):
+    with FileLock(str(out / "samples.jsonl.lock")), pytest.raises(ConfigError, match="Another `harness eval` is writing"):
         evaluate(EvalConfig(model="toy", tasks=(str(task),), output_dir=str(out)), backend=ToyBackend(),
                  progress=False)
     assert not (out / "samples.jsonl").exists()
     d = default_output_dir("/ckpts/my-model/")
     assert d.startswith(os.path.join("runs", "my-model-")) and len(d.rsplit("-", 1)[1]) == 8
+    # two checkpoints both named ckpt (e.g. two loop rounds) never share a default folder
+    (tmp_path / "round_01" / "ckpt").mkdir(parents=True)
+    (tmp_path / "round_02" / "ckpt").mkdir(parents=True)
+    a, b = (default_output_dir(str(tmp_path / r / "ckpt")) for r in ("round_01", "round_02"))
+    assert a != b and os.path.basename(a).startswith("ckpt-") and os.path.basename(b).startswith("ckpt-")
+    assert a == default_output_dir(str(tmp_path / "round_01" / "ckpt") + "/")  # same checkpoint, same folder
+    assert default_output_dir("m", "hf") != default_output_dir("m", "vllm")
 
 
 @pytest.mark.slow
@@ -344,3 +353,174 @@ def test_bad_fewshot_and_shadowing_task_file_fail_early(tmp_path, data_dir):
                                                   str(tmp_path / "r")]))
     assert "shadow the built-in task 'gsm8k'" in err
     assert not (tmp_path / "r").exists()
+
+
+# --- the streaming runner: no batch barrier, completion order, identical results ------------------
+
+
+class StreamingToy(ToyBackend):
+    """ToyBackend's answers through its own ``stream()``: worker threads keep ``window`` requests in flight
+    and results are yielded in completion order. The first request is held until ``hold_for`` samples of
+    later requests are on disk, so it finishes last (a runner with a batch barrier would never get there)."""
+
+    def __init__(self, hold_for: int = 0, samples_path: Path | None = None, fail_after: int | None = None):
+        super().__init__()
+        self.hold_for, self.samples_path, self.fail_after = hold_for, samples_path, fail_after
+        self.released = None  # True: the held request saw the others recorded while it was in flight
+        self.max_in_flight = 0
+        self.prompts: list[str] = []
+
+    def _lines_on_disk(self) -> int:
+        p = self.samples_path
+        return p.read_bytes().count(b"\n") if p is not None and p.exists() else 0
+
+    def stream(self, requests, *, window):
+        import queue
+        import threading
+        import time
+
+        done: queue.Queue = queue.Queue()
+        lock = threading.Lock()
+        in_flight = [0]
+
+        def work(i, req):
+            if i == 0 and self.hold_for:
+                deadline = time.monotonic() + 60
+                while self._lines_on_disk() < self.hold_for and time.monotonic() < deadline:
+                    threading.Event().wait(0.01)
+                self.released = self._lines_on_disk() >= self.hold_for
+            done.put((req, self.generate([req.prompt], req.params)[0]))
+
+        it = iter(requests)
+        issued = yielded = 0
+        more = True
+        while True:
+            while more and issued - yielded < window:
+                req = next(it, None)
+                if req is None:
+                    more = False
+                    break
+                self.prompts.append(req.prompt)
+                with lock:
+                    in_flight[0] += 1
+                    self.max_in_flight = max(self.max_in_flight, in_flight[0])
+                threading.Thread(target=work, args=(issued, req), daemon=True).start()
+                issued += 1
+            if yielded == issued:
+                return
+            req, gens = done.get(timeout=60)
+            with lock:
+                in_flight[0] -= 1
+            if self.fail_after is not None and yielded >= self.fail_after:
+                from harness.errors import BackendError
+
+                raise BackendError("the toy server went away")
+            yielded += 1
+            yield req, gens
+
+
+def _verdicts(run_dir: Path) -> dict:
+    return {k: (s["output"], s["correct_strict"], s["correct_flexible"], s["status_strict"], s["prompt"])
+            for k, s in load_run(run_dir).by_key().items()}
+
+
+def test_streaming_records_as_requests_finish_and_equals_one_at_a_time(tmp_path):
+    task = write_custom_task(tmp_path / "toy.jsonl", n=24)
+    one = tmp_path / "one"
+    evaluate(EvalConfig(model="toy", tasks=(str(task),), concurrency=1, output_dir=str(one)), backend=ToyBackend(),
+             progress=False)
+    out = tmp_path / "streamed"
+    be = StreamingToy(hold_for=12, samples_path=out / "samples.jsonl")
+    res = evaluate(EvalConfig(model="toy", tasks=(str(task),), concurrency=8, output_dir=str(out)), backend=be,
+                   progress=False)
+    assert be.released is True  # 12 later samples were graded and on disk while the first was in flight
+    assert be.max_in_flight == 8
+    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(lines) == 24 and lines[-1]["id"] == "p0"  # completion order, not submission order
+    assert _verdicts(out) == _verdicts(one)  # same samples, same verdicts as one request at a time
+    assert res["tasks"]["toy"]["strict"] == json.loads((one / "results.json").read_text())["tasks"]["toy"]["strict"]
+    assert res["generation"]["samples"] == 24 and res["generation"]["seconds"] > 0
+
+
+def test_backend_failure_keeps_finished_samples_and_resume_adds_only_the_rest(tmp_path):
+    from harness.errors import BackendError
+
+    task = write_custom_task(tmp_path / "toy.jsonl", n=20)
+    out = tmp_path / "run"
+    cfg = EvalConfig(model="toy", tasks=(str(task),), concurrency=4, output_dir=str(out))
+    with pytest.raises(BackendError, match="went away"):
+        evaluate(cfg, backend=StreamingToy(fail_after=7), progress=False)
+    kept = (out / "samples.jsonl").read_bytes()
+    assert kept.count(b"\n") == 7  # every result yielded before the failure was written
+    again = StreamingToy()
+    res = evaluate(cfg, backend=again, progress=False)
+    assert len(again.prompts) == 13 and res["generation"]["samples"] == 13
+    assert (out / "samples.jsonl").read_bytes().startswith(kept)
+    ref = tmp_path / "ref"
+    evaluate(EvalConfig(model="toy", tasks=(str(task),), output_dir=str(ref)), backend=ToyBackend(), progress=False)
+    assert _verdicts(out) == _verdicts(ref)
+
+
+def test_extending_limit_reuses_finished_samples(tmp_path):
+    task = write_custom_task(tmp_path / "toy.jsonl", n=10)
+    out = tmp_path / "run"
+    evaluate(EvalConfig(model="toy", tasks=(str(task),), limit=4, output_dir=str(out)), backend=ToyBackend(),
+             progress=False)
+    before = (out / "samples.jsonl").read_bytes()
+    be = StreamingToy()
+    res = evaluate(EvalConfig(model="toy", tasks=(str(task),), limit=7, output_dir=str(out)), backend=be,
+                   progress=False)
+    assert len(be.prompts) == 3 and res["tasks"]["toy"]["strict"]["n"] == 7
+    assert (out / "samples.jsonl").read_bytes().startswith(before)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["limit"] == 7 and m["config"]["limit"] == 7
+    # no --limit: every problem; then a smaller limit is refused (it would hide finished samples)
+    evaluate(EvalConfig(model="toy", tasks=(str(task),), output_dir=str(out)), backend=ToyBackend(), progress=False)
+    assert len(load_run(out).samples) == 10
+    err = _single_error(CliRunner().invoke(main, ["eval", "--model", "toy", "--tasks", str(task), "--limit", "5",
+                                                  "--output-dir", str(out)]))
+    assert "every problem" in err and "drop --limit" in err and "new --output-dir" in err
+    # a changed sampling setting is still refused, naming the field
+    err = _single_error(CliRunner().invoke(main, ["eval", "--model", "toy", "--tasks", str(task), "--seed", "2",
+                                                  "--output-dir", str(out)]))
+    assert "sampling.seed (0 -> 2)" in err
+
+
+def test_openai_without_base_url_is_one_error_line(tmp_path, data_dir):
+    err = _single_error(CliRunner().invoke(main, ["eval", "--model", "qwen", "--backend", "openai", "--tasks", "gsm8k",
+                                                  "--limit", "1", "--data-dir", str(data_dir), "--output-dir",
+                                                  str(tmp_path / "r")]))
+    assert "--backend openai needs --base-url" in err and "http://127.0.0.1:8000/v1" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_flags_come_from_the_config_dataclass():
+    import dataclasses
+
+    from harness.cli.eval import config_from_flags, eval_cmd
+
+    opts = {o.name: o for o in eval_cmd.params}
+    for f in dataclasses.fields(EvalConfig):
+        assert f.name in opts, f"EvalConfig.{f.name} has no flag"
+        if f.metadata.get("cli") != "data_dir":  # --data-dir is the flag shared by every command
+            assert f.metadata["help"].split(" (")[0][:20] in (opts[f.name].help or "")
+    cfg = config_from_flags(EvalConfig, {"model": "m", "backend": "openai", "tasks": ("gsm8k,math500", "math"),
+                                         "base_url": ("http://a:1/v1,http://b:2/v1", "http://c:3/v1"),
+                                         "concurrency": 64, "shard": "1/4", "fields": ("question=problem",),
+                                         "backend_kwargs": ("max-retries=5", "endpoint=chat")})
+    assert cfg.tasks == ("gsm8k", "math500", "math") and cfg.shard == (1, 4) and cfg.window == 64
+    assert cfg.base_url == ("http://a:1/v1", "http://b:2/v1", "http://c:3/v1")
+    assert cfg.fields == (("question", "problem"),) and cfg.backend_kwargs == (("max_retries", 5), ("endpoint", "chat"))
+    assert EvalConfig(model="m").window == 256 and EvalConfig(model="m", backend="vllm").window == 4096
+    with pytest.raises(ConfigError, match="--concurrency must be >= 1"):
+        EvalConfig(model="m", concurrency=0)
+
+
+@pytest.mark.parametrize("text,unclosed", [
+    ("<think>let me see", True), ("<think>a</think> so \\boxed{1}", False), ("no reasoning block", False),
+    ("<think>a</think><think>b", True), ("</think> stray close", False),
+])
+def test_unclosed_think(text, unclosed):
+    from harness.eval import unclosed_think
+
+    assert unclosed_think(text) is unclosed

@@ -1,6 +1,6 @@
-"""Resumable runs: `kill -9` mid-run then re-run loses nothing and duplicates nothing; a torn last
-line is cut before appending; a changed config is refused; shards + `harness merge` equal one
-unsharded run. Real tiny HF checkpoint, real subprocesses.
+"""Resumable runs of the streaming runner: `kill -9` mid-run then re-run regenerates exactly the missing
+samples, loses nothing and duplicates nothing; a torn last line is cut before appending; a changed config
+is refused; shards + `harness merge` equal one unsharded run. Real tiny HF checkpoint, real subprocesses.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_eval_resume.py``.
 """
@@ -74,6 +74,7 @@ def test_kill9_then_resume(tmp_path, data_dir, tiny_checkpoint):
         f.write(b'{"task": "gsm8k", "id": "test/39", "sample_i')
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
+    assert f"generated {limit - len(complete)} samples this run" in res.stdout  # only what was missing
     after = _lines(samples)
     assert len(after) == limit
     assert after[: len(complete)] == complete  # finished records kept byte-identical, first
@@ -103,8 +104,9 @@ def test_changed_config_refused(tmp_path, data_dir, tiny_checkpoint):
     assert "sampling.max_new_tokens (4 -> 5)" in err[0] and "sampling.seed (0 -> 3)" in err[0]
     assert "new --output-dir" in err[0]
     assert (out / "samples.jsonl").read_bytes() == before
-    # batch size is not part of the config: a different one resumes fine
-    assert CliRunner().invoke(main, base + ["--max-new-tokens", "4", "--batch-size", "1"]).exit_code == 0
+    # batch size and concurrency are not part of the config: other values resume fine
+    assert CliRunner().invoke(main, base + ["--max-new-tokens", "4", "--batch-size", "1", "--concurrency", "3"]
+                              ).exit_code == 0
 
 
 def _sample_set(run_dir: Path) -> dict:

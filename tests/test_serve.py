@@ -168,3 +168,79 @@ def test_sampled_requests_reproducible_with_seed(server):
     a = requests.post(f"{server.url}/completions", json=body, timeout=30).json()["choices"]
     b = requests.post(f"{server.url}/completions", json=body, timeout=30).json()["choices"]
     assert [c["text"] for c in a] == [c["text"] for c in b] and len(a) == 2
+
+
+# --- requests past the model's context: 400 with an OpenAI-style body, not 500 -------------------------
+
+
+def _openai_error(r: requests.Response, param: str) -> str:
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+    assert err["type"] == "invalid_request_error" and err["param"] == param and err["code"] == 400
+    return err["message"]
+
+
+def test_prompt_longer_than_context_is_400(server):
+    body = {"model": "tiny", "prompt": "x" * (1 << 20), "max_tokens": 4}
+    msg = _openai_error(requests.post(f"{server.url}/completions", json=body, timeout=60), "prompt")
+    assert "maximum context length is" in msg and "prompt" in msg
+    chat = {"model": "tiny", "messages": [{"role": "user", "content": "y" * 100_000}], "max_tokens": 4}
+    _openai_error(requests.post(f"{server.url}/chat/completions", json=chat, timeout=60), "messages")
+    # and the server still serves
+    ok = requests.post(f"{server.url}/completions", json={"prompt": "ab", "max_tokens": 2}, timeout=30)
+    assert ok.status_code == 200
+
+
+def test_max_tokens_past_context_is_400(server):
+    body = {"model": "tiny", "prompt": "ab", "max_tokens": 1 << 20}
+    msg = _openai_error(requests.post(f"{server.url}/completions", json=body, timeout=30), "max_tokens")
+    assert "max_tokens" in msg
+
+
+# --- an API key: required off loopback, checked as a Bearer token ----------------------------------------
+
+
+def test_api_key_checked_as_bearer_token(tiny_checkpoint):
+    backend = HFBackend(model=str(tiny_checkpoint))
+    srv = make_server(backend, model_name="tiny", port=0, api_key="s3cret")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        body = {"prompt": "ab", "max_tokens": 2}
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+            r = requests.post(f"{srv.url}/completions", json=body, headers=headers, timeout=30)
+            assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error", headers
+            assert requests.get(f"{srv.url}/models", headers=headers, timeout=30).status_code == 401
+        good = {"Authorization": "Bearer s3cret"}
+        assert requests.post(f"{srv.url}/completions", json=body, headers=good, timeout=30).status_code == 200
+        assert requests.get(srv.url.replace("/v1", "/health"), timeout=5).status_code == 200
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_serve_off_loopback_without_key_refused(tmp_path, monkeypatch):
+    from harness.cli import main
+
+    monkeypatch.delenv("HARNESS_API_KEY", raising=False)
+    result = CliRunner().invoke(main, ["serve", "--model", str(tmp_path), "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: expected an API key to serve on 0.0.0.0")
+    # a key from the environment is enough: it gets past the check (to the missing checkpoint)
+    monkeypatch.setenv("HARNESS_API_KEY", "k")
+    result = CliRunner().invoke(main, ["serve", "--model", str(tmp_path), "--host", "0.0.0.0", "--port", "0"])
+    assert result.output.strip().startswith("Error: expected a checkpoint directory with config.json")
+
+
+def test_openai_client_gets_the_400_once(server):
+    """The openai backend against this server: a prompt past the context is one clear error, not retried."""
+    from harness.backends.base import SamplingParams
+    from harness.backends.openai import OpenAIBackend
+    from harness.errors import BackendError
+
+    before = server.stats["requests"]
+    client = OpenAIBackend(model="tiny", base_url=server.url, backoff=0.01)
+    with pytest.raises(BackendError, match="found HTTP 400: This model's maximum context length is 2048 tokens"):
+        client.generate(["z" * 5000], SamplingParams(max_new_tokens=4))
+    assert server.stats["requests"] == before  # refused before it reached the model (test_openai_faults: no retry)

@@ -1,5 +1,8 @@
 """Model backends (hf, vllm, openai). Heavy libraries are imported lazily by each backend."""
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from harness.backends.base import (
     Backend,
     Generation,
@@ -7,13 +10,16 @@ from harness.backends.base import (
     Request,
     SamplingParams,
     StreamingBackend,
+    by_params,
+    generate_windows,
     messages_to_text,
     stream,
+    take_windows,
 )
 
 __all__ = [
-    "Backend", "Generation", "PromptInput", "Request", "SamplingParams", "StreamingBackend", "get_backend",
-    "messages_to_text", "stream",
+    "DEFAULT_WINDOW", "Backend", "Generation", "PromptInput", "Request", "SamplingParams", "StreamingBackend",
+    "by_params", "generate_windows", "get_backend", "make_backend", "messages_to_text", "parse_base_urls", "stream", "take_windows",
 ]
 
 BACKENDS = {
@@ -21,6 +27,12 @@ BACKENDS = {
     "vllm": "harness.backends.vllm:VLLMBackend",
     "openai": "harness.backends.openai:OpenAIBackend",
 }
+
+#: The default in-flight window per backend (``--concurrency``): openai, HTTP requests in flight (vLLM and
+#: SGLang servers reach their throughput with 64-256 concurrent requests); vllm, prompts handed to the
+#: engine per ``LLM.generate`` call (its scheduler batches continuously inside one call); hf, prompts
+#: sorted by length together (then run ``--batch-size`` per forward pass).
+DEFAULT_WINDOW = {"openai": 256, "vllm": 4096, "hf": 256}
 
 
 def get_backend(name: str, **kwargs) -> Backend:
@@ -33,3 +45,32 @@ def get_backend(name: str, **kwargs) -> Backend:
         raise HarnessError(did_you_mean(name, BACKENDS, "backend"))
     mod, cls = BACKENDS[name].split(":")
     return getattr(importlib.import_module(mod), cls)(**kwargs)
+
+
+def parse_base_urls(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Server URLs from a string or strings, each possibly comma-separated (``--base-url`` repeated or
+    ``--base-url a,b``); blanks dropped, order kept, duplicates kept once."""
+    items = [value] if isinstance(value, str) else list(value or ())
+    urls = [u.strip() for item in items for u in str(item).split(",")]
+    return tuple(dict.fromkeys(u for u in urls if u))
+
+
+def make_backend(name: str, *, model: str, base_url: Sequence[str] = (), window: int, request_timeout: float,
+                 batch_size: int, extra: Mapping[str, Any] | None = None) -> Backend:
+    """Build the backend a runner streams through, with the runner's settings where the backend takes them:
+    openai gets ``base_url`` (one URL as a string, several as a list), ``concurrency=window`` and
+    ``timeout=request_timeout``; hf gets ``batch_size`` (prompts per forward pass); vllm needs none. ``extra``
+    (``--backend-arg``) wins over all of them.
+
+    Raises:
+        HarnessError: unknown backend name.
+        BackendError: the backend cannot be built (model not found, server URL malformed, ...).
+    """
+    kw: dict[str, Any] = {"model": model}
+    if name == "openai":
+        urls = list(base_url)
+        kw.update(base_url=urls[0] if len(urls) == 1 else urls, concurrency=window, timeout=request_timeout)
+    elif name == "hf":
+        kw["batch_size"] = batch_size
+    kw.update(extra or {})
+    return get_backend(name, **kw)

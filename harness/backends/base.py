@@ -17,6 +17,8 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from harness.errors import BackendError
+
 #: A prompt is plain text, or chat messages ``[{"role": ..., "content": ...}]``. Backends send
 #: messages through the model's chat template / chat endpoint when it has one, else they join
 #: them with :func:`messages_to_text`.
@@ -95,17 +97,38 @@ class StreamingBackend(Backend, Protocol):
         ...
 
 
+def take_windows(requests: Iterable[Request], window: int) -> Iterator[list[Request]]:
+    """Consecutive lists of up to ``window`` requests, each handed on as soon as it is full (``requests``
+    is pulled lazily, never one request ahead)."""
+    chunk: list[Request] = []
+    for req in requests:
+        chunk.append(req)
+        if len(chunk) >= window:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def by_params(requests: Sequence[Request]) -> list[tuple[SamplingParams, list[Request]]]:
+    """``requests`` grouped by sampling parameters (groups in order of first appearance, requests in order)."""
+    groups: dict[SamplingParams, list[Request]] = {}
+    for r in requests:
+        groups.setdefault(r.params, []).append(r)
+    return list(groups.items())
+
+
 def stream(
     backend: Backend, requests: Iterable[Request], *, window: int
 ) -> Iterator[tuple[Request, list[Generation]]]:
     """Stream ``requests`` through ``backend`` (its own ``stream`` when it has one).
 
-    The fallback for batch-only backends takes up to ``window`` consecutive requests that share
-    sampling parameters and sends them as one ``generate`` call.
+    The fallback for batch-only backends is :func:`generate_windows`: up to ``window`` consecutive
+    requests, grouped by sampling parameters, each group as one ``generate`` call.
 
     Raises:
         ValueError: ``window`` < 1.
-        BackendError: from the backend.
+        BackendError: from the backend, or a backend that returned a wrong number of results.
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
@@ -113,16 +136,22 @@ def stream(
     if callable(own):
         yield from own(requests, window=window)
         return
-    chunk: list[Request] = []
+    yield from generate_windows(backend, requests, window=window)
 
-    def flush() -> Iterator[tuple[Request, list[Generation]]]:
-        gens = backend.generate([r.prompt for r in chunk], chunk[0].params)
-        yield from zip(chunk, gens)
-        chunk.clear()
 
-    for req in requests:
-        if chunk and (len(chunk) >= window or req.params != chunk[0].params):
-            yield from flush()
-        chunk.append(req)
-    if chunk:
-        yield from flush()
+def generate_windows(
+    backend: Backend, requests: Iterable[Request], *, window: int
+) -> Iterator[tuple[Request, list[Generation]]]:
+    """Up to ``window`` consecutive requests at a time, grouped by sampling parameters, one ``generate`` call
+    per group; each call's results are yielded as soon as it returns.
+
+    Raises:
+        BackendError: from the backend, or a backend that returned a wrong number of results.
+    """
+    for chunk in take_windows(requests, window):
+        for params, group in by_params(chunk):
+            gens = backend.generate([r.prompt for r in group], params)
+            if len(gens) != len(group):
+                raise BackendError(f"expected {len(group)} results from backend {backend.name!r} (one per "
+                                   f"prompt), found {len(gens)}; this is a bug in that backend.")
+            yield from zip(group, gens)

@@ -1,7 +1,9 @@
 """The ``hf`` backend: batched ``transformers`` generation on CPU or GPU.
 
 Prompts are tokenized once, sorted by length (so a batch wastes little padding), padded on the
-LEFT, generated with ``model.generate`` and put back in input order. Chat prompts go through the
+LEFT, generated with ``model.generate`` ``batch_size`` at a time and put back in input order
+(:meth:`HFBackend.generate`), or yielded batch by batch as they finish (:meth:`HFBackend.stream`,
+what the runners use: the window of requests is sorted by length together). Chat prompts go through the
 tokenizer's chat template when it has one, else :func:`messages_to_text`. Sampling is exactly
 ``temperature`` + ``top_p`` (top-k and repetition penalty from the checkpoint's
 ``generation_config.json`` are switched off, as in vLLM and OpenAI-compatible servers), so
@@ -18,10 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from harness.backends.base import Generation, PromptInput, SamplingParams, messages_to_text
+from harness.backends import base
+from harness.backends.base import Generation, PromptInput, Request, SamplingParams, messages_to_text
 from harness.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -284,34 +287,44 @@ class HFBackend:
             text=text, tokens=n, prompt_tokens=n_prompt, finish_reason="stop" if stopped else "length"
         )
 
-    def generate(self, prompts: Sequence[PromptInput], params: SamplingParams) -> list[list[Generation]]:
-        """Generate ``params.n`` completions per prompt, returned in input order.
+    def check_context(self, encoded: Sequence[list[int]], params: SamplingParams) -> None:
+        """Raise one clear :class:`BackendError` when a prompt plus ``max_new_tokens`` cannot fit the
+        model's context (``max_position_embeddings``).
 
-        Args:
-            prompts: plain strings or chat messages.
-            params: sampling parameters; temperature 0 is greedy (then ``n`` copies of one output).
-
-        Returns:
-            one list of ``params.n`` :class:`Generation` per prompt, in input order.
+        Raises:
+            BackendError: the longest prompt alone fills the context (the fix is another prompt or model,
+                not the budget), or prompt plus budget does (the fix names the budget that fits).
         """
+        limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        if not (isinstance(limit, int) and limit > 0) or not encoded:
+            return
+        longest = max(len(e) for e in encoded)
+        if longest + params.max_new_tokens <= limit:
+            return
+        if longest >= limit:
+            raise BackendError(
+                f"this model's context ({limit} positions, max_position_embeddings) cannot hold this task's "
+                f"prompts: the longest is {longest} tokens, leaving no room to generate. Use a shorter prompt "
+                "(fewer --num-fewshot examples, or another --prompt), or a model with a longer context."
+            )
+        raise BackendError(
+            f"a prompt of {longest} tokens plus --max-new-tokens {params.max_new_tokens} exceeds this model's "
+            f"context ({limit} positions, max_position_embeddings). Lower --max-new-tokens to "
+            f"{limit - longest} or less, or use a shorter prompt (fewer --num-fewshot examples)."
+        )
+
+    def _sorted_batches(
+        self, encoded: Sequence[list[int]], params: SamplingParams
+    ) -> Iterator[list[tuple[int, list[Generation]]]]:
+        """Generate for ``encoded`` prompts longest first, ``batch_size`` per forward pass, yielding each
+        batch's ``(input index, params.n generations)`` as soon as it is done."""
         import torch
 
-        if not prompts:
-            return []
-        encoded = [self.encode(p) for p in prompts]
-        limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
-        longest = max(len(e) for e in encoded)
-        if isinstance(limit, int) and limit > 0 and longest + params.max_new_tokens > limit:
-            raise BackendError(
-                f"A prompt of {longest} tokens plus max_new_tokens {params.max_new_tokens} exceeds the model's "
-                f"context of {limit} positions (max_position_embeddings). Lower --max-new-tokens to "
-                f"{max(limit - longest, 0)} or less, or use a shorter prompt / fewer --num-fewshot examples."
-            )
-        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+        self.check_context(encoded, params)
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         sample = params.temperature > 0
         n_seq = params.n if sample else 1
         kwargs = self._gen_kwargs(params, n_seq)
-        out: list[list[Generation] | None] = [None] * len(prompts)
         pad = self.tokenizer.pad_token_id
         for b, start in enumerate(range(0, len(order), self.batch_size)):
             idx = order[start : start + self.batch_size]
@@ -330,6 +343,7 @@ class HFBackend:
                     input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), **kwargs
                 )
             rows = seqs[:, width:].tolist()
+            done = []
             for r, i in enumerate(idx):
                 gens = [self._finish(rows[r * n_seq + j], len(encoded[i]), params) for j in range(n_seq)]
                 if not sample and params.n > 1:
@@ -337,8 +351,40 @@ class HFBackend:
                         Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason)
                         for g in gens * params.n
                     ]
+                done.append((i, gens))
+            yield done
+
+    def generate(self, prompts: Sequence[PromptInput], params: SamplingParams) -> list[list[Generation]]:
+        """Generate ``params.n`` completions per prompt, returned in input order.
+
+        Args:
+            prompts: plain strings or chat messages.
+            params: sampling parameters; temperature 0 is greedy (then ``n`` copies of one output).
+
+        Returns:
+            one list of ``params.n`` :class:`Generation` per prompt, in input order.
+
+        Raises:
+            BackendError: a prompt (plus the budget) does not fit the model's context.
+        """
+        out: list[list[Generation] | None] = [None] * len(prompts)
+        for batch in self._sorted_batches([self.encode(p) for p in prompts], params):
+            for i, gens in batch:
                 out[i] = gens
         return out  # type: ignore[return-value]
+
+    def stream(self, requests: Iterable[Request], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
+        """Yield ``(request, generations)`` batch by batch: up to ``max(window, batch_size)`` requests are
+        tokenized and sorted by length together (as lm-eval does, so batches waste little padding), then run
+        ``batch_size`` per forward pass; each batch's results are yielded as soon as it is done.
+
+        Raises:
+            BackendError: a prompt (plus the budget) does not fit the model's context.
+        """
+        for chunk in base.take_windows(requests, max(window, self.batch_size)):
+            for params, group in base.by_params(chunk):
+                for batch in self._sorted_batches([self.encode(r.prompt) for r in group], params):
+                    yield from ((group[i], gens) for i, gens in batch)
 
     def close(self) -> None:
         """Free the model (and GPU memory)."""

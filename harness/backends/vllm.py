@@ -5,6 +5,8 @@ only when a :class:`VLLMBackend` is built. Tensor and data parallel sizes go str
 who outgrows one GPU uses vLLM's own parallelism. Plain-string prompts go through ``LLM.generate``,
 chat messages through ``LLM.chat`` (when the tokenizer has a chat template; otherwise they are joined
 with :func:`messages_to_text`, as the ``hf`` backend does). Outputs come back in input order.
+The runners call :meth:`VLLMBackend.stream`, which hands the engine thousands of prompts per call
+(``--concurrency``, default :data:`harness.backends.DEFAULT_WINDOW` ``["vllm"]``).
 
 The request/response mapping is two pure functions, :func:`sampling_kwargs` and
 :func:`to_generations`, tested without vllm (it cannot be installed in CI).
@@ -16,10 +18,17 @@ Examples:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from harness.backends.base import Generation, PromptInput, SamplingParams, messages_to_text
+from harness.backends.base import (
+    Generation,
+    PromptInput,
+    Request,
+    SamplingParams,
+    generate_windows,
+    messages_to_text,
+)
 from harness.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -102,6 +111,8 @@ class VLLMBackend:
         gpu_memory_utilization: fraction of GPU memory vLLM may take.
         max_model_len: context length cap (default: the model's).
         seed: engine seed.
+        sampling_extra: extra ``vllm.SamplingParams`` fields for every request, e.g. ``{"ignore_eos": true}``
+            for fixed-length throughput runs (``--backend-arg 'sampling_extra={"ignore_eos": true}'``).
         **engine_kwargs: any other ``vllm.LLM`` / ``EngineArgs`` argument.
 
     Raises:
@@ -120,6 +131,7 @@ class VLLMBackend:
         gpu_memory_utilization: float = 0.9,
         max_model_len: int | None = None,
         seed: int = 0,
+        sampling_extra: dict[str, Any] | None = None,
         **engine_kwargs: Any,
     ) -> None:
         try:
@@ -146,15 +158,17 @@ class VLLMBackend:
                 f"expected vLLM to load {model!r}, found {type(e).__name__}: {msg}; check the path, "
                 "--tensor-parallel-size against the visible GPUs, and --gpu-memory-utilization."
             ) from None
-        self._init(llm, vllm.SamplingParams)
+        self._init(llm, vllm.SamplingParams, sampling_extra)
 
     @classmethod
-    def from_engine(cls, llm: Any, sampling_params_cls: Any = None) -> VLLMBackend:
+    def from_engine(cls, llm: Any, sampling_params_cls: Any = None,
+                    sampling_extra: dict[str, Any] | None = None) -> VLLMBackend:
         """Wrap an existing ``vllm.LLM`` (reuse one engine across evaluations).
 
         Args:
             llm: a ``vllm.LLM`` (anything with ``generate``, ``chat`` and ``get_tokenizer``).
             sampling_params_cls: class that builds sampling parameters (default ``vllm.SamplingParams``).
+            sampling_extra: extra sampling fields for every request (see the class docstring).
 
         Returns:
             the backend.
@@ -165,10 +179,11 @@ class VLLMBackend:
                 from vllm import SamplingParams as sampling_params_cls
             except ImportError:
                 raise BackendError(NOT_INSTALLED) from None
-        self._init(llm, sampling_params_cls)
+        self._init(llm, sampling_params_cls, sampling_extra)
         return self
 
-    def _init(self, llm: Any, sampling_params_cls: Any) -> None:
+    def _init(self, llm: Any, sampling_params_cls: Any, sampling_extra: dict[str, Any] | None = None) -> None:
+        self.sampling_extra = dict(sampling_extra or {})
         self.llm = llm
         self._sp_cls = sampling_params_cls
         tok = llm.get_tokenizer()
@@ -186,7 +201,7 @@ class VLLMBackend:
         """
         if not prompts:
             return []
-        sp = self._sp_cls(**sampling_kwargs(params))
+        sp = self._sp_cls(**sampling_kwargs(params), **self.sampling_extra)
         text_idx, chat_idx = [], []
         for i, p in enumerate(prompts):
             (text_idx if isinstance(p, str) or not self.has_chat_template else chat_idx).append(i)
@@ -198,6 +213,17 @@ class VLLMBackend:
             convs = [list(prompts[i]) for i in chat_idx]
             self._place(out, chat_idx, self.llm.chat(convs, sp, use_tqdm=False), params.n)
         return out  # type: ignore[return-value]
+
+    def stream(self, requests: Iterable[Request], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
+        """Hand the engine up to ``window`` requests per call (the runners' default for vllm is thousands:
+        vLLM's scheduler batches continuously inside one call and reaches its throughput only with many
+        sequences queued), and yield each chunk's results as soon as the call returns, so a crash loses at
+        most one chunk.
+
+        Raises:
+            BackendError: the engine returned a wrong number of outputs or no completion.
+        """
+        yield from generate_windows(self, requests, window=window)
 
     @staticmethod
     def _place(out: list, idx: list[int], results: Sequence[Any], n: int) -> None:

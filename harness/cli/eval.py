@@ -3,87 +3,119 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+
 import click
 
 from harness.cli import data_dir_option
 from harness.errors import ConfigError
 
 
-def _fields(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    out = []
-    for p in pairs:
-        if "=" not in p:
-            raise ConfigError(f"--field expects OURS=THEIRS such as question=problem, found {p!r}.")
-        k, v = p.split("=", 1)
-        out.append((k.strip(), v.strip()))
-    return tuple(out)
+def _pair(text: str, flag: str, example: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise ConfigError(f"{flag} expects KEY=VALUE such as {example}, found {text!r}.")
+    k, v = text.split("=", 1)
+    return k.strip(), v.strip()
 
 
-def _backend_args(pairs: tuple[str, ...]) -> tuple[tuple[str, object], ...]:
-    """``KEY=VALUE`` pairs for the backend constructor; values parsed as JSON when they parse (ints, floats,
-    true/false), else kept as strings."""
+def _json_value(text: str) -> object:
+    """A ``--backend-arg`` value: JSON when it parses (ints, floats, true/false), else the string."""
     import json
 
-    out = []
-    for p in pairs:
-        if "=" not in p:
-            raise ConfigError(f"--backend-arg expects KEY=VALUE such as tensor_parallel_size=2, found {p!r}.")
-        k, v = p.split("=", 1)
-        try:
-            val: object = json.loads(v)
-        except ValueError:
-            val = v
-        out.append((k.strip().replace("-", "_"), val))
-    return tuple(out)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+#: How a flag's text becomes a field's value, by the field's ``cli`` metadata (see EvalConfig).
+_READERS = {
+    "list": lambda vals, flag: tuple(x.strip() for v in vals for x in v.split(",") if x.strip()),
+    "pairs": lambda vals, flag: tuple(_pair(v, flag, "question=problem") for v in vals),
+    "json_pairs": lambda vals, flag: tuple(
+        (k.replace("-", "_"), _json_value(v)) for k, v in (_pair(x, flag, "tensor_parallel_size=2") for x in vals)),
+}
+
+
+def _flag(fld: dataclasses.Field) -> str:
+    return fld.metadata.get("flag") or "--" + fld.name.replace("_", "-")
+
+
+def config_options(cls: type):
+    """Click options for every field of the config dataclass ``cls``, one per field: the flag name, type,
+    help and shown default all come from the field (``cli`` metadata: ``list`` = repeatable and
+    comma-separated, ``pairs``/``json_pairs`` = repeatable KEY=VALUE, ``shard`` = i/n, ``data_dir`` = the
+    shared ``--data-dir`` flag). Every option defaults to None (= not given: the dataclass default applies)."""
+    def deco(f):
+        hints = typing.get_type_hints(cls)
+        for fld in reversed(dataclasses.fields(cls)):
+            kind, flag = fld.metadata.get("cli"), _flag(fld)
+            if kind == "data_dir":
+                f = data_dir_option(f)
+                continue
+            tp = hints[fld.name]
+            base = next((a for a in typing.get_args(tp) if a is not type(None)), tp) if typing.get_args(tp) else tp
+            default = fld.default if fld.default is not dataclasses.MISSING else None
+            shown = ",".join(default) if isinstance(default, tuple) and default else default
+            text = fld.metadata.get("help", "") + ("" if shown in (None, "", ()) else f" [default: {shown}]")
+            required = fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING
+            if base is bool:
+                opt = click.option(f"{flag}/--no-{flag[2:]}", fld.name, default=None, help=text)
+            elif kind in _READERS:
+                opt = click.option(flag, fld.name, multiple=True, help=text)
+            else:
+                ctype = click.Choice(fld.metadata["choices"]) if "choices" in fld.metadata else {
+                    int: int, float: float}.get(base, str)
+                opt = click.option(flag, fld.name, type=ctype, default=None, required=required, help=text)
+            f = opt(f)
+        return f
+    return deco
+
+
+def config_from_flags(cls: type, flags: dict):
+    """Build ``cls`` from the given flags (None or empty = not given), reading each as its field says.
+
+    Raises:
+        ConfigError: a flag's text is malformed, or the config is invalid.
+    """
+    from harness.eval import parse_shard
+
+    values = {}
+    for fld in dataclasses.fields(cls):
+        v = flags.get(fld.name)
+        if v is None or v == ():
+            continue
+        kind = fld.metadata.get("cli")
+        values[fld.name] = _READERS[kind](v, _flag(fld)) if kind in _READERS else parse_shard(v) if kind == "shard" else v
+    return cls(**values)
+
+
+def _eval_options(f):
+    from harness.eval import EvalConfig
+
+    return config_options(EvalConfig)(f)
 
 
 @click.command("eval")
-@click.option("--model", required=True, help="Checkpoint directory, hub id, or (openai) served model name.")
-@click.option("--tasks", default="math500", show_default=True,
-              help="Comma-separated task names (gsm8k, math500, math) or JSONL file paths.")
-@click.option("--backend", default="hf", show_default=True, help="hf | vllm | openai.")
-@click.option("--base-url", default=None, help="OpenAI-compatible server URL (openai backend).")
-@click.option("--prompt", default=None, help="Prompt template name (default: qwen-boxed).")
-@click.option("--num-fewshot", type=int, default=None, help="Few-shot examples (default: the prompt's).")
-@click.option("--limit", type=int, default=None, help="Evaluate the first N problems of each task.")
-@click.option("--batch-size", type=int, default=8, show_default=True, help="Prompts per backend call.")
-@click.option("--max-new-tokens", type=int, default=1024, show_default=True, help="Generation budget.")
-@click.option("--temperature", type=float, default=0.0, show_default=True, help="0 = greedy.")
-@click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus sampling p.")
-@click.option("--n", "n", type=int, default=1, show_default=True, help="Samples per problem (maj@k, pass@k).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
-@click.option("--output-dir", default=None, help="Run directory (default runs/<model>-<YYYYMMDD>); re-run to resume.")
-@click.option("--shard", default=None, help="i/n: evaluate problems with index % n == i (join with harness merge).")
-@click.option("--split", default="test", show_default=True, help="Data split.")
-@click.option("--field", "fields", multiple=True, help="Custom JSONL field map OURS=THEIRS, e.g. question=problem.")
-@click.option("--answer-task", type=click.Choice(["math", "gsm8k"]), default="math", show_default=True,
-              help="Answer rules for custom JSONL tasks.")
-@click.option("--chat/--no-chat", default=None, help="Send chat messages (default: when the model has a template).")
-@click.option("--backend-arg", "backend_args", multiple=True,
-              help="KEY=VALUE for the backend constructor, e.g. tensor_parallel_size=2 (vllm), device=cuda:1 (hf).")
+@_eval_options
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-@data_dir_option
-def eval_cmd(model, tasks, backend, base_url, prompt, num_fewshot, limit, batch_size, max_new_tokens, temperature,
-             top_p, n, seed, output_dir, shard, split, fields, answer_task, chat, backend_args, no_progress,
-             data_dir) -> None:
+def eval_cmd(no_progress, **flags) -> None:
     """Evaluate a model on math benchmarks; resumable, with per-subject/level reports.
 
+    Every option is a field of harness.eval.EvalConfig. Requests stream with up to --concurrency in flight
+    (no batch barrier); finished samples are recorded as they land, so a killed run resumes where it was.
+
     \b
-    Example:
+    Examples:
         harness eval --model ./ckpt --tasks gsm8k,math500 --limit 50 --output-dir runs/base
+        harness eval --model qwen --backend openai --base-url http://gpu1:8000/v1,http://gpu2:8000/v1 \\
+            --tasks math500 --concurrency 256
     """
-    from harness.eval import EvalConfig, default_output_dir, evaluate, parse_shard
+    from harness.eval import EvalConfig, evaluate
     from harness.reports import format_tables
 
-    cfg = EvalConfig(
-        model=model, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()), backend=backend,
-        base_url=base_url, prompt=prompt, num_fewshot=num_fewshot, limit=limit, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, n=n, seed=seed,
-        output_dir=output_dir or default_output_dir(model), shard=parse_shard(shard), data_dir=data_dir,
-        split=split, chat=chat, fields=_fields(fields), answer_task=answer_task,
-        backend_kwargs=_backend_args(backend_args),
-    )
-    results = evaluate(cfg, progress=not no_progress)
+    results = evaluate(config_from_flags(EvalConfig, flags), progress=not no_progress)
     click.echo(format_tables(results))
     g = results["generation"]
     click.echo(f"\n{results['output_dir']}: generated {g['samples']} samples this run"

@@ -24,23 +24,37 @@ import click
     "--batch-size", default=8, show_default=True, type=click.IntRange(1), help="Prompts per generate call."
 )
 @click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the checkpoint.")
-def serve(model, host, port, served_model_name, device, dtype, batch_size, trust_remote_code) -> None:
+@click.option(
+    "--api-key",
+    envvar="HARNESS_API_KEY",
+    show_envvar=True,
+    default=None,
+    help="Clients must send 'Authorization: Bearer KEY' (required when --host is not a loopback address).",
+)
+def serve(model, host, port, served_model_name, device, dtype, batch_size, trust_remote_code, api_key) -> None:
     """Serve MODEL at /v1/completions and /v1/chat/completions (OpenAI-compatible).
 
     \b
     Example:
         harness serve --model ./ckpt --port 8000
         harness eval --backend openai --model ./ckpt --base-url http://127.0.0.1:8000/v1 --tasks gsm8k
+        HARNESS_API_KEY=... harness serve --model ./ckpt --host 0.0.0.0   # others need the key
     """
     import sys
 
     from harness.backends.hf import HFBackend
     from harness.errors import HarnessError
-    from harness.serve import make_server
+    from harness.serve import is_loopback, make_server
 
+    if not api_key and not is_loopback(host):
+        raise HarnessError(
+            f"expected an API key to serve on {host} (not a loopback address: anyone on the network could "
+            "use the model), found none; pass --api-key KEY or set HARNESS_API_KEY (clients send it as "
+            "OPENAI_API_KEY), or serve on --host 127.0.0.1."
+        )
     name = served_model_name or model
     try:  # bind first, so a busy port fails before a long model load
-        server = make_server(None, model_name=name, host=host, port=port)
+        server = make_server(None, model_name=name, host=host, port=port, api_key=api_key)
     except OSError as e:
         raise HarnessError(
             f"expected to listen on {host}:{port}, found {e.strerror or e}; "
