@@ -450,12 +450,16 @@ def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanCon
         key = work_key(cfg, index, inputs)
         kpath = work / "key.json"
         if kpath.is_file() and json.loads(kpath.read_text()) != key:
-            log.warning("%s was made with other inputs or options; starting over", work)
+            old = json.loads(kpath.read_text())
+            log.warning("%s was made with other inputs or options (%s); starting over", work,
+                        ", ".join(k for k in key if key[k] != old.get(k)))
             shutil.rmtree(work)
             work.mkdir()
         atomic_write_json(kpath, key)
         chunks = plan_chunks(list(inputs), max(1, int(cfg.chunk_mb * 2**20)))
         pending = [c for c in chunks if not chunk_file(work, c.k).is_file()]
+        reused = len(chunks) - len(pending)
+        log.info("%s: %d of %d chunks done earlier, %d to run", work, reused, len(chunks), len(pending))
         total = sum(c.end - c.start for c in chunks)
         bar = tqdm(total=total, initial=total - sum(c.end - c.start for c in pending), unit="B", unit_scale=True,
                    desc="clean: signatures", disable=not progress, dynamic_ncols=True)
@@ -484,7 +488,7 @@ def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanCon
               **{f"removed_{r}": int((reason == i + 1).sum()) for i, r in enumerate(REASONS)}}
     report = {
         "inputs": list(map(str, inputs)), "out": str(out), "removed_path": str(out) + ".removed.jsonl",
-        "config": dataclasses.asdict(cfg), "counts": counts,
+        "config": dataclasses.asdict(cfg), "counts": counts, "chunks": {"total": len(chunks), "reused": reused},
         "decontam": {"n": cfg.decontam_n, "skipped": index is None, "removed_by_n": by_n,
                      "by_test_set": dict(sorted(by_set.items())),
                      "test_sets": index.sources if index is not None else [],
