@@ -406,6 +406,48 @@ def write_outputs(chunks: list[Chunk], reason: np.ndarray, partner: np.ndarray, 
     return examples, by_set
 
 
+def _stages(inputs, out: Path, work: Path, cfg: CleanConfig, index, progress: bool):
+    """The three stages, under the work folder's lock."""
+    from tqdm import tqdm
+
+    key = work_key(cfg, index, inputs)
+    kpath = work / "key.json"
+    if kpath.is_file() and json.loads(kpath.read_text()) != key:
+        old = json.loads(kpath.read_text())
+        log.warning("%s was made with other inputs or options (%s); starting over", work,
+                    ", ".join(k for k in key if key[k] != old.get(k)))
+        shutil.rmtree(work)
+        work.mkdir()
+    atomic_write_json(kpath, key)
+    chunks = plan_chunks(list(inputs), max(1, int(cfg.chunk_mb * 2**20)))
+    pending = [c for c in chunks if not chunk_file(work, c.k).is_file()]
+    reused = len(chunks) - len(pending)
+    log.info("%s: %d of %d chunks done earlier, %d to run", work, reused, len(chunks), len(pending))
+    total = sum(c.end - c.start for c in chunks)
+    bar = tqdm(total=total, initial=total - sum(c.end - c.start for c in pending), unit="B", unit_scale=True,
+               desc="clean: signatures", disable=not progress, dynamic_ncols=True)
+    if cfg.engine == "datatrove":
+        from synth.clean_datatrove import run_datatrove
+
+        run_datatrove(pending, cfg, index, work)
+        bar.update(sum(c.end - c.start for c in pending))
+    else:
+        run_local(pending, cfg, index, work, bar)
+    bar.close()
+    a = _load_all(work, chunks, cfg, index)
+    reason, partner = decide(a, cfg, index)
+    by_n = ({n: int((a["match"][:, j] != NO_MATCH).sum()) for j, n in enumerate(index.ns)}
+            if index is not None else {})
+    del a
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc="clean: write", disable=not progress,
+               dynamic_ncols=True)
+    examples, by_set = write_outputs(chunks, reason, partner, out, index, cfg, bar)
+    bar.close()
+    if not cfg.keep_work:
+        shutil.rmtree(work)
+    return reason, chunks, reused, by_n, examples, by_set
+
+
 def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanConfig(), *, data_dir=None,
           against: tuple[str, ...] = (), index: TestIndex | None = None, progress: bool = False) -> dict:
     """Clean SFT files into ``out``; write ``<out>.removed.jsonl`` and ``<out>.report.json``.
@@ -427,7 +469,6 @@ def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanCon
         DataError: a missing input, a malformed line (file:line), an ``against`` file missing.
     """
     from filelock import FileLock, Timeout
-    from tqdm import tqdm
 
     cfg.check()
     missing_in = [p for p in inputs if not Path(p).is_file()]
@@ -440,50 +481,12 @@ def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanCon
         index = build_index(cfg, data_dir, against)
     work = Path(str(out) + ".work")
     work.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(work) + ".lock")
     try:
-        lock.acquire(timeout=0)
+        with FileLock(str(work) + ".lock", timeout=0):  # one run per work folder
+            reason, chunks, reused, by_n, examples, by_set = _stages(inputs, out, work, cfg, index, progress)
     except Timeout:
         raise ConfigError(f"Another `harness clean` is writing {work} (lock {work}.lock); wait for it "
                           "or use another --out.") from None
-    try:
-        key = work_key(cfg, index, inputs)
-        kpath = work / "key.json"
-        if kpath.is_file() and json.loads(kpath.read_text()) != key:
-            old = json.loads(kpath.read_text())
-            log.warning("%s was made with other inputs or options (%s); starting over", work,
-                        ", ".join(k for k in key if key[k] != old.get(k)))
-            shutil.rmtree(work)
-            work.mkdir()
-        atomic_write_json(kpath, key)
-        chunks = plan_chunks(list(inputs), max(1, int(cfg.chunk_mb * 2**20)))
-        pending = [c for c in chunks if not chunk_file(work, c.k).is_file()]
-        reused = len(chunks) - len(pending)
-        log.info("%s: %d of %d chunks done earlier, %d to run", work, reused, len(chunks), len(pending))
-        total = sum(c.end - c.start for c in chunks)
-        bar = tqdm(total=total, initial=total - sum(c.end - c.start for c in pending), unit="B", unit_scale=True,
-                   desc="clean: signatures", disable=not progress, dynamic_ncols=True)
-        if cfg.engine == "datatrove":
-            from synth.clean_datatrove import run_datatrove
-
-            run_datatrove(pending, cfg, index, work)
-            bar.update(sum(c.end - c.start for c in pending))
-        else:
-            run_local(pending, cfg, index, work, bar)
-        bar.close()
-        a = _load_all(work, chunks, cfg, index)
-        reason, partner = decide(a, cfg, index)
-        by_n = ({n: int((a["match"][:, j] != NO_MATCH).sum()) for j, n in enumerate(index.ns)}
-                if index is not None else {})
-        del a
-        bar = tqdm(total=total, unit="B", unit_scale=True, desc="clean: write", disable=not progress,
-                   dynamic_ncols=True)
-        examples, by_set = write_outputs(chunks, reason, partner, out, index, cfg, bar)
-        bar.close()
-        if not cfg.keep_work:
-            shutil.rmtree(work)
-    finally:
-        lock.release()
     counts = {"rows_in": len(reason), "kept": int((reason == 0).sum()),
               **{f"removed_{r}": int((reason == i + 1).sum()) for i, r in enumerate(REASONS)}}
     report = {
