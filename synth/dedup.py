@@ -15,7 +15,9 @@ offsets), so memory per row is a few fixed-width integers, never the row's text 
   By default two problems whose numbers differ are never near duplicates (parametric problems differ
   exactly there): the multiset of numbers is part of every band key.
 - Decontamination: a row is contaminated when it shares a word n-gram (default n = 30, as Skywork-Math)
-  with a problem of a test set (:class:`TestIndex`: sorted hash arrays, looked up with ``searchsorted``).
+  with a problem of a test set (:class:`TestIndex`: sorted hash arrays, looked up with ``searchsorted``),
+  or holds the whole of a shorter test problem (at least ``CONTAIN_MIN`` = 8 words; shorter ones match
+  only the whole row), so a short problem wrapped in an instruction is still caught.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _P = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible mod 2^64
 _PINV = np.uint64(pow(int(_P), -1, 1 << 64))
 _U64 = np.uint64
 NO_MATCH = np.iinfo(np.int32).max
+CONTAIN_MIN = 8  # a test problem of 8..n-1 words is found inside a longer row; a shorter one only as the whole row
 
 
 def words(text: str) -> list[str]:
@@ -112,6 +115,23 @@ def _prefix(tok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pre, pw
 
 
+def _windows(enc: Encoded, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every ``n``-token window (a shorter non-empty row: all of it): ``(row, start, length, offsets)``."""
+    lens = enc.lens
+    counts = np.where(lens >= n, lens - n + 1, (lens > 0).astype(np.int64))
+    woff = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(counts, out=woff[1:])
+    row = np.repeat(np.arange(len(lens)), counts)
+    start = enc.off[:-1][row] + (np.arange(woff[-1]) - woff[:-1][row])
+    return row, start, np.minimum(lens[row], n), woff
+
+
+def _span_hash(pre, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    prefix, pw = pre
+    with np.errstate(over="ignore"):
+        return _mix(prefix[start + length] - prefix[start] * pw[length])
+
+
 def window_hashes(enc: Encoded, n: int, pre=None) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every ``n``-token window of every row (a shorter non-empty row: one hash of all of it).
 
@@ -123,24 +143,13 @@ def window_hashes(enc: Encoded, n: int, pre=None) -> tuple[np.ndarray, np.ndarra
     Returns:
         ``(hashes uint64, offsets int64)``: row ``r``'s windows are ``hashes[offsets[r]:offsets[r+1]]``.
     """
-    pre, pw = pre if pre is not None else _prefix(enc.tok)
-    lens = enc.lens
-    counts = np.where(lens >= n, lens - n + 1, (lens > 0).astype(np.int64))
-    woff = np.zeros(len(lens) + 1, dtype=np.int64)
-    np.cumsum(counts, out=woff[1:])
-    row = np.repeat(np.arange(len(lens)), counts)
-    start = enc.off[:-1][row] + (np.arange(woff[-1]) - woff[:-1][row])
-    length = np.minimum(lens[row], n)
-    with np.errstate(over="ignore"):
-        h = pre[start + length] - pre[start] * pw[length]
-    return _mix(h), woff
+    _, start, length, woff = _windows(enc, n)
+    return _span_hash(pre if pre is not None else _prefix(enc.tok), start, length), woff
 
 
 def whole_hashes(enc: Encoded) -> np.ndarray:
     """One hash per row of its whole normalized text (the exact-duplicate key; 0 for an empty row)."""
-    pre, pw = _prefix(enc.tok)
-    with np.errstate(over="ignore"):
-        h = _mix(pre[enc.off[1:]] - pre[enc.off[:-1]] * pw[enc.lens])
+    h = _span_hash(_prefix(enc.tok), enc.off[:-1], enc.lens)
     return np.where(enc.lens > 0, h, _U64(0))
 
 
@@ -250,6 +259,11 @@ class TestIndex:
     sources: list[dict]
     missing: list[dict] = field(default_factory=list)
     texts: list[str] = field(default_factory=list, repr=False)
+    # test problems of CONTAIN_MIN..max(ns)-1 words, by the hash of their first CONTAIN_MIN words (sorted)
+    short_head: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64), repr=False)
+    short_pid: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)
+    short_len: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    short_full: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64), repr=False)
 
     @property
     def n_problems(self) -> int:
@@ -267,7 +281,29 @@ class TestIndex:
             pos = np.minimum(np.searchsorted(keys, h), keys.size - 1)
             hit = np.where(keys[pos] == h, self.problem[n][pos], NO_MATCH).astype(np.int32)
             out[:, j] = _row_min(hit, woff, NO_MATCH)
+        if self.short_head.size:
+            self._contains_short(enc, pre, out)
         return out
+
+    def _contains_short(self, enc: Encoded, pre, out: np.ndarray) -> None:
+        """A row holding a whole test problem shorter than n words (of >= CONTAIN_MIN) matches it at that n.
+
+        Candidates share the problem's first CONTAIN_MIN words; each is verified by the hash of the whole span.
+        """
+        row, start, length, _ = _windows(enc, CONTAIN_MIN)
+        head = _span_hash(pre, start, length)  # a row shorter than CONTAIN_MIN: its whole text, never a head
+        lo = np.searchsorted(self.short_head, head, "left")
+        cnt = np.searchsorted(self.short_head, head, "right") - lo
+        w = np.repeat(np.arange(len(head)), cnt)
+        k = lo[w] + (np.arange(len(w)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        row, start, length = row[w], start[w], self.short_len[k]
+        ok = start + length <= enc.off[1:][row]
+        row, start, length, k = row[ok], start[ok], length[ok], k[ok]
+        hit = _span_hash(pre, start, length) == self.short_full[k]
+        row, length, pid = row[hit], length[hit], self.short_pid[k[hit]]
+        for j, n in enumerate(self.ns):
+            sel = length < n
+            np.minimum.at(out[:, j], row[sel], pid[sel])
 
 
 def build_test_index(texts: Iterable[str], ns: Iterable[int] = REPORT_NS, sources: Sequence = (),
@@ -292,9 +328,16 @@ def build_test_index(texts: Iterable[str], ns: Iterable[int] = REPORT_NS, source
         h, pid = h[order], pid[order]
         first = np.concatenate(([True], h[1:] != h[:-1])) if h.size else np.zeros(0, dtype=bool)
         hashes[n], problem[n] = h[first], pid[first]
+    lens = enc.lens
+    short = np.flatnonzero((lens >= CONTAIN_MIN) & (lens < max(ns, default=0)))
+    head = _span_hash(pre, enc.off[:-1][short], np.full(len(short), CONTAIN_MIN))
+    order = np.argsort(head, kind="stable")
+    short, head = short[order], head[order]
     srcs = [s if isinstance(s, dict) else {"name": str(s), "split": "", "problems": None} for s in sources]
     labels = list(labels) if labels is not None else [("test", str(k)) for k in range(len(texts))]
-    return TestIndex(ns, hashes, problem, labels, srcs, texts=texts)
+    return TestIndex(ns, hashes, problem, labels, srcs, texts=texts, short_head=head,
+                     short_pid=short.astype(np.int32), short_len=lens[short],
+                     short_full=_span_hash(pre, enc.off[:-1][short], lens[short]))
 
 
 def registered_test_index(data_dir=None, ns: Iterable[int] = REPORT_NS, *, extra: Sequence = (),

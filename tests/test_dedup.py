@@ -114,3 +114,14 @@ def test_custom_tasks_indexed_and_missing_data_reported(custom_tasks, data_dir):
     keep, rep = decontaminate(["  " + LONG.lower(), "A new problem about 7 apples."], idx, n=30)
     assert keep == [1] and rep["by_test_set"] == {"held_custom": 1}
     assert [m["name"] for m in rep["missing"]] == ["gone_custom"] and "missing.jsonl" in rep["missing"][0]["why"]
+
+
+def test_short_test_problem_inside_a_longer_row_is_found():
+    short = "Find the sum of all positive divisors of 50 that are also divisors of 15."
+    idx = build_test_index([short, "What is 2+3?"], ns=(30,))
+    rows = ["Solve this, then box the answer: " + short.upper() + " Show your steps.",  # wrapped: found
+            "Please answer: what is 2 + 3, quickly",  # 3 words: only ever matched as the whole row
+            "Find the sum of all positive divisors of 60 that are also divisors of 15.",  # a number differs
+            "  what IS 2+3 ?"]
+    keep, rep = decontaminate(rows, idx, n=30)
+    assert keep == [1, 2] and rep["removed"] == 2
