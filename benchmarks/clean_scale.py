@@ -170,10 +170,12 @@ def _datasketch(shingles: list[np.ndarray], num_perm: int, seed: int) -> np.ndar
     return sig
 
 
-def _rensa(enc, num_perm: int, seed: int) -> np.ndarray:
-    from synth.dedup import minhash
+def _rensa(h: np.ndarray, woff: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """What synth.dedup.minhash does after hashing the shingles (the rows read back into numpy included)."""
+    from rensa import RMinHash
 
-    return minhash(enc, shingle=3, num_perm=num_perm, seed=seed)
+    m = RMinHash.digest_matrix_from_flat_token_hashes(h, woff.astype(np.uint64), num_perm, seed)
+    return np.array(m.to_rows(), dtype=np.uint32).reshape(len(woff) - 1, num_perm)
 
 
 def compare_minhash(path: Path, n_rows: int, num_perm: int = 64) -> list[dict]:
@@ -203,17 +205,17 @@ def one_minhash(impl: str, path: Path, n_rows: int, num_perm: int) -> dict:
                 break
     enc = Encoder().encode(texts)
     del texts
+    h, woff = window_hashes(enc, 3)  # the same shingle hashes for every implementation, outside the timing
+    shingles = [h[woff[i]:woff[i + 1]] for i in range(len(woff) - 1)] if impl != "rensa" else None
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.process_time()
     if impl == "rensa":
-        sig = _rensa(enc, num_perm, 0)
+        sig = _rensa(h, woff, num_perm, 0)
     else:
-        h, woff = window_hashes(enc, 3)
-        shingles = [h[woff[i]:woff[i + 1]] for i in range(len(woff) - 1)]
         sig = (_numpy_old if impl == "numpy-old" else _datasketch)(shingles, num_perm, 0)
-        del shingles
     cpu = time.process_time() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    del shingles
     rep = near_duplicates(sig, number_keys(enc), np.ones(len(sig), bool), bands=16, threshold=0.8)
     return {"impl": impl, "rows": len(sig), "cpu_s": round(cpu, 1), "rows_per_cpu_s": round(len(sig) / cpu),
             "signature_mb": round(sig.nbytes / 2**20), "peak_rss_growth_mb": round((rss - rss0) / 1024),
@@ -261,6 +263,7 @@ def main() -> None:
     res = json.loads(jpath.read_text()) if a.append and jpath.exists() else {"scale": [], "minhash": []}
     res["machine"] = f"{os.cpu_count()} cores, shared with other work (load recorded per run)"
     res["commit"] = git_commit()
+    done_minhash = False
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
         for n in [int(x) for x in a.rows.split(",") if x]:
             data = Path(tmp) / f"rows{n}.jsonl"
@@ -270,7 +273,8 @@ def main() -> None:
             r["load"] = f"{load0} at start; {_load()} at end"
             print(r, flush=True)
             res["scale"] = [s for s in res["scale"] if s["rows"] != n] + [r]
-            if a.minhash_rows and n >= a.minhash_rows:
+            if a.minhash_rows and n >= a.minhash_rows and not done_minhash:
+                done_minhash = True
                 res["minhash"] = [{**m, "load": _load()} for m in compare_minhash(data, a.minhash_rows)]
             data.unlink()
             jpath.write_text(json.dumps(res, indent=1) + "\n")

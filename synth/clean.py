@@ -427,8 +427,11 @@ def _stages(inputs, out: Path, work: Path, cfg: CleanConfig, index, progress: bo
     bar = tqdm(total=total, initial=total - sum(c.end - c.start for c in pending), unit="B", unit_scale=True,
                desc="clean: signatures", disable=not progress, dynamic_ncols=True)
     if cfg.engine == "datatrove":
-        from synth.clean_datatrove import run_datatrove
-
+        try:
+            from synth.clean_datatrove import run_datatrove
+        except ImportError as e:
+            raise ConfigError(f"--engine datatrove needs datatrove ({e}); pip install 'mathharness[clean]', "
+                              "or use --engine local.") from None
         run_datatrove(pending, cfg, index, work)
         bar.update(sum(c.end - c.start for c in pending))
     else:
