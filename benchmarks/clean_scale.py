@@ -239,6 +239,17 @@ def write_md(res: dict) -> None:
                 "removed_near_dup", "planted", "planted_left", "load"]
         lines += ["## `harness clean` (2 workers)", "",
                   tabulate([[s.get(c) for c in cols] for s in res["scale"]], headers=cols, tablefmt="github"), ""]
+    lines += [
+        "Notes:",
+        "- `planted`: test problems of every registered task with data, 40 per test set, each verbatim and with",
+        "  spacing, punctuation and case edits; `planted_left` counts them in the output. Contaminated rows beyond",
+        "  the planted ones are MATH train problems (numbers varied) that share a 30-gram with a MATH test problem.",
+        "- MinHash `cpu_s` is the signature step alone on the same shingle hashes (rensa: including reading its",
+        "  matrix back into numpy); `peak_rss_growth_mb` is for all rows at once (harness clean",
+        "  works chunk by chunk). The earlier numpy code also kept every row's shingle set and a Python band table.",
+        "- `cpu_s` of a clean run is the CPU time of the process and its workers (rusage); `peak_rss_gb` the",
+        "  largest sum of their resident memory, sampled every 0.2 s.",
+    ]
     (RESULTS / "clean_scale.md").write_text("\n".join(lines) + "\n")
 
 
@@ -247,6 +258,7 @@ def main() -> None:
     ap.add_argument("--rows", default="100000", help="Comma-separated row counts for the scale runs.")
     ap.add_argument("--minhash-rows", type=int, default=0, help="Rows for the MinHash comparison (0: skip).")
     ap.add_argument("--append", action="store_true", help="Add to the committed results instead of replacing.")
+    ap.add_argument("--render", action="store_true", help="Only rewrite the .md from the committed .json.")
     ap.add_argument("--tmp", default=None, help="Folder for the generated data (default: a temp folder).")
     ap.add_argument("--one-minhash", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--file", default=None, help=argparse.SUPPRESS)
@@ -260,6 +272,9 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     jpath = RESULTS / "clean_scale.json"
+    if a.render:
+        write_md(json.loads(jpath.read_text()))
+        return
     res = json.loads(jpath.read_text()) if a.append and jpath.exists() else {"scale": [], "minhash": []}
     res["machine"] = f"{os.cpu_count()} cores, shared with other work (load recorded per run)"
     res["commit"] = git_commit()

@@ -301,8 +301,11 @@ def plan_test_sets(plan: dict) -> tuple[list, list[dict]]:
     if not custom:
         return [], []
     try:
-        run = load_run(plan.get("source_run") or "")
+        if not plan.get("source_run"):
+            raise HarnessError("the plan names no source_run")
+        run = load_run(plan["source_run"])
     except HarnessError as e:
+        log.warning("decontamination: custom task(s) %s of the plan not indexed (%s)", ", ".join(custom), e)
         return [], [{"name": t, "split": "test", "why": f"plan's source run unreadable ({e})"} for t in custom]
     ident = run.manifest.get("prompt") or {}
     extra, missing = [], []
@@ -318,12 +321,13 @@ def plan_test_sets(plan: dict) -> tuple[list, list[dict]]:
         for s in run.samples:
             if s.get("task") == t and isinstance(s.get("prompt"), str):
                 p = s["prompt"]
-                if pre is not None and p.startswith(pre) and p.endswith(post):
+                if p.startswith(pre) and p.endswith(post):
                     p = p[len(pre):len(p) - len(post)]
                 items.setdefault(str(s.get("id")), p)
         if items:
             extra.append((t, sorted(items.items())))
         else:
+            log.warning("decontamination: custom task %s of the plan not indexed (no samples in %s)", t, run.path)
             missing.append({"name": t, "split": "test", "why": f"no samples of {t} in {run.path}"})
     return extra, missing
 
