@@ -196,3 +196,13 @@ def test_standalone_synth_decontaminates_against_plan_custom_task(tmp_path, data
     assert not set(copied) & {r["question"] for r in rows}
     assert rep["decontam"]["by_test_set"] == {"my_algebra": 5} and rep["counts"]["removed_contaminated"] == 5
     assert "my_algebra" in {s["name"] for s in rep["decontam"]["test_sets"]}
+
+
+def test_plan_custom_task_without_source_run_is_reported_missing(tmp_path):
+    from synth.clean import plan_test_sets
+
+    extra, missing = plan_test_sets({"cells": [{"task": "not_registered_task"}]})
+    assert extra == [] and [m["name"] for m in missing] == ["not_registered_task"]
+    assert "source_run" in missing[0]["why"]
+    extra, missing = plan_test_sets({"cells": [{"task": "gsm8k"}], "source_run": str(tmp_path)})
+    assert extra == [] and missing == []  # registered tasks are indexed from the registry, not the run
