@@ -226,7 +226,8 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
         plan_path: the plan from ``harness weak``.
         out: the SFT JSONL to write.
         cfg: options.
-        test_index: a prebuilt :class:`synth.dedup.TestIndex` (default: every registered test set).
+        test_index: a prebuilt :class:`synth.dedup.TestIndex` (default: every registered test set and the
+            plan's custom tasks, :func:`synth.clean.build_index`).
         progress: show a tqdm bar over the teacher units.
 
     Returns:
@@ -236,7 +237,8 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
         ConfigError: an empty plan, unknown prompt or teacher options.
         DataError: the plan, train seeds or test sets cannot be read.
     """
-    from synth.dedup import REPORT_NS, decontaminate, dedup, registered_test_index
+    from synth.clean import CleanConfig, build_index
+    from synth.dedup import decontaminate, dedup
 
     plan = load_plan(plan_path)
     tmpl = get_prompt(cfg.prompt)
@@ -266,7 +268,8 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
     counts["removed_exact_dup"], counts["removed_near_dup"] = d.exact, d.near
     decon = {"n": cfg.decontam_n, "removed": 0, "skipped": not cfg.decontam}
     if cfg.decontam:
-        index = test_index or registered_test_index(cfg.data_dir, ns=sorted({*REPORT_NS, cfg.decontam_n}))
+        # every registered task's test set, plus the plan's own custom tasks (from its source run)
+        index = test_index or build_index(CleanConfig(decontam_n=cfg.decontam_n), cfg.data_dir, plan=plan)
         keep, decon = decontaminate([it["question"] for it in items], index, cfg.decontam_n)
         items = [items[i] for i in keep]
     counts["removed_contaminated"] = decon["removed"]

@@ -1,17 +1,30 @@
-"""Hygiene (synth/dedup.py): exact and near-duplicate removal, and n-gram decontamination against the
-real registered test sets (GSM8K test, MATH test, MATH-500 from $HARNESS_DATA_DIR): a test problem planted
-verbatim and lightly edited (words changed, whitespace, punctuation) is removed, a new problem is kept,
-and the per-n report counts what each n removes.
+"""Hygiene kernels (synth/dedup.py): exact and near-duplicate removal, and n-gram decontamination against
+the real test sets of every registered task (from $HARNESS_DATA_DIR): a test problem planted verbatim and
+lightly edited (words changed, whitespace, punctuation) is removed, a new problem is kept, the per-n report
+counts what each n removes; window hashes and signatures do not depend on how rows are batched; a custom
+task is indexed and a task without data is reported as missing.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_dedup.py``
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from harness.data import load_task
-from synth.dedup import build_test_index, decontaminate, dedup, registered_test_index, words
+import harness.data
+from harness.data import get_task, load_task, register_jsonl_task, task_names
+from synth.dedup import (
+    Encoder,
+    build_test_index,
+    decontaminate,
+    dedup,
+    minhash,
+    registered_test_index,
+    whole_hashes,
+    window_hashes,
+    words,
+)
 from synth.generators import generate
 
 LONG = ("A farmer has a rectangular field that is twice as long as it is wide. He walks around the whole "
@@ -58,7 +71,10 @@ def test_planted_test_problems_are_removed(index, data_dir):
     keep, rep = decontaminate(texts, index, n=30)
     assert keep == list(range(4, len(texts)))  # the 4 planted ones removed; generated + new kept
     assert rep["removed"] == 4 and set(rep["removed_by_n"]) == {10, 13, 20, 30}
-    assert rep["removed_by_n"][10] >= rep["removed_by_n"][30] and len(rep["test_sets"]) == 3
+    assert rep["removed_by_n"][10] >= rep["removed_by_n"][30]
+    assert rep["by_test_set"] == {"math": 2, "gsm8k": 2}
+    indexed = {(s["name"], s["split"]) for s in rep["test_sets"]} | {(m["name"], m["split"]) for m in rep["missing"]}
+    assert indexed == {(t, sp) for t in task_names() for sp in get_task(t).splits if sp != "train"}
 
 
 def test_smaller_n_removes_more():
@@ -67,3 +83,45 @@ def test_smaller_n_removes_more():
     keep30, rep = decontaminate([partial], idx, n=30)
     keep10, _ = decontaminate([partial], idx, n=10)
     assert keep30 == [0] and keep10 == [] and rep["removed_by_n"] == {10: 1, 30: 0}
+
+
+def test_hashes_do_not_depend_on_batching():
+    texts = [LONG, "What is 3+4?", "", LONG.replace("600", "700"), "one two three four"]
+    enc = Encoder().encode(texts)
+    whole, sig = whole_hashes(enc), minhash(enc, num_perm=32)
+    for i, t in enumerate(texts):
+        alone = Encoder().encode([t])
+        assert whole_hashes(alone)[0] == whole[i]
+        assert np.array_equal(minhash(alone, num_perm=32)[0], sig[i])
+    # a window of a long text hashes like the same words standing alone
+    h, off = window_hashes(Encoder().encode([LONG, " ".join(words(LONG)[5:35])]), 30)
+    assert h[off[0] + 5] == h[off[1]] and off[2] - off[1] == 1
+
+
+@pytest.fixture
+def custom_tasks(tmp_path):
+    held = tmp_path / "held.jsonl"
+    held.write_text('{"question": "' + LONG + '", "answer": "20000"}\n')
+    register_jsonl_task("held_custom", held)
+    register_jsonl_task("gone_custom", tmp_path / "missing.jsonl")
+    yield
+    for name in ("held_custom", "gone_custom"):
+        harness.data._CUSTOM.pop(name, None)
+
+
+def test_custom_tasks_indexed_and_missing_data_reported(custom_tasks, data_dir):
+    idx = registered_test_index(data_dir, ns=(30,))
+    keep, rep = decontaminate(["  " + LONG.lower(), "A new problem about 7 apples."], idx, n=30)
+    assert keep == [1] and rep["by_test_set"] == {"held_custom": 1}
+    assert [m["name"] for m in rep["missing"]] == ["gone_custom"] and "missing.jsonl" in rep["missing"][0]["why"]
+
+
+def test_short_test_problem_inside_a_longer_row_is_found():
+    short = "Find the sum of all positive divisors of 50 that are also divisors of 15."
+    idx = build_test_index([short, "What is 2+3?"], ns=(30,))
+    rows = ["Solve this, then box the answer: " + short.upper() + " Show your steps.",  # wrapped: found
+            "Please answer: what is 2 + 3, quickly",  # 3 words: only ever matched as the whole row
+            "Find the sum of all positive divisors of 60 that are also divisors of 15.",  # a number differs
+            "  what IS 2+3 ?"]
+    keep, rep = decontaminate(rows, idx, n=30)
+    assert keep == [1, 2] and rep["removed"] == 2

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "check": "harness.cli.check:check",
     "weak": "harness.cli.synth:weak",
     "synth": "harness.cli.synth:synth",
+    "clean": "harness.cli.clean:clean",
     "train": "harness.cli.train:train",
     "loop": "harness.cli.loop:loop",
     "scaling": "harness.cli.loop:scaling",

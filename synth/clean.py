@@ -1,0 +1,531 @@
+"""``harness clean``: decontamination and exact/near-duplicate removal for SFT files of any size.
+
+Three stages, each over compact fixed-width arrays, never over every row's text:
+
+1. **Signatures** (parallel, resumable). The inputs are cut into byte ranges of about ``chunk_mb`` at line
+   boundaries. For each chunk a worker writes ``chunk-NNNNN.npz`` into the work folder ``<out>.work/``:
+   per row the whole-text hash (exact duplicates), the hash of its numbers, a ``num_perm`` x uint32 MinHash
+   signature and, per indexed n, the first test problem sharing an n-gram with it. A killed run keeps its
+   finished chunks; the same command continues from there (a changed config or input starts over).
+   Engines: ``local`` (a process pool) or ``datatrove`` (its executors; ``synth/clean_datatrove.py``).
+2. **Decide** (one process): contaminated rows first (the report names the test set and problem each
+   matched), then exact duplicates, then near duplicates (LSH clusters, :func:`synth.dedup.near_duplicates`);
+   the first row of each group is kept.
+3. **Write**: kept lines are copied byte for byte to ``out`` (atomically); each removed row goes to
+   ``<out>.removed.jsonl`` with its reason and what it matched; ``<out>.report.json`` holds the counts.
+
+The problem text of a row is found by :func:`harness.sftrows.sft_fields` (the ``harness train --data`` shapes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from harness.errors import ConfigError, DataError
+from harness.io import atomic_write_json, config_hash, git_commit, now_iso
+from synth.dedup import (
+    NO_MATCH,
+    REPORT_NS,
+    Encoder,
+    TestIndex,
+    _prefix,
+    minhash,
+    near_duplicates,
+    number_keys,
+    registered_test_index,
+    whole_hashes,
+)
+
+log = logging.getLogger(__name__)
+
+WORK_VERSION = 1
+REASONS = ("contaminated", "exact_dup", "near_dup")
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """Options of ``harness clean`` (each ``help`` is the one place the option is documented)."""
+
+    decontam_n: int = field(default=30, metadata={"help": "Word n-gram length of the test-set filter."})
+    decontam: bool = field(default=True, metadata={"help": "Remove rows sharing an n-gram with a test set."})
+    dedup: bool = field(default=True, metadata={"help": "Remove exact and near duplicates."})
+    threshold: float = field(default=0.8, metadata={"help": "Near duplicates: MinHash agreement (~ shingle Jaccard)."})
+    numbers_must_match: bool = field(default=True, metadata={
+        "help": "Near duplicates must have the same numbers (parametric variants are kept)."})
+    shingle: int = field(default=3, metadata={"help": "Words per MinHash shingle."})
+    num_perm: int = field(default=64, metadata={"help": "MinHash permutations (divisible by --bands)."})
+    bands: int = field(default=16, metadata={"help": "LSH bands."})
+    seed: int = field(default=0, metadata={"help": "MinHash seed."})
+    workers: int = field(default=2, metadata={"help": "Worker processes for the signature stage."})
+    engine: Literal["local", "datatrove"] = field(default="local", metadata={
+        "help": "Signature stage engine: local process pool, or datatrove's executor (pip install datatrove)."})
+    chunk_mb: float = field(default=8.0, metadata={"help": "Input MB per signature task."})
+    examples: int = field(default=3, metadata={"help": "Examples per reason in the report."})
+    keep_work: bool = field(default=False, metadata={"help": "Keep <out>.work/ after success (cheap re-runs)."})
+
+    def check(self) -> None:
+        """Raises: ConfigError: an option out of range (all problems at once)."""
+        bad = []
+        if self.num_perm < 1 or self.bands < 1 or self.num_perm % self.bands:
+            bad.append(f"--num-perm ({self.num_perm}) divisible by --bands ({self.bands}), both >= 1")
+        if not 0 < self.threshold <= 1:
+            bad.append(f"--threshold in (0, 1], found {self.threshold}")
+        if self.decontam_n < 1 or self.shingle < 1 or self.workers < 1 or self.chunk_mb <= 0:
+            bad.append("--decontam-n, --shingle, --workers >= 1 and --chunk-mb > 0")
+        if self.engine not in ("local", "datatrove"):
+            bad.append(f"--engine local or datatrove, found {self.engine!r}")
+        if bad:
+            raise ConfigError("Expected " + "; ".join(bad) + ".")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Lines of ``path`` in the byte range ``[start, end)``."""
+
+    k: int
+    path: str
+    start: int
+    end: int
+
+
+def plan_chunks(paths: list[str], chunk_bytes: int) -> list[Chunk]:
+    """Cut files into byte ranges of about ``chunk_bytes`` that start and end at line boundaries."""
+    out: list[Chunk] = []
+    for p in paths:
+        size = os.path.getsize(p)
+        with open(p, "rb") as f:
+            start = 0
+            while start < size:
+                f.seek(min(start + chunk_bytes, size))
+                f.readline()
+                end = min(f.tell(), size) if start + chunk_bytes < size else size
+                out.append(Chunk(len(out), p, start, end))
+                start = end
+    return out
+
+
+def _line_no(path: str, offset: int) -> int:
+    with open(path, "rb") as f:
+        return f.read(offset).count(b"\n") + 1
+
+
+def read_chunk(c: Chunk) -> bytes:
+    with open(c.path, "rb") as f:
+        f.seek(c.start)
+        return f.read(c.end - c.start)
+
+
+def chunk_lines(data: bytes):
+    """``(line number within the chunk, raw line)`` for each non-blank line of a chunk's bytes."""
+    for i, line in enumerate(data.split(b"\n")):
+        if line.strip():
+            yield i, line
+
+
+def chunk_problems(c: Chunk) -> list[str]:
+    """The problem text of every row of a chunk.
+
+    Raises:
+        DataError: a line that is not JSON, or a row of no known shape (with file and line number).
+    """
+    from harness.sftrows import sft_fields
+
+    out = []
+    for i, line in chunk_lines(read_chunk(c)):
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise DataError(f"{c.path}: line {_line_no(c.path, c.start) + i} is not JSON ({e}). Fix or remove "
+                            "that line.") from None
+        try:
+            out.append(sft_fields(obj, "").problem)
+        except DataError as e:
+            raise DataError(f"{c.path}: line {_line_no(c.path, c.start) + i}{e}") from None
+    return out
+
+
+def signatures(texts: list[str], cfg: CleanConfig, index: TestIndex | None, enc_cache: Encoder | None = None) -> dict:
+    """The per-row arrays of stage 1 for a batch of problem texts."""
+    enc = (enc_cache or Encoder()).encode(texts)
+    out = {"rows": np.array(len(texts)), "whole": whole_hashes(enc), "numkey": number_keys(enc)}
+    if cfg.dedup:
+        out["sig"] = minhash(enc, shingle=cfg.shingle, num_perm=cfg.num_perm, seed=cfg.seed)
+    if index is not None:
+        out["match"] = index.match(enc, _prefix(enc.tok))
+    return out
+
+
+def chunk_file(work: Path, k: int) -> Path:
+    return work / f"chunk-{k:05d}.npz"
+
+
+def process_chunk(c: Chunk, cfg: CleanConfig, index: TestIndex | None, work: Path) -> int:
+    """Compute and save one chunk's arrays (atomically); returns its byte count."""
+    arrays = signatures(chunk_problems(c), cfg, index)
+    dest = chunk_file(work, c.k)
+    tmp = dest.with_suffix(f".tmp{os.getpid()}.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, dest)
+    return c.end - c.start
+
+
+_WORKER: dict = {}
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _init_worker(cfg, index, work) -> None:
+    _die_with_parent()
+    _WORKER.update(cfg=cfg, index=index, work=work)
+
+
+def _work(c: Chunk) -> int:
+    return process_chunk(c, _WORKER["cfg"], _WORKER["index"], _WORKER["work"])
+
+
+def run_local(pending: list[Chunk], cfg: CleanConfig, index, work: Path, bar) -> None:
+    """Stage 1 on this machine: ``cfg.workers`` processes (or this one)."""
+    if cfg.workers == 1 or len(pending) == 1:
+        for c in pending:
+            bar.update(process_chunk(c, cfg, index, work))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(cfg.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(cfg, index, work)) as ex:
+        futs = [ex.submit(_work, c) for c in pending]
+        try:
+            for f in as_completed(futs):
+                bar.update(f.result())
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
+
+
+def work_key(cfg: CleanConfig, index: TestIndex | None, paths: list[str]) -> dict:
+    """What the saved chunks depend on: a different key discards them."""
+    idx = None
+    if index is not None:
+        import hashlib
+
+        h = hashlib.sha256()
+        for n in index.ns:
+            h.update(index.hashes[n].tobytes())
+            h.update(index.problem[n].tobytes())
+        idx = {"ns": list(index.ns), "sha256": h.hexdigest()[:16]}
+    sig = {k: getattr(cfg, k) for k in ("dedup", "shingle", "num_perm", "seed", "chunk_mb")}
+    files = [{"path": str(Path(p).resolve()), "size": os.path.getsize(p), "mtime_ns": os.stat(p).st_mtime_ns}
+             for p in paths]
+    return {"work_version": WORK_VERSION, **sig, "index": idx, "inputs": files}
+
+
+def _load_all(work: Path, chunks: list[Chunk], cfg: CleanConfig, index) -> dict:
+    """Concatenate the chunk arrays into preallocated arrays (no second copy of the signatures)."""
+    rows = [int(np.load(chunk_file(work, c.k))["rows"]) for c in chunks]
+    n = sum(rows)
+    a = {"whole": np.empty(n, np.uint64), "numkey": np.empty(n, np.uint64)}
+    if cfg.dedup:
+        a["sig"] = np.empty((n, cfg.num_perm), np.uint32)
+    if index is not None:
+        a["match"] = np.empty((n, len(index.ns)), np.int32)
+    s = 0
+    for c, r in zip(chunks, rows):
+        z = np.load(chunk_file(work, c.k))
+        for k, arr in a.items():
+            arr[s:s + r] = z[k]
+        s += r
+    a["chunk_rows"] = np.array(rows)
+    return a
+
+
+def decide(a: dict, cfg: CleanConfig, index: TestIndex | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: reason (0 kept, 1 contaminated, 2 exact dup, 3 near dup) and partner (test problem or row).
+
+    Contamination first (whatever else), then exact duplicates of an earlier row, then near duplicates.
+    """
+    n = len(a["whole"])
+    reason = np.zeros(n, np.int8)
+    partner = np.full(n, -1, np.int64)
+    if index is not None and cfg.decontam:
+        hit = a["match"][:, index.ns.index(cfg.decontam_n)]
+        reason[hit != NO_MATCH] = 1
+        partner[hit != NO_MATCH] = hit[hit != NO_MATCH]
+    if not cfg.dedup:
+        return reason, partner
+    alive = np.flatnonzero(reason == 0)
+    _, first, inv = np.unique(a["whole"][alive], return_index=True, return_inverse=True)
+    dup = alive[np.arange(len(alive)) != first[inv]]
+    reason[dup] = 2
+    partner[dup] = alive[first[inv]][np.arange(len(alive)) != first[inv]]
+    rep = near_duplicates(a["sig"], a["numkey"] if cfg.numbers_must_match else None, reason == 0,
+                          bands=cfg.bands, threshold=cfg.threshold)
+    near = np.flatnonzero((reason == 0) & (rep != np.arange(n)))
+    reason[near] = 3
+    partner[near] = rep[near]
+    return reason, partner
+
+
+def plan_test_sets(plan: dict) -> tuple[list, list[dict]]:
+    """Test problems of the plan's tasks that are not registered (custom JSONL tasks of the source run).
+
+    Their questions are recovered from the source run's recorded prompts (the template, rendered around a
+    marker, gives the text before and after the question). Returns ``(extra, missing)`` for
+    :func:`synth.dedup.registered_test_index`.
+    """
+    from harness.data import task_names
+    from harness.errors import HarnessError
+    from harness.prompts import get_prompt
+    from harness.records import load_run
+
+    custom = sorted({c["task"] for c in plan.get("cells", [])} - set(task_names()))
+    if not custom:
+        return [], []
+    try:
+        if not plan.get("source_run"):
+            raise HarnessError("the plan names no source_run")
+        run = load_run(plan["source_run"])
+    except HarnessError as e:
+        log.warning("decontamination: custom task(s) %s of the plan not indexed (%s)", ", ".join(custom), e)
+        return [], [{"name": t, "split": "test", "why": f"plan's source run unreadable ({e})"} for t in custom]
+    ident = run.manifest.get("prompt") or {}
+    extra, missing = [], []
+    for t in custom:
+        name = (ident.get(t) or {}).get("name") if "name" not in ident else ident["name"]
+        pre, post = "", ""
+        try:
+            marker = "\x00QUESTION\x00"
+            pre, post = get_prompt(name).render(marker, run.manifest.get("n_shot")).text.split(marker)
+        except (HarnessError, ValueError, TypeError):
+            pass
+        items = {}
+        for s in run.samples:
+            if s.get("task") == t and isinstance(s.get("prompt"), str):
+                p = s["prompt"]
+                if p.startswith(pre) and p.endswith(post):
+                    p = p[len(pre):len(p) - len(post)]
+                items.setdefault(str(s.get("id")), p)
+        if items:
+            extra.append((t, sorted(items.items())))
+        else:
+            log.warning("decontamination: custom task %s of the plan not indexed (no samples in %s)", t, run.path)
+            missing.append({"name": t, "split": "test", "why": f"no samples of {t} in {run.path}"})
+    return extra, missing
+
+
+def build_index(cfg: CleanConfig, data_dir=None, against=(), plan: dict | None = None) -> TestIndex | None:
+    """The decontamination index: every registered task, ``against`` files, and a plan's custom tasks."""
+    if not cfg.decontam:
+        return None
+    extra, missing = plan_test_sets(plan) if plan else ([], [])
+    idx = registered_test_index(data_dir, sorted({*REPORT_NS, cfg.decontam_n}), extra=extra, against=against)
+    idx.missing += missing
+    return idx
+
+
+def _where(chunks: list[Chunk], loc_chunk: np.ndarray, loc_line: np.ndarray, i: int) -> str:
+    return f"{chunks[loc_chunk[i]].path}:{loc_line[i]}"
+
+
+def write_outputs(chunks: list[Chunk], reason: np.ndarray, partner: np.ndarray, out: Path, index, cfg: CleanConfig,
+                  bar) -> tuple[list[dict], Counter]:
+    """Stage 3: kept lines to ``out``, removed rows to ``<out>.removed.jsonl`` (both atomic); examples."""
+    from harness.sftrows import sft_fields
+
+    n = len(reason)
+    loc_chunk = np.zeros(n, np.int32)
+    loc_line = np.zeros(n, np.int64)
+    ex_rows: list[int] = []
+    for r in (1, 2, 3):
+        ex_rows += np.flatnonzero(reason == r)[: cfg.examples].tolist()
+    want = set(ex_rows) | {int(partner[i]) for i in ex_rows if reason[i] > 1}
+    texts: dict[int, str] = {}
+    by_set: Counter = Counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    removed_path = Path(str(out) + ".removed.jsonl")
+    tmp_out, tmp_rm = out.with_name(out.name + ".tmp"), removed_path.with_name(removed_path.name + ".tmp")
+    i = 0
+    line_base: dict[str, int] = {}
+    with open(tmp_out, "wb") as fo, open(tmp_rm, "w") as fr:
+        for c in chunks:
+            base = line_base.get(c.path, 1)
+            data = read_chunk(c)
+            line_base[c.path] = base + data.count(b"\n")  # the file's next chunk starts there
+            for li, line in chunk_lines(data):
+                loc_chunk[i], loc_line[i] = c.k, base + li
+                if i in want or reason[i]:
+                    q = sft_fields(json.loads(line), "").problem
+                    if i in want:
+                        texts[i] = q
+                if reason[i] == 0:
+                    fo.write(line + b"\n")
+                else:
+                    rec = {"where": _where(chunks, loc_chunk, loc_line, i), "reason": REASONS[reason[i] - 1]}
+                    if reason[i] == 1:
+                        src, pid = index.labels[partner[i]]
+                        by_set[src] += 1
+                        rec["test_set"], rec["test_id"] = src, pid
+                    else:
+                        rec["duplicate_of"] = _where(chunks, loc_chunk, loc_line, int(partner[i]))
+                    rec["problem"] = q[:300]
+                    fr.write(json.dumps(rec) + "\n")
+                i += 1
+            bar.update(c.end - c.start)
+        fo.flush()
+        os.fsync(fo.fileno())
+        fr.flush()
+        os.fsync(fr.fileno())
+    os.replace(tmp_out, out)
+    os.replace(tmp_rm, removed_path)
+    examples = []
+    for j in ex_rows:
+        e = {"reason": REASONS[reason[j] - 1], "where": _where(chunks, loc_chunk, loc_line, j),
+             "problem": texts[j][:300]}
+        if reason[j] == 1:
+            src, pid = index.labels[partner[j]]
+            e.update(test_set=src, test_id=pid, test_problem=index.texts[partner[j]][:300])
+        else:
+            p = int(partner[j])
+            e.update(duplicate_of=_where(chunks, loc_chunk, loc_line, p), kept_problem=texts[p][:300])
+        examples.append(e)
+    return examples, by_set
+
+
+def _stages(inputs, out: Path, work: Path, cfg: CleanConfig, index, progress: bool):
+    """The three stages, under the work folder's lock."""
+    from tqdm import tqdm
+
+    key = work_key(cfg, index, inputs)
+    kpath = work / "key.json"
+    if kpath.is_file() and json.loads(kpath.read_text()) != key:
+        old = json.loads(kpath.read_text())
+        log.warning("%s was made with other inputs or options (%s); starting over", work,
+                    ", ".join(k for k in key if key[k] != old.get(k)))
+        shutil.rmtree(work)
+        work.mkdir()
+    atomic_write_json(kpath, key)
+    chunks = plan_chunks(list(inputs), max(1, int(cfg.chunk_mb * 2**20)))
+    pending = [c for c in chunks if not chunk_file(work, c.k).is_file()]
+    reused = len(chunks) - len(pending)
+    log.info("%s: %d of %d chunks done earlier, %d to run", work, reused, len(chunks), len(pending))
+    total = sum(c.end - c.start for c in chunks)
+    bar = tqdm(total=total, initial=total - sum(c.end - c.start for c in pending), unit="B", unit_scale=True,
+               desc="clean: signatures", disable=not progress, dynamic_ncols=True)
+    if cfg.engine == "datatrove":
+        try:
+            from synth.clean_datatrove import run_datatrove
+        except ImportError as e:
+            raise ConfigError(f"--engine datatrove needs datatrove ({e}); pip install 'mathharness[clean]', "
+                              "or use --engine local.") from None
+        run_datatrove(pending, cfg, index, work)
+        bar.update(sum(c.end - c.start for c in pending))
+    else:
+        run_local(pending, cfg, index, work, bar)
+    bar.close()
+    a = _load_all(work, chunks, cfg, index)
+    reason, partner = decide(a, cfg, index)
+    by_n = ({n: int((a["match"][:, j] != NO_MATCH).sum()) for j, n in enumerate(index.ns)}
+            if index is not None else {})
+    del a
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc="clean: write", disable=not progress,
+               dynamic_ncols=True)
+    examples, by_set = write_outputs(chunks, reason, partner, out, index, cfg, bar)
+    bar.close()
+    if not cfg.keep_work:
+        shutil.rmtree(work)
+    return reason, chunks, reused, by_n, examples, by_set
+
+
+def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanConfig(), *, data_dir=None,
+          against: tuple[str, ...] = (), index: TestIndex | None = None, progress: bool = False) -> dict:
+    """Clean SFT files into ``out``; write ``<out>.removed.jsonl`` and ``<out>.report.json``.
+
+    Args:
+        inputs: JSONL files (rows in any shape of :func:`harness.sftrows.sft_fields`), cleaned as one set.
+        out: the cleaned JSONL (kept lines, byte for byte, in input order).
+        cfg: options.
+        data_dir: benchmark data folder for the registered test sets.
+        against: more held-out JSONL files to decontaminate against.
+        index: a prebuilt test index (default: :func:`build_index`).
+        progress: show tqdm bars.
+
+    Returns:
+        The report dict.
+
+    Raises:
+        ConfigError: bad options, or another run is using the work folder.
+        DataError: a missing input, a malformed line (file:line), an ``against`` file missing.
+    """
+    from filelock import FileLock, Timeout
+
+    cfg.check()
+    missing_in = [p for p in inputs if not Path(p).is_file()]
+    if missing_in or not inputs:
+        raise DataError(f"Expected JSONL input files; not found: {', '.join(missing_in) or '(none given)'}.")
+    out = Path(out)
+    if any(Path(p).resolve() == out.resolve() for p in inputs):
+        raise ConfigError(f"--out {out} is also an input; write the cleaned set to a new file.")
+    if index is None:
+        index = build_index(cfg, data_dir, against)
+    work = Path(str(out) + ".work")
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(work) + ".lock", timeout=0):  # one run per work folder
+            reason, chunks, reused, by_n, examples, by_set = _stages(inputs, out, work, cfg, index, progress)
+    except Timeout:
+        raise ConfigError(f"Another `harness clean` is writing {work} (lock {work}.lock); wait for it "
+                          "or use another --out.") from None
+    counts = {"rows_in": len(reason), "kept": int((reason == 0).sum()),
+              **{f"removed_{r}": int((reason == i + 1).sum()) for i, r in enumerate(REASONS)}}
+    report = {
+        "inputs": list(map(str, inputs)), "out": str(out), "removed_path": str(out) + ".removed.jsonl",
+        "config": dataclasses.asdict(cfg), "counts": counts, "chunks": {"total": len(chunks), "reused": reused},
+        "decontam": {"n": cfg.decontam_n, "skipped": index is None, "removed_by_n": by_n,
+                     "by_test_set": dict(sorted(by_set.items())),
+                     "test_sets": index.sources if index is not None else [],
+                     "missing": index.missing if index is not None else []},
+        "examples": examples, "commit": git_commit(), "date": now_iso(),
+        "report_path": str(out) + ".report.json", "config_hash": config_hash(dataclasses.asdict(cfg)),
+    }
+    atomic_write_json(report["report_path"], report)
+    return report
+
+
+def report_table(report: dict) -> str:
+    """Counts by reason, removals by test set, test sets not found, and examples, as tables."""
+    from tabulate import tabulate
+
+    c = report["counts"]
+    t = tabulate([[k, v] for k, v in c.items()], headers=["rows", "count"])
+    d = report["decontam"]
+    if not d["skipped"]:
+        rows = [[s["name"], s["split"], s["problems"], d["by_test_set"].get(s["name"], 0)] for s in d["test_sets"]]
+        rows += [[m["name"], m["split"], "NOT FOUND", m["why"][:80]] for m in d["missing"]]
+        t += "\n\n" + tabulate(rows, headers=["test set", "split", "problems", f"rows removed (n={d['n']})"])
+        t += "\n\n" + tabulate([[n, v, "used" if int(n) == d["n"] else ""] for n, v in d["removed_by_n"].items()],
+                               headers=["decontam n", "would match", ""])
+    if report["examples"]:
+        ex = [[e["reason"], e["where"], e["problem"][:60],
+               e.get("test_set", "") + (":" + e["test_id"] if "test_id" in e else e.get("duplicate_of", ""))]
+              for e in report["examples"]]
+        t += "\n\n" + tabulate(ex, headers=["reason", "row", "problem", "matched"])
+    return t
