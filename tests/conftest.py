@@ -19,6 +19,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _custom_task_registry():
+    """Custom JSONL tasks registered by one test (``register_jsonl_task``) do not leak into the next:
+    the registry is a process-wide dict, and decontamination indexes every task in it."""
+    import harness.data
+
+    before = dict(harness.data._CUSTOM)
+    yield
+    harness.data._CUSTOM.clear()
+    harness.data._CUSTOM.update(before)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The benchmark data folder (``$HARNESS_DATA_DIR``, default ``../shared/data``)."""
