@@ -68,13 +68,28 @@ class SynthConfig:
 
 
 def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | None]:
-    """Items from the verified generators of a cell's subject; ``(items, reason-if-none)``."""
-    from synth.generators import generate, topics_for
+    """Items from the verified generators for a cell; ``(items, reason-if-none)``.
 
-    topics = topics_for("GSM8K" if cell["task"] == "gsm8k" else cell.get("subject"))
+    The topics follow the cell's seed source (:data:`synth.seeds.SEED_SOURCES`): its own MATH subject,
+    GSM8K's word problems, or every MATH subject at the source's level for evaluation-only sets; a task
+    with no source uses the cell's subject as a topic name (benchmarks made by the generators).
+    """
+    from harness.data import MATH_SUBJECTS, TASKS
+    from synth.generators import SUBJECT_TOPICS, generate, topics_for
+    from synth.seeds import SEED_SOURCES, no_source_reason
+
+    src = SEED_SOURCES.get(str(cell["task"]))
+    if src is not None and src.task == "gsm8k":
+        topics = topics_for("GSM8K")
+    elif src is not None and not src.same_subject:
+        topics = [t for subj, ts in SUBJECT_TOPICS.items() if subj in MATH_SUBJECTS for t in ts]
+    else:
+        topics = topics_for(cell.get("subject"))
     if not topics:
+        if src is None and cell["task"] in TASKS:
+            return [], no_source_reason(str(cell["task"]))
         return [], f"no generator for subject {cell.get('subject')!r}"
-    level = cell.get("level") or 2
+    level = cell.get("level") or (src.min_level if src is not None else None) or 2
     per = math.ceil(n / len(topics))
     per_topic = [generate(t, per, seed=seed, level=int(level)) for t in topics]
     items = []
@@ -250,7 +265,12 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
     skipped_cells = []
     resume = None
     if cfg.teacher_backend:
-        items, resume = teacher_items(cells, cfg, counts, out=out, progress=progress)
+        from synth.seeds import SEED_SOURCES, no_source_reason
+
+        skipped_cells += [{**c, "why": no_source_reason(c["task"])}
+                          for c in cells if c["task"] not in SEED_SOURCES]
+        cells = [c for c in cells if c["task"] in SEED_SOURCES]
+        items, resume = teacher_items(cells, cfg, counts, out=out, progress=progress) if cells else ([], None)
         quota = None
     else:
         items, quota = [], {}
@@ -313,4 +333,11 @@ def report_table(report: dict) -> str:
     if by_n:
         t += "\n\n" + tabulate([[n, c, "used" if int(n) == report["decontam"]["n"] else ""] for n, c in by_n.items()],
                                headers=["decontam n", "would remove", ""])
+    if report.get("skipped_cells"):
+        t += "\n\n" + tabulate([[c["task"], c.get("subject"), c.get("level"), c["n_new"], c["why"]]
+                                 for c in report["skipped_cells"]],
+                                headers=["skipped cell: task", "subject", "level", "n_new", "why"])
+    missing = report["decontam"].get("missing")
+    if missing:
+        t += "\n\nNot decontaminated against (data not found): " + ", ".join(m["name"] for m in missing)
     return t

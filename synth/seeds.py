@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,9 +20,47 @@ from harness.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: eval task -> the task whose train split holds its seeds (MATH-500 is a subset of MATH test).
-TRAIN_TASK = {"math": "math", "math500": "math", "gsm8k": "gsm8k"}
 SEED_SPLIT = "train"
+
+
+@dataclass(frozen=True)
+class SeedSource:
+    """Where the weak cells of an eval task find training problems: seeds (teacher path) and generator
+    topics (generator path).
+
+    Attributes:
+        task: the task whose train split holds the seeds.
+        same_subject: seeds and topics of the cell's own subject (and level), as for MATH cells; False:
+            the whole train split (the eval task's cells, e.g. "AIME 2024 I", are not train subjects).
+        min_level: only train problems of this MATH level or harder (and generators at this level).
+    """
+
+    task: str
+    same_subject: bool = False
+    min_level: int | None = None
+
+
+#: eval task -> its seed source. MATH-500 is a subset of MATH test, so MATH train serves both. The
+#: evaluation-only competition sets have no train split: their stand-in is MATH train at the hardest
+#: levels (as Skywork-Math's stage 2 seeds from MATH level 4-5); SVAMP's is GSM8K train. Minerva Math
+#: (MIT OCW physics, chemistry, ...) has no stand-in here: its cells are reported, not filled.
+SEED_SOURCES: dict[str, SeedSource] = {
+    "math": SeedSource("math", same_subject=True),
+    "math500": SeedSource("math", same_subject=True),
+    "gsm8k": SeedSource("gsm8k"),
+    "svamp": SeedSource("gsm8k"),
+    "aime24": SeedSource("math", min_level=5),
+    "aime25": SeedSource("math", min_level=5),
+    "amc23": SeedSource("math", min_level=4),
+    "olympiadbench": SeedSource("math", min_level=5),
+}
+
+
+def no_source_reason(task: str) -> str:
+    """Why a cell of ``task`` gets no training problems (for reports)."""
+    return (f"task {task!r} has no train split and no stand-in source of training problems "
+            f"(sources: {', '.join(sorted(SEED_SOURCES))}); bring your own data and clean it with "
+            "`harness clean`")
 
 
 def _bucket(s: str, dim: int) -> int:
@@ -77,19 +116,23 @@ def select_seeds(cell: dict, k: int, *, split: str = SEED_SPLIT, data_dir: str |
     """
     if split != SEED_SPLIT:
         raise ConfigError(f"Seeds must come from the train split, found split={split!r}: never seed from test data.")
-    task = TRAIN_TASK.get(str(cell["task"]))
-    if task is None:
-        log.warning("no train split known for task %r; no seeds for this cell", cell["task"])
+    src = SEED_SOURCES.get(str(cell["task"]))
+    if src is None:
+        log.warning("%s; no seeds for this cell", no_source_reason(str(cell["task"])))
         return []
     if cache is None:
         cache = {}
-    if task not in cache:
-        cache[task] = load_task(task, split, data_dir_=data_dir)
-    pool = [p for p in cache[task]
-            if (task == "gsm8k" or (p.subject == cell.get("subject") and
-                                    (cell.get("level") is None or p.level == cell.get("level"))))
-            and p.answer not in ("", ())]
-    assert all(p.id.startswith("train") or task == "gsm8k" for p in pool)
+    if src.task not in cache:
+        cache[src.task] = load_task(src.task, split, data_dir_=data_dir)
+
+    def fits(p: Problem) -> bool:
+        if src.same_subject:
+            same_level = cell.get("level") is None or p.level == cell.get("level")
+            return p.subject == cell.get("subject") and same_level
+        return src.min_level is None or (p.level or 0) >= src.min_level
+
+    pool = [p for p in cache[src.task] if fits(p) and p.answer not in ("", ())]
+    assert all(p.id.startswith("train") or src.task == "gsm8k" for p in pool)
     if not pool:
         return []
     start = seed % len(pool)
