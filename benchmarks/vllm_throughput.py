@@ -4,8 +4,9 @@ Both sides use the SAME ``vllm.LLM`` engine, the same prompts (the qwen-boxed te
 ``--prompts`` GSM8K questions, test then train; synthetic word problems where the data folder is absent) and the same sampling (greedy, the prompt's stop string,
 ``ignore_eos`` and ``--max-tokens``, so every sample is exactly that long). The harness side is the whole
 ``evaluate()`` call through :class:`harness.backends.vllm.VLLMBackend` with default flags: task loading,
-prompt rendering, streaming to the engine (default window: 4096 prompts per call), strict+flexible
-grading, fsync'd appends, results.json, into a fresh run directory each round. The raw side is one
+prompt rendering, streaming through the engine's queue (default window: 4096 requests queued, refilled as
+requests finish), strict+flexible grading while the engine keeps generating, fsync'd appends,
+results.json, into a fresh run directory each round. The raw side is one
 ``llm.generate(all prompts)``. A third row sends 8 prompts per call (what the harness did before it
 streamed). Rounds alternate the sides; the median of each is reported, tokens/s = generated tokens /
 wall seconds.
@@ -114,6 +115,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--layers", type=int, default=24, help="gpu preset: layers (24 = Qwen2-0.5B)")
     ap.add_argument("--dtype", default=None, help="engine dtype (default: the preset's)")
+    ap.add_argument("--eager", action="store_true", help="enforce_eager (always on for the cpu preset)")
     ap.add_argument("--no-chunked", action="store_true", help="skip the 8-prompts-per-call row")
     ap.add_argument("--data-dir", default=os.environ.get("HARNESS_DATA_DIR") or str(REPO.parent / "shared" / "data"))
     ap.add_argument("--out", default=None, help="results file or folder (default benchmarks/results/)")
@@ -143,7 +145,7 @@ def main() -> None:
             else build_qwen2_05b_shaped(tmp / "ckpt", layers=args.layers))
     print(f"checkpoint built in {time.perf_counter() - t:.1f}s: {ckpt}", flush=True)
     engine_kw = {"dtype": p["dtype"], "max_model_len": p["max_model_len"], "seed": 0}
-    if args.preset == "cpu":
+    if args.preset == "cpu" or args.eager:
         engine_kw["enforce_eager"] = True
     t = time.perf_counter()
     llm = vllm.LLM(model=str(ckpt), **engine_kw)

