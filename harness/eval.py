@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.answers import ENGINE_VERSION, grade
+from harness.answers import ENGINE_VERSION, grade, unclosed_think
 from harness.backends import (
     DEFAULT_WINDOW,
     Backend,
@@ -47,16 +47,18 @@ from harness.backends import (
     parse_base_urls,
     stream,
 )
-from harness.data import Problem, get_task, load_task, register_jsonl_task
+from harness.data import Problem, expand_tasks, get_task, load_task, register_jsonl_task
 from harness.errors import BackendError, ConfigError, DataError, HarnessError
 from harness.io import ResumableLog, config_hash, diff_fields, file_sha256, git_commit, now_iso
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
-from harness.records import MANIFEST, RESULTS, SAMPLES, load_run, sample_key, write_manifest
+from harness.records import MANIFEST, MODES, RESULTS, SAMPLES, Sample, load_run, sample_key, write_manifest
 
 log = logging.getLogger(__name__)
 
 #: EvalConfig fields that never change generations or grades (left out of config_hash).
-UNHASHED = ("output_dir", "batch_size", "concurrency", "request_timeout", "base_url", "data_dir", "backend_kwargs")
+UNHASHED = (
+    "output_dir", "batch_size", "concurrency", "request_timeout", "base_url", "data_dir", "backend_kwargs",
+)
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
     """
     out = []
     seen: set[str] = set()
-    for t in cfg.tasks:
+    for t in expand_tasks(cfg.tasks):
         if _is_path(t):
             p = Path(t).expanduser().resolve()
             if not p.is_file():
@@ -326,35 +328,25 @@ def _shrink_message(out: Path, was: int | None, now: int) -> str:
             f"{fix}, or use a new --output-dir.")
 
 
-def unclosed_think(text: str) -> bool:
-    """True when ``text`` opened a ``<think>`` block it never closed (the output ran out mid-reasoning)."""
-    return text.rfind("<think>") > text.rfind("</think>")
-
-
 def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen: Generation,
                 gen_s: float) -> dict:
-    """One samples.jsonl record (:data:`harness.records.SAMPLE_FIELDS`), graded strict and flexible
-    (and, for a task with a numeric tolerance setting, ``correct_tol_{mode}`` under that tolerance)."""
-    gold = list(problem.answer) if isinstance(problem.answer, tuple) else problem.answer
-    rec: dict[str, Any] = {
-        "task": task.name, "id": problem.id, "sample_idx": idx,
-        "subject": problem.subject, "level": problem.level, "gold": gold,
-        "prompt": prompt, "output": gen.text,
-    }
-    for mode in ("strict", "flexible"):
-        g = grade(gen.text, problem.answer, task.answer_task, mode)
-        rec[f"extracted_{mode}"] = g.extracted
-        rec[f"correct_{mode}"] = bool(g.correct)
-        rec[f"status_{mode}"] = g.status
-    if task.rel_tol is not None:
-        for mode in ("strict", "flexible"):
-            rec[f"correct_tol_{mode}"] = bool(
-                grade(gen.text, problem.answer, task.answer_task, mode, rel_tol=task.rel_tol).correct)
-    rec.update(
-        prompt_tokens=int(gen.prompt_tokens), tokens=int(gen.tokens), finish_reason=gen.finish_reason,
-        truncated=gen.finish_reason == "length", unclosed_think=unclosed_think(gen.text), gen_s=round(gen_s, 6),
-    )
-    return rec
+    """One samples.jsonl record (a :class:`harness.records.Sample`), graded strict and flexible (and,
+    for a task with a numeric tolerance setting, also under that tolerance)."""
+    g = {mode: grade(gen.text, problem.answer, task.answer_task, mode) for mode in MODES}
+    tol = ({mode: bool(grade(gen.text, problem.answer, task.answer_task, mode, rel_tol=task.rel_tol).correct)
+            for mode in MODES} if task.rel_tol is not None else {})
+    return Sample(
+        task=task.name, id=str(problem.id), sample_idx=idx, subject=problem.subject, level=problem.level,
+        gold=list(problem.answer) if isinstance(problem.answer, tuple) else problem.answer,
+        prompt=prompt, output=gen.text,
+        extracted_strict=g["strict"].extracted, extracted_flexible=g["flexible"].extracted,
+        correct_strict=bool(g["strict"].correct), correct_flexible=bool(g["flexible"].correct),
+        status_strict=g["strict"].status, status_flexible=g["flexible"].status,
+        correct_tol_strict=tol.get("strict"), correct_tol_flexible=tol.get("flexible"),
+        prompt_tokens=int(gen.prompt_tokens), tokens=int(gen.tokens),
+        finish_reason=gen.finish_reason, truncated=gen.finish_reason == "length",
+        unclosed_think=unclosed_think(gen.text), gen_s=round(gen_s, 6),
+    ).to_dict()
 
 
 def _use_chat(cfg: EvalConfig, backend: Backend) -> bool:

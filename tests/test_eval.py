@@ -514,13 +514,3 @@ def test_flags_come_from_the_config_dataclass():
     assert EvalConfig(model="m").window == 256 and EvalConfig(model="m", backend="vllm").window == 4096
     with pytest.raises(ConfigError, match="--concurrency must be >= 1"):
         EvalConfig(model="m", concurrency=0)
-
-
-@pytest.mark.parametrize("text,unclosed", [
-    ("<think>let me see", True), ("<think>a</think> so \\boxed{1}", False), ("no reasoning block", False),
-    ("<think>a</think><think>b", True), ("</think> stray close", False),
-])
-def test_unclosed_think(text, unclosed):
-    from harness.eval import unclosed_think
-
-    assert unclosed_think(text) is unclosed

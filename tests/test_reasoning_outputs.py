@@ -307,3 +307,11 @@ def test_property_several_different_boxes_are_never_any_of(values, connector, mo
     for v in values:
         assert grade(out, str(v), "math", mode).status == WRONG
     assert grade(out, ", ".join(map(str, reversed(values))), "math", mode).status == OK
+
+
+@pytest.mark.parametrize("text,unclosed", [
+    ("<think>let me see", True), ("<think>a</think> so \\boxed{1}", False), ("no reasoning block", False),
+    ("<think>a</think><think>b", True), ("</think> stray close", False),
+])
+def test_unclosed_think_cases(text, unclosed):
+    assert unclosed_think(text) is unclosed
