@@ -134,7 +134,8 @@ def test_config_hash_ignores_output_dir_and_batch_size(data_dir):
     a = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="x", batch_size=1)
     b = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="y", batch_size=9)
     c = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), seed=1)
-    h = lambda cfg: config_hash(hashed_config(cfg, resolve_tasks(cfg)))
+    def h(cfg):
+        return config_hash(hashed_config(cfg, resolve_tasks(cfg)))
     assert h(a) == h(b) != h(c)
 
 
