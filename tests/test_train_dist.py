@@ -1,6 +1,7 @@
 """DeepSpeed training as real subprocesses on CPU: ZeRO-2 and ZeRO-3, one process and two processes
 (``harness train --nproc 2``: torchrun with gloo), the saved checkpoint reloaded in a fresh process,
-and kill -9 mid-run then ``--resume`` (final step count right, no step logged twice).
+and kill -9 of ``harness train`` mid-run (its trainer dies with it) then ``--resume`` (final step count
+right, no step logged twice).
 
 All tests are slow (each starts Python + DeepSpeed; about 15-40 s each on 2 shared cores).
 Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_train_dist.py``.
@@ -8,6 +9,7 @@ Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_train_dist.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -114,28 +116,46 @@ def test_two_processes_gloo(tiny_checkpoint, one_proc_zero2, tmp_path, ds):
     _reload_in_fresh_process(tiny_checkpoint, out)
 
 
-def test_kill_then_resume(tiny_checkpoint, tmp_path):
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped has finished)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_kill_parent_then_resume(tiny_checkpoint, tmp_path):
+    """kill -9 of `harness train` alone (not its process group): the trainer it launched dies with it,
+    freeing the output; --resume then finishes with every step logged once."""
     data = _sft(tmp_path / "sft.jsonl")
     out = tmp_path / "run"
     args = ["--model", str(tiny_checkpoint), "--data", str(data), "--output", str(out), "--deepspeed", "zero2",
             "--epochs", "100", "--max-steps", "40", "--batch-size", "8", "--global-batch", "8", "--lr", "1e-3",
             "--max-length", "256", "--save-steps", "3"]
-    proc = subprocess.Popen([sys.executable, "-m", "train.sft", *args], cwd=REPO, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
+    proc = subprocess.Popen([sys.executable, "-c", "from harness.cli import main; main()", "train", *args], cwd=REPO,
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    hang = time.monotonic() + 600  # a guard against a hang only: the waits are on events
     try:
         while not (out / "stage1" / "checkpoint-6" / "trainer_state.json").is_file():
             assert proc.poll() is None, "training ended before it could be killed"
-            assert time.time() < deadline, "no checkpoint appeared"
+            assert time.monotonic() < hang, "no checkpoint appeared"
+            time.sleep(0.05)
+        trainer = int((out / "train.pid").read_text())
+        assert trainer != proc.pid and _alive(trainer)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        died = time.monotonic() + 60
+        while _alive(trainer):
+            assert time.monotonic() < died, f"the trainer (pid {trainer}) outlived `harness train`"
             time.sleep(0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert not (out / "train_summary.json").exists()
     logged_before = len(_losses(out))
     assert logged_before >= 6
-    r = subprocess.run([sys.executable, "-m", "train.sft", *args, "--resume"], cwd=REPO, env=_env(),
-                       capture_output=True, text=True, timeout=300)
+    r = _harness_train(args + ["--resume"])
     assert r.returncode == 0, r.stderr[-3000:]
     stage = json.loads((out / "train_summary.json").read_text())["stages"][0]
     assert stage["steps"] == 40 and stage["resumed_from"] and stage["steps_this_session"] < 40
