@@ -9,14 +9,11 @@ Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_loop.py``
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -133,20 +130,12 @@ def test_changed_config_is_refused_on_resume(tmp_path, data_dir):
     assert "different config" not in res.output
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting to be reaped has finished)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _rows(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
 @pytest.mark.slow
-def test_demo_improves_targeted_cells_and_resumes_after_kill(tmp_path, data_dir):
+def test_demo_improves_targeted_cells_and_resumes_after_kill(tmp_path, data_dir, kill9_launcher):
     run_dir = tmp_path / "demo"
     env = {**os.environ, "HARNESS_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "2"}
     cmd = CLI + ["loop", "--preset", "demo", "--demo-size", "ci", "--run-dir", str(run_dir)]
@@ -154,30 +143,16 @@ def test_demo_improves_targeted_cells_and_resumes_after_kill(tmp_path, data_dir)
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     ckpt = run_dir / "round_01" / "ckpt"
-    hang = time.monotonic() + 1800  # only a guard against a hang: every wait below is on an event
-    try:
-        # the event: round 1's trainer has written its pid and logged a training step
-        while not ((ckpt / "train.pid").is_file() and (ckpt / "losses.jsonl").is_file()
-                   and (ckpt / "losses.jsonl").stat().st_size > 0):
-            assert proc.poll() is None, "the demo ended before round 1 training started"
-            assert time.monotonic() < hang, "round 1 training never started"
-            time.sleep(0.2)
-        trainer = int((ckpt / "train.pid").read_text())
-        assert trainer != proc.pid and _alive(trainer)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        died = time.monotonic() + 60
-        while _alive(trainer):  # dies with its parent (PR_SET_PDEATHSIG), within milliseconds
-            assert time.monotonic() < died, f"the trainer (pid {trainer}) outlived the killed loop"
-            time.sleep(0.05)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+
+    def training() -> bool:  # the event: round 1's trainer has written its pid and logged a step
+        return (ckpt / "train.pid").is_file() and (ckpt / "losses.jsonl").is_file() and \
+            (ckpt / "losses.jsonl").stat().st_size > 0
+
+    kill9_launcher(proc, training, ckpt / "train.pid", hang_s=1800)
     assert not (run_dir / "round_01" / "ckpt" / "train_summary.json").exists()
     base_mtime = (run_dir / "round_00" / "eval" / "samples.jsonl").stat().st_mtime
     # 2. the same command resumes and finishes
-    out = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (run_dir / "round_00" / "eval" / "samples.jsonl").stat().st_mtime == base_mtime  # not redone
     summary = json.loads((run_dir / "loop_summary.json").read_text())

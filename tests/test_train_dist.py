@@ -9,14 +9,11 @@ Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_train_dist.py``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -116,15 +113,7 @@ def test_two_processes_gloo(tiny_checkpoint, one_proc_zero2, tmp_path, ds):
     _reload_in_fresh_process(tiny_checkpoint, out)
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting to be reaped has finished)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def test_kill_parent_then_resume(tiny_checkpoint, tmp_path):
+def test_kill_parent_then_resume(tiny_checkpoint, tmp_path, kill9_launcher):
     """kill -9 of `harness train` alone (not its process group): the trainer it launched dies with it,
     freeing the output; --resume then finishes with every step logged once."""
     data = _sft(tmp_path / "sft.jsonl")
@@ -134,24 +123,8 @@ def test_kill_parent_then_resume(tiny_checkpoint, tmp_path):
             "--max-length", "256", "--save-steps", "3"]
     proc = subprocess.Popen([sys.executable, "-c", "from harness.cli import main; main()", "train", *args], cwd=REPO,
                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    hang = time.monotonic() + 600  # a guard against a hang only: the waits are on events
-    try:
-        while not (out / "stage1" / "checkpoint-6" / "trainer_state.json").is_file():
-            assert proc.poll() is None, "training ended before it could be killed"
-            assert time.monotonic() < hang, "no checkpoint appeared"
-            time.sleep(0.05)
-        trainer = int((out / "train.pid").read_text())
-        assert trainer != proc.pid and _alive(trainer)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        died = time.monotonic() + 60
-        while _alive(trainer):
-            assert time.monotonic() < died, f"the trainer (pid {trainer}) outlived `harness train`"
-            time.sleep(0.05)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill9_launcher(proc, (out / "stage1" / "checkpoint-6" / "trainer_state.json").is_file, out / "train.pid",
+                   hang_s=600)
     assert not (out / "train_summary.json").exists()
     logged_before = len(_losses(out))
     assert logged_before >= 6
