@@ -346,7 +346,7 @@ def _quiet() -> None:
     """One line per fact: each FutureWarning once (DeepSpeed's ZeRO calls a deprecated torch collective
     on every step), no accelerator guess on a CPU machine, and no weight loading/saving bars (a
     training shows one bar, :class:`StageLog`, and one summary line per stage)."""
-    warnings.filterwarnings("once", category=FutureWarning)
+    warnings.filterwarnings("once" if _rank() == 0 else "ignore", category=FutureWarning)  # rank 0 says it
     import torch
 
     if not torch.cuda.is_available():
