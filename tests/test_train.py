@@ -448,6 +448,34 @@ def test_stale_deepspeed_build_lock_is_cleared(tmp_path):
     assert "left by a DeepSpeed op build that was killed" in r.stderr and not stale.exists()
 
 
+def test_every_option_is_declared_once_in_train_config(tmp_path):
+    """The flags of `harness train` and `python -m train.sft`, the preset keys and the ranks' JSON hand-off
+    all come from TrainConfig's fields."""
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from harness.cli.train import train
+    from harness.options import read_json, write_json
+    from train.config import TrainConfig, build_config
+    from train.sft import main as sft_main
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for cmd in (train, sft_main):
+        opts = {p.name: p.opts for p in cmd.params}
+        assert set(opts) - {"preset", "config_file", "local_rank"} == names
+        assert all("--" + n.replace("_", "-") in opts[n] for n in names)
+        assert CliRunner().invoke(cmd, ["--help"]).exit_code == 0
+    cfg = build_config(model="m", data=["a.jsonl", "b.jsonl"], output="o",
+                       overrides={"lr": 1e-4, "packing": True, "grad_accum": 2, "bf16": False})
+    assert read_json(TrainConfig, write_json(cfg, tmp_path / "cfg.json")) == cfg
+    (tmp_path / "bad.json").write_text(json.dumps({**cfg.to_dict(), "lr": "fast"}))
+    with pytest.raises(Exception, match="lr: expected a number > 0, found 'fast'"):
+        read_json(TrainConfig, tmp_path / "bad.json")
+    res = CliRunner().invoke(sft_main, ["--config-file", str(tmp_path / "cfg.json"), "--lr", "1"])
+    assert res.exit_code == 1 and "--config-file replaces the other flags; found also lr" in res.output
+
+
 def test_presets_and_deepspeed_configs_validate():
     from train.config import CONFIG_DIR, build_config, deepspeed_config, load_preset
 

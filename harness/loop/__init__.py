@@ -93,7 +93,8 @@ class LoopConfig:
     # training
     train_preset: str = field(default="skywork", metadata={"help": "train preset (train/configs/*.yaml)"})
     train: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "training options over the preset (any `harness train` option but model, data, output, resume)",
+        "help": "training options over the preset: any `harness train` option "
+                "(not model, data, output, resume, progress)",
         "options_of": _train_config_class})
     progress: bool = field(default=True, metadata={"help": "progress bars (off: also no weight-loading bars)"})
 
