@@ -59,6 +59,9 @@ def test_training_options_are_train_config_fields_not_copies():
             config_from_mapping({**base, "train": {name: object()}})
     with pytest.raises(ConfigError, match="the loop sets output"):
         config_from_mapping({**base, "train": {"output": "x"}})
+    with pytest.raises(ConfigError, match=r"lr, max_length are training options: put them under train: in the "
+                                          r"YAML \(train: \{lr: 0.001\}\) or pass --train lr=VALUE"):
+        config_from_mapping({**base, "lr": 1e-3, "max-length": 64})
 
 
 def test_bad_config_is_refused_before_any_work(tmp_path):

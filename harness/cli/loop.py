@@ -36,7 +36,7 @@ def loop(config_path, preset, demo_size, **flags) -> None:
         harness loop --model ./ckpt --tasks math500 --target 0.6 --rounds 3 --run-dir runs/loop1 --train lr=1e-5
         harness loop --config loop.yaml --run-dir runs/loop2
     """
-    from harness.loop import config_from_mapping, load_yaml_config, run_loop
+    from harness.loop import config_from_mapping, load_yaml_config, refuse_training_keys, run_loop
     from harness.options import check_partial, given
 
     values: dict = load_yaml_config(config_path) if config_path else {}
@@ -46,6 +46,7 @@ def loop(config_path, preset, demo_size, **flags) -> None:
     values.update(flag_values)
     where = f"{config_path} and flags" if config_path else "flags"
     if preset == "demo":
+        refuse_training_keys(values, where)
         values = check_partial(LoopConfig, values, where=where)  # before the demo builds anything
         from harness.loop.demo import demo_config, demo_report
 

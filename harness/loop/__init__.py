@@ -136,7 +136,27 @@ def config_from_mapping(values: dict[str, Any], *, where: str = "") -> LoopConfi
     Raises:
         ConfigError: one line listing every problem.
     """
+    refuse_training_keys(values, where)
     return from_mapping(LoopConfig, values, where=where)
+
+
+def refuse_training_keys(values: dict[str, Any], where: str = "") -> None:
+    """Training options given as top-level keys (``lr: ...``, ``--lr`` in older versions) get one
+    error saying where they go.
+
+    Raises:
+        ConfigError: naming each misplaced key.
+    """
+    from train.config import FIELD_NAMES
+
+    keys = [str(k).replace("-", "_") for k in values]
+    bad = [k for k in keys if k not in FIELDS and k in FIELD_NAMES]
+    if bad:
+        example = f"{bad[0]}: {values.get(bad[0], values.get(bad[0].replace('_', '-')))!r}"
+        raise ConfigError(
+            f"{', '.join(bad)} {'is a training option' if len(bad) == 1 else 'are training options'}"
+            f"{f' ({where})' if where else ''}: put {'it' if len(bad) == 1 else 'them'} under train: in the "
+            f"YAML (train: {{{example}}}) or pass --train {bad[0]}=VALUE.")
 
 
 def load_yaml_config(path: str | os.PathLike) -> dict[str, Any]:
