@@ -446,7 +446,12 @@ def stage_lines(summary: dict[str, Any]) -> list[str]:
               help="Passed by the deepspeed launcher; $LOCAL_RANK is what is used.")
 @cli_options
 def main(config_file, local_rank, preset, **flags) -> None:
-    """Supervised fine-tuning of one rank (``harness train`` launches it; torchrun/deepspeed can too)."""
+    """Supervised fine-tuning, one rank: `harness train` launches it; torchrun and deepspeed can too.
+
+    \b
+    Example:
+        torchrun --nproc_per_node 8 -m train.sft --model ./base --data sft.jsonl --output ckpt/
+    """
     die_with_parent()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from harness.options import given, read_json
