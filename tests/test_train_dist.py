@@ -137,3 +137,13 @@ def test_kill_parent_then_resume(tiny_checkpoint, tmp_path, kill9_launcher):
     # without --resume the same output is refused with one clear line
     r = _harness_train(args)
     assert r.returncode == 1 and "Error: Output" in r.stderr and "--resume" in r.stderr
+
+
+def test_a_rank_error_is_one_line_from_two_processes(tiny_checkpoint, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "Question: 1+1?\nAnswer:"}) + "\n")
+    r = _harness_train(["--model", str(tiny_checkpoint), "--data", str(bad), "--output", str(tmp_path / "o"),
+                        "--deepspeed", "zero2", "--nproc", "2", "--global-batch", "8"])
+    lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+    assert r.returncode == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("Error: ") and str(bad) in lines[0] and "'response'" in lines[0]

@@ -164,9 +164,11 @@ def torchrun_args(nproc: int, script_args: Sequence[str], *, port: int | None = 
 
 def _torchrun_main(argv: Sequence[str]) -> int:
     """``python -m train.launch NPROC CONFIG.json``: torchrun in this process, which dies with its
-    parent; the ranks die with it."""
+    parent; the ranks die with it. A rank's own error reaches the user through :func:`run` (one line),
+    a crash through the rank's traceback; torch elastic's per-rank log lines would only repeat them."""
     die_with_parent()
     os.environ[PARENT_ENV] = str(os.getpid())
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args
     from torch.distributed.run import run as torchrun
@@ -175,9 +177,10 @@ def _torchrun_main(argv: Sequence[str]) -> int:
     try:
         torchrun(parse_args(torchrun_args(nproc, ["--config-file", cfg_file])))
     except ChildFailedError as e:
-        failures = getattr(e, "failures", {}) or {}
-        codes = sorted({f.exitcode for f in failures.values()})
-        print(f"training ranks failed (exit codes {codes})", file=sys.stderr)
+        err = os.environ.get(ERROR_ENV)
+        if not (err and Path(err).is_file()):
+            codes = sorted({f.exitcode for f in (getattr(e, "failures", {}) or {}).values()})
+            print(f"training ranks failed (exit codes {codes}); their output is above", file=sys.stderr)
         return 1
     return 0
 
