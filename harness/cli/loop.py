@@ -41,8 +41,8 @@ def loop(config_path, preset, demo_size, **flags) -> None:
 
     values: dict = load_yaml_config(config_path) if config_path else {}
     flag_values = given(flags)
-    if "train" in values and "train" in flag_values:  # --train KEY=VALUE adds to the YAML's train: keys
-        flag_values["train"] = {**(values["train"] or {}), **flag_values["train"]}
+    if isinstance(values.get("train"), dict) and "train" in flag_values:  # --train KEY=VALUE adds to train:
+        flag_values["train"] = {**values["train"], **flag_values["train"]}
     values.update(flag_values)
     where = f"{config_path} and flags" if config_path else "flags"
     if preset == "demo":
@@ -51,7 +51,7 @@ def loop(config_path, preset, demo_size, **flags) -> None:
         from harness.loop.demo import demo_config, demo_report
 
         run_dir = values.get("run_dir") or "runs/demo"
-        train = values.get("train") or {}
+        train = values.get("train") or {}  # a mapping: checked above
         demo = demo_config(run_dir, size=demo_size, deepspeed=train.get("deepspeed") or "zero2",
                            seed=int(values.get("seed") or 0), progress=values.get("progress", True))
         merged = {**demo, **{k: v for k, v in values.items() if k not in ("model", "tasks")}}
