@@ -87,3 +87,49 @@ def harness_serve():
                 proc.wait(timeout=10)
 
     return run
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped has finished)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def kill9_launcher():
+    """``kill9(proc, until, pid_file, hang_s=900)``: wait (on the event ``until()``; ``hang_s`` only guards
+    against a hang) while ``proc`` (started with ``start_new_session=True``) runs, then SIGKILL ``proc``
+    alone, not its group, as a user's ``kill -9`` does, and wait until the child whose pid is in
+    ``pid_file`` has died with it (failing if it outlives it by 60 s). Returns the child's pid. Whatever
+    is left of the process group is killed when the test ends."""
+    import signal
+    import time
+
+    started = []
+
+    def kill9(proc, until, pid_file: Path, hang_s: float = 900) -> int:
+        started.append(proc)
+        hang = time.monotonic() + hang_s
+        while not until():
+            assert proc.poll() is None, "the launcher ended before the event it was to be killed at"
+            assert time.monotonic() < hang, "the event never came"
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+        assert child != proc.pid and _alive(child)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        died = time.monotonic() + 60
+        while _alive(child):  # dies with its parent (PR_SET_PDEATHSIG), within milliseconds
+            assert time.monotonic() < died, f"the child (pid {child}) outlived its killed parent"
+            time.sleep(0.05)
+        return child
+
+    yield kill9
+    for proc in started:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()

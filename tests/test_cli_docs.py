@@ -29,6 +29,25 @@ def test_command_has_help_with_example_and_readme_entry(name):
     assert f"harness {name}" in README, f"README does not mention `harness {name}`"
 
 
+def test_ci_runs_the_readme_test_command_verbatim_after_lint():
+    """`.ci/run` runs exactly what the README tells a newcomer to type, after `ruff check` and `mypy`, and
+    installs what it runs (ruff and mypy are in the dev extra it installs)."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    ci = (root / ".ci" / "run").read_text().splitlines()
+    blocks = re.findall(r"Run the tests.*?```bash\n(.*?)\n```", README, re.S)
+    assert blocks, "README has no 'Run the tests' command block"
+    command = blocks[0].strip()
+    assert command in ci, f".ci/run does not run the README's test command {command!r}"
+    lint = [i for i, line in enumerate(ci) if line.startswith(("python3 -m ruff check", "python3 -m mypy"))]
+    assert len(lint) == 2 and max(lint) < ci.index(command)
+    assert any('pip install -q -e ".[hf,train,lm-eval,dev]"' in line for line in ci)
+    pyproject = (root / "pyproject.toml").read_text()
+    dev = re.search(r"^dev = \[(.*)\]$", pyproject, re.M).group(1)
+    assert '"ruff' in dev and '"mypy' in dev
+
+
 def test_unknown_command_says_did_you_mean():
     res = CliRunner().invoke(main, ["evla"])
     assert res.exit_code != 0 and "Did you mean 'eval'" in res.output

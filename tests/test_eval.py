@@ -136,7 +136,8 @@ def test_config_hash_ignores_output_dir_batch_size_and_window(data_dir):
     b = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), output_dir="y", batch_size=9,
                    concurrency=3, request_timeout=5)
     c = EvalConfig(model="m", tasks=("gsm8k",), limit=2, data_dir=str(data_dir), seed=1)
-    h = lambda cfg: config_hash(hashed_config(cfg, resolve_tasks(cfg)))
+    def h(cfg):
+        return config_hash(hashed_config(cfg, resolve_tasks(cfg)))
     assert h(a) == h(b) != h(c)
 
 

@@ -70,7 +70,7 @@ def pmf_sum(faces: int, k: int, s: int) -> Fraction:
 
 
 def independent(item: dict, i: int) -> str:  # noqa: C901 - one branch per topic
-    t, m, lvl = item["generator"], item["meta"], item["level"]
+    t, m, _lvl = item["generator"], item["meta"], item["level"]
     if t == "algebra/linear":
         if i % 5:  # sympy.solve on one in five (it is slow); exact rational arithmetic on the rest
             return tex((Fraction(m["c"]) - m["b"]) / m["a"])

@@ -1,5 +1,7 @@
-"""The closed loop (harness/loop): config validation, refusal of a changed config, and the demo
-preset at reduced size end to end, killed mid-round and resumed.
+"""The closed loop (harness/loop): options derived from the config dataclasses (every field a flag and
+a YAML key; training options are TrainConfig's), types and ranges checked all at once before anything
+is written, refusal of a changed config, and the demo preset at reduced size end to end: the loop
+process killed with SIGKILL mid-training (its trainer dies with it), then resumed.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_loop.py``
 (the demo test is marked slow: a few minutes on 2 cores).
@@ -10,10 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -37,11 +37,31 @@ def test_every_config_field_is_a_flag_and_a_yaml_key(tmp_path):
     yaml_text = "\n".join([
         "model: ./ckpt", "tasks: [math500, gsm8k]", "run-dir: runs/x", "rounds: 3", "target: 0.7", "budget: 500",
         "replay: 0.1", "teacher_backend: openai", "teacher_model: big", "teacher_base_url: http://127.0.0.1:1/v1",
-        "lr: 2.0e-5", "deepspeed: zero3",
+        "train:", "  lr: 2e-5", "  deepspeed: zero3", "  max-length: 512",
     ])
     (tmp_path / "loop.yaml").write_text(yaml_text)
     cfg = config_from_mapping(load_yaml_config(tmp_path / "loop.yaml"))
-    assert cfg.tasks == ("math500", "gsm8k") and cfg.rounds == 3 and cfg.deepspeed == "zero3" and cfg.lr == 2e-5
+    assert cfg.tasks == ("math500", "gsm8k") and cfg.rounds == 3 and cfg.target == 0.7
+    assert cfg.train == {"lr": 2e-5, "deepspeed": "zero3", "max_length": 512}  # 2e-5 is a number, not a string
+
+
+def test_training_options_are_train_config_fields_not_copies():
+    """Every TrainConfig field the loop does not set itself is settable (and type-checked) under train:."""
+    from harness.loop import LOOP_SETS
+    from train.config import TrainConfig
+
+    loop_fields = {f.name for f in dataclasses.fields(LoopConfig)}
+    settable = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in LOOP_SETS]
+    assert not loop_fields & set(settable) - {"seed"}, "a training option re-declared on LoopConfig"
+    base = {"model": "m", "tasks": "gsm8k", "run_dir": "r"}
+    for name in settable:
+        with pytest.raises(ConfigError, match=f"train.{name}: expected"):
+            config_from_mapping({**base, "train": {name: object()}})
+    with pytest.raises(ConfigError, match="the loop sets output"):
+        config_from_mapping({**base, "train": {"output": "x"}})
+    with pytest.raises(ConfigError, match=r"lr, max_length are training options: put them under train: in the "
+                                          r"YAML \(train: \{lr: 0.001\}\) or pass --train lr=VALUE"):
+        config_from_mapping({**base, "lr": 1e-3, "max-length": 64})
 
 
 def test_bad_config_is_refused_before_any_work(tmp_path):
@@ -51,13 +71,50 @@ def test_bad_config_is_refused_before_any_work(tmp_path):
     assert res.exit_code == 1
     lines = [x for x in res.output.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:")
-    assert "--tasks is required" in lines[0] and "--rounds" in lines[0] and "--replay" in lines[0]
+    assert "tasks: required" in lines[0] and "rounds: expected an integer >= 1, found 0" in lines[0]
+    assert "replay: expected a number in [0, 1), found 1.5" in lines[0]
     assert not run_dir.exists()
     (tmp_path / "bad.yaml").write_text("model: m\ntasks: gsm8k\nrun_dir: x\nround: 3\n")
     res = CliRunner().invoke(main, ["loop", "--config", str(tmp_path / "bad.yaml")])
     assert res.exit_code == 1 and "Did you mean 'rounds'" in res.output
-    with pytest.raises(ConfigError, match="teacher-model"):
+    with pytest.raises(ConfigError, match="teacher_model: required"):
         LoopConfig(model="m", tasks=("gsm8k",), run_dir="r", teacher_backend="openai")
+
+
+def test_yaml_types_are_checked_all_at_once_before_anything_is_written(tmp_path):
+    run_dir = tmp_path / "run"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("\n".join([
+        "model: m", f"run_dir: {run_dir}", "tasks: 5", "rounds: three", "limit: abc", "target: 2",
+        "mode: lenient", "train:", "  lr: fast", "  epochs: 0", "  deepspeed: zero4", "  lrr: 1",
+    ]))
+    res = CliRunner().invoke(main, ["loop", "--config", str(bad)])
+    assert res.exit_code == 1, res.output
+    lines = [x for x in res.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: Invalid loop config") and str(bad) in lines[0], lines
+    for needle in ("tasks: expected a list of strings (or one ','-separated string), found 5 (an integer)",
+                   "rounds: expected an integer >= 1, found 'three' (a string)",
+                   "limit: expected an integer >= 1 or null, found 'abc' (a string)",
+                   "target: expected a number in (0, 1] or null, found 2",
+                   "mode: expected one of strict, flexible, found 'lenient'",
+                   "train.lr: expected a number > 0, found 'fast'", "train.epochs: expected a number > 0, found 0",
+                   "Unknown training config key 'train.lrr'"):
+        assert needle in lines[0], (needle, lines[0])
+    assert not run_dir.exists()
+    # a quoted number and a fraction of a round are not integers; the fix is named
+    for text, needle in (('"2"', "found '2' (a string) (write 2 without quotes)"), ("1.5", "found 1.5 (a number)")):
+        bad.write_text(f"model: m\ntasks: gsm8k\nrun_dir: {run_dir}\nrounds: {text}\n")
+        res = CliRunner().invoke(main, ["loop", "--config", str(bad)])
+        assert res.exit_code == 1 and f"rounds: expected an integer >= 1, {needle}" in res.output, res.output
+    # the training settings are checked against the preset now, not at round 1
+    bad.write_text(f"model: m\ntasks: gsm8k\nrun_dir: {run_dir}\ntrain: {{lora: true}}\n")
+    res = CliRunner().invoke(main, ["loop", "--config", str(bad)])
+    assert res.exit_code == 1 and "not supported with ZeRO-3" in res.output, res.output
+    assert not run_dir.exists()
+    # the corrected config then runs (it fails later, at round 0's model, having written its state)
+    bad.write_text(f"model: {tmp_path / 'nope'}\ntasks: gsm8k\nrun_dir: {run_dir}\nrounds: 2\nlimit: 2\n")
+    res = CliRunner().invoke(main, ["loop", "--config", str(bad)])
+    assert (run_dir / "loop.json").is_file() and "Invalid loop config" not in res.output
 
 
 def test_changed_config_is_refused_on_resume(tmp_path, data_dir):
@@ -68,9 +125,12 @@ def test_changed_config_is_refused_on_resume(tmp_path, data_dir):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "Error:" in res.output  # not a checkpoint: fails in round 0
     assert (run_dir / "loop.json").is_file()
-    res = CliRunner().invoke(main, args + ["--rounds", "5"])
+    res = CliRunner().invoke(main, args + ["--rounds", "5", "--train", "lr=1e-4"])
     assert res.exit_code == 1
-    assert "different rounds" in res.output and "new --run-dir" in res.output
+    assert "rounds (2 -> 5)" in res.output and "train.lr (None -> 0.0001)" in res.output
+    assert "new --run-dir" in res.output
+    res = CliRunner().invoke(main, args + ["--eval-batch-size", "3", "--no-progress"])  # not part of the results
+    assert "different config" not in res.output
 
 
 def _rows(path: Path) -> list[dict]:
@@ -78,25 +138,24 @@ def _rows(path: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_demo_improves_targeted_cells_and_resumes_after_kill(tmp_path, data_dir):
+def test_demo_improves_targeted_cells_and_resumes_after_kill(tmp_path, data_dir, kill9_launcher):
     run_dir = tmp_path / "demo"
     env = {**os.environ, "HARNESS_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "2"}
     cmd = CLI + ["loop", "--preset", "demo", "--demo-size", "ci", "--run-dir", str(run_dir)]
-    # 1. start, and kill -9 the whole process group while round 1 is training
+    # 1. start, and kill -9 the loop process alone while round 1 is training: its trainer must die too
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    marker = run_dir / "round_01" / "ckpt" / "train_config.json"
-    deadline = time.time() + 600
-    while not marker.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.5)
-    assert proc.poll() is None, "the demo ended before round 1 training started"
-    time.sleep(3)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    ckpt = run_dir / "round_01" / "ckpt"
+
+    def training() -> bool:  # the event: round 1's trainer has written its pid and logged a step
+        return (ckpt / "train.pid").is_file() and (ckpt / "losses.jsonl").is_file() and \
+            (ckpt / "losses.jsonl").stat().st_size > 0
+
+    kill9_launcher(proc, training, ckpt / "train.pid", hang_s=1800)
     assert not (run_dir / "round_01" / "ckpt" / "train_summary.json").exists()
     base_mtime = (run_dir / "round_00" / "eval" / "samples.jsonl").stat().st_mtime
     # 2. the same command resumes and finishes
-    out = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (run_dir / "round_00" / "eval" / "samples.jsonl").stat().st_mtime == base_mtime  # not redone
     summary = json.loads((run_dir / "loop_summary.json").read_text())

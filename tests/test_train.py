@@ -14,11 +14,15 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from harness.prompts import get_prompt
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write_sft(path: Path, n: int = 32, seed: int = 0, **extra) -> Path:
@@ -292,6 +296,15 @@ def _cli(args):
     return CliRunner().invoke(main, ["train", *args])
 
 
+def _rank_cli(args):
+    """``python -m train.sft`` (one rank, this process): the same flags as ``harness train``."""
+    from click.testing import CliRunner
+
+    from train.sft import main
+
+    return CliRunner().invoke(main, list(args))
+
+
 def _one_error_line(res) -> str:
     assert res.exit_code == 1, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
@@ -313,24 +326,11 @@ def _one_error_line(res) -> str:
 def test_bad_data_one_error_line(tiny_checkpoint, tmp_path, rows, needle, restore_env):
     p = tmp_path / "bad.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    line = _one_error_line(_cli(["--model", str(tiny_checkpoint), "--data", str(p), "--output", str(tmp_path / "o")]))
+    args = ["--model", str(tiny_checkpoint), "--data", str(p), "--output", str(tmp_path / "o")]
+    line = _one_error_line(_rank_cli(args))
     assert needle in line and str(p) in line
-
-
-def test_no_answer_rows_skipped_and_counted_or_strict_error(tiny_checkpoint, sft_file, tmp_path):
-    from harness.errors import DataError
-    from train.data import load_sft_dataset
-
-    with sft_file.open("a") as f:
-        f.write(json.dumps({"prompt": "Question: 1+1?\nAnswer:", "response": "Two, I think."}) + "\n")
-    examples, stats = load_sft_dataset(sft_file, _tok(tiny_checkpoint), max_length=256)
-    assert (stats.rows, stats.used, stats.no_answer) == (33, 32, 1)
-    with pytest.raises(DataError, match="row 33.*no final answer"):
-        load_sft_dataset(sft_file, _tok(tiny_checkpoint), max_length=256, strict=True)
-    cut = sorted(len(e["input_ids"]) for e in examples)[16]
-    kept, stats = load_sft_dataset(sft_file, _tok(tiny_checkpoint), max_length=cut)
-    assert stats.too_long > 0 and stats.used + stats.too_long == 32 and len(kept) == stats.used
-    assert all(len(e["input_ids"]) <= cut for e in kept)
+    if needle == "'response'":  # through `harness train`: the child's error comes back as the parent's one line
+        assert _one_error_line(_cli(args)) == line
 
 
 def test_non_checkpoint_base_and_bad_flags(tmp_path, sft_file):
@@ -343,26 +343,137 @@ def test_non_checkpoint_base_and_bad_flags(tmp_path, sft_file):
     line = _one_error_line(
         _cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--lr", "-1", "--deepspeed", "zero4"])
     )
-    assert "lr must be > 0" in line and "deepspeed must be" in line
+    assert "lr: expected a number > 0, found -1.0" in line and "deepspeed: expected zero2, zero3, none" in line
     line = _one_error_line(_cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--lora"]))
-    assert "--lora is not supported with ZeRO-3" in line
+    assert "lora: not supported with ZeRO-3" in line
     ds3 = tmp_path / "my_zero3.json"
     ds3.write_text(json.dumps({"zero_optimization": {"stage": 3}}))
     line = _one_error_line(
         _cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--lora", "--deepspeed", str(ds3)])
     )
-    assert "--lora is not supported with ZeRO-3" in line
+    assert "lora: not supported with ZeRO-3" in line
     line = _one_error_line(_cli(["--model", str(empty), "--data", str(sft_file), "--output", "o", "--preset", "skywrk"]))
     assert "Did you mean 'skywork'" in line
+    line = _one_error_line(_cli(["--data", str(sft_file), "--max-steps", "0"]))
+    assert "model: required" in line and "output: required" in line and "max_steps: expected -1" in line
 
 
-def test_lora_without_peft_is_one_clear_error(tiny_checkpoint, sft_file, tmp_path, restore_env, monkeypatch):
-    import sys
+BLOCK_PEFT = """
+import sys
 
-    monkeypatch.setitem(sys.modules, "peft", None)  # `import peft` raises ImportError, as when not installed
+
+class NoPeft:
+    \"\"\"A meta path finder that makes `import peft` fail as it does when peft is not installed.\"\"\"
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "peft" or name.startswith("peft."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NoPeft)
+"""
+
+
+def test_lora_without_peft_is_one_clear_error(tiny_checkpoint, sft_file, tmp_path):
+    """A real process in which peft cannot be imported (a sitecustomize blocks it), as on a machine
+    without it; independent of what this test process has imported."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_PEFT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
+    probe = subprocess.run([sys.executable, "-c", "import peft"], env=env, capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 1 and "No module named 'peft'" in probe.stderr, probe.stderr
     args = ["--model", str(tiny_checkpoint), "--data", str(sft_file), "--output", str(tmp_path / "o"), "--lora",
             "--deepspeed", "none"]
-    assert "--lora needs the peft package" in _one_error_line(_cli(args))
+    r = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "train", *args], cwd=REPO,
+                       env=env, capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("Error:")]
+    assert r.returncode == 1 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "--lora needs the peft package" in lines[0] and "pip install" in lines[0]
+    assert not (tmp_path / "o").exists()  # refused before anything was launched or written
+
+
+# --- processes: the output lock, DeepSpeed's build lock ------------------------------------------
+
+HOLD = """
+import sys
+from train.launch import hold_output
+with hold_output(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_output_lock_refuses_a_live_writer_and_frees_at_its_death(tmp_path):
+    from harness.errors import ConfigError
+    from train.launch import LOCK_FILE, hold_output
+
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"  # the event: the lock is taken
+        with pytest.raises(ConfigError, match=rf"Another training process \(pid {holder.pid}\) is still writing"):
+            with hold_output(out, wait_s=0.2):
+                pass
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs, the kernel frees the flock
+        holder.wait()
+    assert (out / LOCK_FILE).exists()
+    with hold_output(out, wait_s=0):
+        assert (out / "train.pid").read_text().strip() == str(os.getpid())
+
+
+@pytest.mark.slow
+def test_stale_deepspeed_build_lock_is_cleared(tmp_path):
+    """torch's build lock left by a killed DeepSpeed op build (no owner) made every later run wait
+    forever; now it is removed under a kernel lock and the op loads."""
+    import shutil
+
+    from train.launch import extensions_dir
+
+    ext = tmp_path / "ext"
+    built = Path(extensions_dir()) / "deepspeed_shm_comm"
+    if (built / "deepspeed_shm_comm.so").is_file():  # reuse the cached build (ninja finds it up to date)
+        shutil.copytree(built, ext / "deepspeed_shm_comm", ignore=shutil.ignore_patterns("lock"))
+    (ext / "deepspeed_shm_comm").mkdir(parents=True, exist_ok=True)
+    stale = ext / "deepspeed_shm_comm" / "lock"
+    stale.write_text("")
+    code = "from train.launch import prepare_deepspeed_ops; prepare_deepspeed_ops(); print('loaded')"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TORCH_EXTENSIONS_DIR": str(ext), "DS_ACCELERATOR": "cpu"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "loaded" in r.stdout, r.stderr[-2000:]
+    assert "left by a DeepSpeed op build that was killed" in r.stderr and not stale.exists()
+
+
+def test_every_option_is_declared_once_in_train_config(tmp_path):
+    """The flags of `harness train` and `python -m train.sft`, the preset keys and the ranks' JSON hand-off
+    all come from TrainConfig's fields."""
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from harness.cli.train import train
+    from harness.options import read_json, write_json
+    from train.config import TrainConfig, build_config
+    from train.sft import main as sft_main
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for cmd in (train, sft_main):
+        opts = {p.name: p.opts for p in cmd.params}
+        assert set(opts) - {"preset", "config_file", "local_rank"} == names
+        assert all("--" + n.replace("_", "-") in opts[n] for n in names)
+        assert CliRunner().invoke(cmd, ["--help"]).exit_code == 0
+    cfg = build_config(model="m", data=["a.jsonl", "b.jsonl"], output="o",
+                       overrides={"lr": 1e-4, "packing": True, "grad_accum": 2, "bf16": False})
+    assert read_json(TrainConfig, write_json(cfg, tmp_path / "cfg.json")) == cfg
+    (tmp_path / "bad.json").write_text(json.dumps({**cfg.to_dict(), "lr": "fast"}))
+    with pytest.raises(Exception, match="lr: expected a number > 0, found 'fast'"):
+        read_json(TrainConfig, tmp_path / "bad.json")
+    res = CliRunner().invoke(sft_main, ["--config-file", str(tmp_path / "cfg.json"), "--lr", "1"])
+    assert res.exit_code == 1 and "--config-file replaces the other flags; found also lr" in res.output
 
 
 def test_presets_and_deepspeed_configs_validate():

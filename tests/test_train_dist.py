@@ -1,6 +1,7 @@
 """DeepSpeed training as real subprocesses on CPU: ZeRO-2 and ZeRO-3, one process and two processes
 (``harness train --nproc 2``: torchrun with gloo), the saved checkpoint reloaded in a fresh process,
-and kill -9 mid-run then ``--resume`` (final step count right, no step logged twice).
+and kill -9 of ``harness train`` mid-run (its trainer dies with it) then ``--resume`` (final step count
+right, no step logged twice).
 
 All tests are slow (each starts Python + DeepSpeed; about 15-40 s each on 2 shared cores).
 Run: ``OMP_NUM_THREADS=1 python3 -m pytest -q tests/test_train_dist.py``.
@@ -11,10 +12,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -114,28 +113,22 @@ def test_two_processes_gloo(tiny_checkpoint, one_proc_zero2, tmp_path, ds):
     _reload_in_fresh_process(tiny_checkpoint, out)
 
 
-def test_kill_then_resume(tiny_checkpoint, tmp_path):
+def test_kill_parent_then_resume(tiny_checkpoint, tmp_path, kill9_launcher):
+    """kill -9 of `harness train` alone (not its process group): the trainer it launched dies with it,
+    freeing the output; --resume then finishes with every step logged once."""
     data = _sft(tmp_path / "sft.jsonl")
     out = tmp_path / "run"
     args = ["--model", str(tiny_checkpoint), "--data", str(data), "--output", str(out), "--deepspeed", "zero2",
             "--epochs", "100", "--max-steps", "40", "--batch-size", "8", "--global-batch", "8", "--lr", "1e-3",
             "--max-length", "256", "--save-steps", "3"]
-    proc = subprocess.Popen([sys.executable, "-m", "train.sft", *args], cwd=REPO, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    try:
-        while not (out / "stage1" / "checkpoint-6" / "trainer_state.json").is_file():
-            assert proc.poll() is None, "training ended before it could be killed"
-            assert time.time() < deadline, "no checkpoint appeared"
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", "from harness.cli import main; main()", "train", *args], cwd=REPO,
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    kill9_launcher(proc, (out / "stage1" / "checkpoint-6" / "trainer_state.json").is_file, out / "train.pid",
+                   hang_s=600)
     assert not (out / "train_summary.json").exists()
     logged_before = len(_losses(out))
     assert logged_before >= 6
-    r = subprocess.run([sys.executable, "-m", "train.sft", *args, "--resume"], cwd=REPO, env=_env(),
-                       capture_output=True, text=True, timeout=300)
+    r = _harness_train(args + ["--resume"])
     assert r.returncode == 0, r.stderr[-3000:]
     stage = json.loads((out / "train_summary.json").read_text())["stages"][0]
     assert stage["steps"] == 40 and stage["resumed_from"] and stage["steps_this_session"] < 40
@@ -144,3 +137,13 @@ def test_kill_then_resume(tiny_checkpoint, tmp_path):
     # without --resume the same output is refused with one clear line
     r = _harness_train(args)
     assert r.returncode == 1 and "Error: Output" in r.stderr and "--resume" in r.stderr
+
+
+def test_a_rank_error_is_one_line_from_two_processes(tiny_checkpoint, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "Question: 1+1?\nAnswer:"}) + "\n")
+    r = _harness_train(["--model", str(tiny_checkpoint), "--data", str(bad), "--output", str(tmp_path / "o"),
+                        "--deepspeed", "zero2", "--nproc", "2", "--global-batch", "8"])
+    lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+    assert r.returncode == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("Error: ") and str(bad) in lines[0] and "'response'" in lines[0]

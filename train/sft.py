@@ -6,37 +6,47 @@ Run it directly, under ``torchrun`` or under the ``deepspeed`` launcher; the scr
     torchrun --nproc_per_node 8 -m train.sft --model BASE --data stage1.jsonl --output ckpt/
     deepspeed --num_gpus 8 -m train.sft --model BASE --data stage1.jsonl --output ckpt/
 
+Its flags are those of ``harness train`` (both generated from :class:`~train.config.TrainConfig`).
+``harness train``, the loop and the demo start it through :func:`train.launch.run`, which hands the
+config over as a JSON file (``--config-file``).
+
 Each ``--data`` file is a stage, trained in order; stage k+1 starts from stage k's weights. The
 run directory (``--output``) ends up holding a normal HF checkpoint (model + tokenizer) plus
 ``train_config.json`` (config, data hashes and counts, versions, commit, date), ``losses.jsonl``
-(one row per optimizer step) and ``train_summary.json`` (time, tokens/s, peak memory).
+(one row per optimizer step) and ``train_summary.json`` (time, tokens/s, peak memory); while a run
+trains, rank 0 holds ``train.lock`` (pid in ``train.pid``).
 Stage k's resumable Trainer checkpoints live in ``<output>/stage<k>/checkpoint-<step>``.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import io
 import json
 import logging
 import os
 import resource
 import sys
 import time
-from collections.abc import Sequence
+import warnings
 from pathlib import Path
 from typing import Any
 
+import click
+
 from harness.errors import ConfigError, HarnessError
-from harness.io import append_jsonl, atomic_write_json, file_sha256, git_commit, now_iso, read_jsonl_tolerant
+from harness.io import ResumableLog, atomic_write_json, file_sha256, git_commit, now_iso, write_jsonl
 from train.config import (
+    PEFT_MISSING,
     TrainConfig,
     build_config,
+    cli_options,
     deepspeed_config,
     grad_accum_for,
     resume_mismatch,
 )
 from train.data import DataStats, PackCollator, PadCollator, load_sft_dataset, pack_examples
-from train.launch import ensure_dist_env
+from train.launch import ERROR_ENV, die_with_parent, ensure_dist_env, hold_output, prepare_deepspeed_ops
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +111,27 @@ def prepare_run_dir(cfg: TrainConfig) -> dict | None:
     return None
 
 
-class LossLogger:
-    """A ``TrainerCallback`` that appends one row per logged step to ``losses.jsonl`` (rank 0)."""
+class StageLog:
+    """A ``TrainerCallback`` (rank 0) that appends one row per optimizer step to ``losses.jsonl`` (a
+    :class:`~harness.io.ResumableLog`) and shows one progress bar with the latest loss, instead of
+    the Trainer's printed log dicts."""
 
-    def __new__(cls, path: Path, stage: int):
+    def __new__(cls, log_: ResumableLog, stage: int, progress: bool):
+        from tqdm.auto import tqdm
         from transformers import TrainerCallback
 
         class _Cb(TrainerCallback):
+            bar = None
+
+            def on_train_begin(self, args, state, control, **kw):
+                if state.is_world_process_zero:
+                    self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=f"train stage {stage}",
+                                    unit="step", disable=not progress, dynamic_ncols=True)
+
+            def on_step_end(self, args, state, control, **kw):
+                if self.bar is not None:
+                    self.bar.update(state.global_step - self.bar.n)
+
             def on_log(self, args, state, control, logs=None, **kw):
                 if not state.is_world_process_zero or not logs or "loss" not in logs:
                     return
@@ -115,21 +139,23 @@ class LossLogger:
                 for k in ("loss", "learning_rate", "grad_norm"):
                     if k in logs:
                         row[k] = float(logs[k])
-                append_jsonl(path, [row])
+                log_.append([row])
+                if self.bar is not None:
+                    self.bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
+
+            def on_train_end(self, args, state, control, **kw):
+                if self.bar is not None:
+                    self.bar.close()
 
         return _Cb()
 
 
-def _drop_logged_after(path: Path, stage: int, step: int) -> None:
+def _drop_logged_after(log_: ResumableLog, stage: int, step: int) -> None:
     """On resume: forget loss rows of ``stage`` past the checkpoint, so no step is counted twice."""
-    if not path.is_file():
-        return
-    rows, _ = read_jsonl_tolerant(path)
+    rows, _ = log_.read()
     keep = [r for r in rows if r.get("stage", 0) < stage or (r.get("stage") == stage and r.get("step", 0) <= step)]
     if len(keep) != len(rows):
-        from harness.io import write_jsonl
-
-        write_jsonl(path, keep)
+        write_jsonl(log_.path, keep)
 
 
 def last_complete_checkpoint(stage_dir: Path) -> str | None:
@@ -182,10 +208,7 @@ def _load_model(path: str, bf16: bool, cfg: TrainConfig):
         try:
             import peft
         except ImportError:
-            raise ConfigError(
-                "--lora needs the peft package, which is not installed. Install it with "
-                "pip install 'mathharness[train]' (or pip install peft), or train without --lora."
-            ) from None
+            raise ConfigError(PEFT_MISSING.removeprefix("lora: ") + ".") from None
         model = peft.get_peft_model(
             model,
             peft.LoraConfig(
@@ -206,8 +229,11 @@ def train_stage(
     stats: DataStats,
     base: str,
     tokenizer,
+    losses: ResumableLog | None,
 ) -> dict[str, Any]:
-    """Train one stage from ``base`` and save its final weights; returns the stage summary."""
+    """Train one stage from ``base`` and save its final weights; returns the stage summary.
+
+    ``losses`` is the open loss log on rank 0 (None on the other ranks)."""
     import torch
     from transformers import Trainer, TrainingArguments
 
@@ -242,13 +268,15 @@ def train_stage(
         report_to=[],
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        disable_tqdm=_rank() != 0,
+        disable_tqdm=True,  # StageLog shows one bar on rank 0
     )
     if args.deepspeed:
         import deepspeed
 
+        prepare_deepspeed_ops()  # before DeepSpeed builds it under torch's owner-less lock file
         # ZeRO-3's zero.Init reads the world size from DeepSpeed's own communicator while loading.
-        deepspeed.init_distributed()
+        with contextlib.redirect_stdout(io.StringIO()):  # "DeepSpeed ... op built successfully", per rank
+            deepspeed.init_distributed()
     # After TrainingArguments, so ZeRO-3 partitions the weights while loading (zero.Init).
     model, base_model, attn_restore = _load_model(base, bf16, cfg)
     train_data = pack_examples(examples, cfg.max_length) if cfg.packing else examples
@@ -259,16 +287,21 @@ def train_stage(
         train_dataset=train_data,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[LossLogger(out / LOSSES_FILE, stage)],
     )
+    from transformers import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)  # prints a dict per step
+    trainer.remove_callback(ProgressCallback)
+    if losses is not None:
+        trainer.add_callback(StageLog(losses, stage, cfg.progress))
     resume_from = last_complete_checkpoint(stage_dir) if cfg.resume else None
     start_epoch, start_step = 0.0, 0
     if resume_from:
         st = json.loads((Path(resume_from) / "trainer_state.json").read_text())
         start_epoch, start_step = float(st.get("epoch") or 0), int(st.get("global_step") or 0)
-        if _rank() == 0:
-            _drop_logged_after(out / LOSSES_FILE, stage, start_step)
-        log.warning("stage %d: resuming from %s (step %d)", stage, resume_from, start_step)
+        if losses is not None:
+            _drop_logged_after(losses, stage, start_step)
+            log.warning("stage %d: resuming from %s (step %d)", stage, resume_from, start_step)
     result = trainer.train(resume_from_checkpoint=resume_from)
     runtime = float(result.metrics.get("train_runtime", 0.0))
     trainer.model.config.use_cache = True
@@ -309,18 +342,43 @@ def train_stage(
     return summary
 
 
+def _quiet() -> None:
+    """One line per fact: each FutureWarning once (DeepSpeed's ZeRO calls a deprecated torch collective
+    on every step), no accelerator guess on a CPU machine, and no weight loading/saving bars (a
+    training shows one bar, :class:`StageLog`, and one summary line per stage)."""
+    warnings.filterwarnings("once" if _rank() == 0 else "ignore", category=FutureWarning)  # rank 0 says it
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # else DeepSpeed prints a warning per import
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def run(cfg: TrainConfig) -> dict[str, Any]:
-    """Run every stage of ``cfg``; returns the run summary (also written to ``train_summary.json``).
+    """Run every stage of ``cfg`` in this process (one rank); returns the run summary (also written
+    to ``train_summary.json``). Rank 0 holds the output folder's lock throughout.
 
     Raises:
-        ConfigError: bad model path, output/--resume conflicts, invalid settings.
+        ConfigError: bad model path, output/--resume conflicts, invalid settings, another live
+            process training into the same output.
         DataError: unusable data (checked for every stage before any training starts).
     """
     ensure_dist_env()
     if "OMP_NUM_THREADS" not in os.environ and _world() > 1:
         os.environ["OMP_NUM_THREADS"] = "1"
     check_base_model(cfg.model)
+    if _rank() != 0:
+        return _run(cfg, None, None)
     old = prepare_run_dir(cfg)
+    with hold_output(cfg.output):
+        with ResumableLog(Path(cfg.output) / LOSSES_FILE, what="`harness train`", fix="use a new --output") as lg:
+            return _run(cfg, old, lg)
+
+
+def _run(cfg: TrainConfig, old: dict | None, losses: ResumableLog | None) -> dict[str, Any]:
+    _quiet()
     from transformers import AutoTokenizer
 
     try:
@@ -356,10 +414,11 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         done = out / f"stage{k}" / "DONE.json"
         final_dir = out if k == len(cfg.data) else out / f"stage{k}" / "final"
         if cfg.resume and done.is_file():
-            log.warning("stage %d already finished; continuing from %s", k, final_dir)
+            if losses is not None:
+                log.warning("stage %d already finished; continuing from %s", k, final_dir)
             stages.append(json.loads(done.read_text()))
         else:
-            stages.append(train_stage(cfg, k, examples, stats, base, tokenizer))
+            stages.append(train_stage(cfg, k, examples, stats, base, tokenizer, losses))
         base = str(final_dir)
     summary = {
         "model": cfg.model,
@@ -374,54 +433,48 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     return summary
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m train.sft", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", action="append", required=True, help="SFT JSONL; repeat for stages")
-    p.add_argument("--output", required=True)
-    p.add_argument("--preset", default="skywork")
-    for flag, typ in (("--deepspeed", str), ("--epochs", float), ("--lr", float), ("--batch-size", int),
-                      ("--grad-accum", int), ("--global-batch", int), ("--max-length", int), ("--seed", int),
-                      ("--save-steps", int), ("--max-steps", int), ("--warmup-ratio", float),
-                      ("--weight-decay", float), ("--lora-r", int)):
-        p.add_argument(flag, type=typ, default=None)
-    for flag in ("--packing", "--lora", "--resume", "--strict-data"):
-        p.add_argument(flag, action="store_true", default=None)
-    return p
+def stage_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per trained stage: steps, final loss, throughput, where it was saved."""
+    return [f"stage {st['stage']}: {st['steps']} steps, final loss {st['final_loss'] or float('nan'):.4f}, "
+            f"{(st.get('tokens_per_s') or 0):,.0f} tokens/s -> {st['saved_to']}" for st in summary["stages"]]
 
 
-def config_from_args(ns: argparse.Namespace) -> TrainConfig:
-    over = {k: v for k, v in vars(ns).items() if k not in ("model", "data", "output", "preset")}
-    return build_config(model=ns.model, data=ns.data, output=ns.output, preset=ns.preset, overrides=over)
+@click.command("python -m train.sft", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config-file", type=click.Path(dir_okay=False), default=None,
+              help="A TrainConfig JSON (written by train.launch.run for its ranks); replaces the flags below.")
+@click.option("--local_rank", "--local-rank", "local_rank", hidden=True, default=None,
+              help="Passed by the deepspeed launcher; $LOCAL_RANK is what is used.")
+@cli_options
+def main(config_file, local_rank, preset, **flags) -> None:
+    """Supervised fine-tuning, one rank: `harness train` launches it; torchrun and deepspeed can too.
 
-
-def config_to_argv(cfg: TrainConfig, preset: str | None) -> list[str]:
-    """The ``python -m train.sft`` arguments that rebuild ``cfg`` (used to launch ranks)."""
-    argv = ["--model", cfg.model, "--output", cfg.output, "--preset", preset or "skywork"]
-    for d in cfg.data:
-        argv += ["--data", d]
-    for name in ("deepspeed", "epochs", "lr", "batch_size", "grad_accum", "global_batch", "max_length", "seed",
-                 "save_steps", "max_steps", "warmup_ratio", "weight_decay", "lora_r"):
-        v = getattr(cfg, name)
-        if v is not None:
-            argv += ["--" + name.replace("_", "-"), str(v)]
-    for name in ("packing", "lora", "resume", "strict_data"):
-        if getattr(cfg, name):
-            argv.append("--" + name.replace("_", "-"))
-    return argv
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+    \b
+    Example:
+        torchrun --nproc_per_node 8 -m train.sft --model ./base --data sft.jsonl --output ckpt/
+    """
+    die_with_parent()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    ns = build_parser().parse_args(argv)
+    from harness.options import given, read_json
+
     try:
-        run(config_from_args(ns))
+        if config_file:
+            if given(flags):
+                raise ConfigError(f"--config-file replaces the other flags; found also {', '.join(given(flags))}.")
+            cfg = read_json(TrainConfig, config_file)
+        else:
+            cfg = build_config(preset=preset, overrides=given(flags))
+        summary = run(cfg)
     except HarnessError as e:
         if _rank() == 0:
-            print(f"Error: {e}", file=sys.stderr)
-        return 1
-    return 0
+            if os.environ.get(ERROR_ENV):  # launched by train.launch.run: the parent prints it
+                Path(os.environ[ERROR_ENV]).write_text(str(e))
+            else:
+                print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)
+    if _rank() == 0 and not os.environ.get(ERROR_ENV):
+        for line in stage_lines(summary):
+            print(line)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

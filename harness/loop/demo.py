@@ -15,12 +15,11 @@ Nothing is special-cased for the demo: it is a :class:`~harness.loop.LoopConfig`
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError
 from harness.io import atomic_write_json, write_jsonl
 
 STRONG = ("digits/units", "digits/leading")
@@ -44,7 +43,7 @@ SIZES = {
 
 #: Training settings of the demo (a ~0.6M-parameter model learns fast with a large learning rate).
 TRAIN = {"epochs": 1.0, "lr": 1e-3, "batch_size": 32, "global_batch": 32, "max_length": 128}
-MODEL = {"hidden_size": 128, "layers": 3, "heads": 4, "intermediate_size": 256, "max_position_embeddings": 256}
+MODEL: dict[str, Any] = {"hidden_size": 128, "layers": 3, "heads": 4, "intermediate_size": 256, "max_position_embeddings": 256}
 
 
 def _say(msg: str) -> None:
@@ -79,12 +78,12 @@ def build_benchmark(path: Path, size: DemoSize) -> Path:
     return path
 
 
-def build_base_model(root: Path, size: DemoSize, *, prompt: str, deepspeed: str, seed: int) -> Path:
+def build_base_model(root: Path, size: DemoSize, *, prompt: str, deepspeed: str, seed: int,
+                     progress: bool = True) -> Path:
     """Tiny model pre-trained on the strong topics (resumable: finished artifacts are kept)."""
     from harness.tiny import build_tiny_checkpoint
     from train.config import build_config
-    from train.launch import child_env
-    from train.sft import config_to_argv
+    from train.launch import run
 
     init, ckpt = root / "init", root / "ckpt"
     if (ckpt / "train_summary.json").is_file():
@@ -103,14 +102,13 @@ def build_base_model(root: Path, size: DemoSize, *, prompt: str, deepspeed: str,
         build_tiny_checkpoint(init, seed=seed, corpus=corpus, **MODEL)
     _say(f"[demo] pre-training the base model on {', '.join(STRONG)} -> {ckpt}")
     cfg = build_config(model=str(init), data=[str(data)], output=str(ckpt), preset="skywork",
-                       overrides={**TRAIN, "deepspeed": deepspeed, "seed": seed, "resume": True})
-    rc = subprocess.call([sys.executable, "-m", "train.sft", *config_to_argv(cfg, "skywork")], env=child_env())
-    if rc != 0:
-        raise HarnessError(f"demo pre-training failed (exit {rc}); re-run the same command to resume.")
+                       overrides={**TRAIN, "deepspeed": deepspeed, "seed": seed, "resume": True, "progress": progress})
+    run(cfg)
     return ckpt
 
 
-def demo_config(run_dir: str, *, size: str = "full", deepspeed: str = "zero2", seed: int = 0) -> dict:
+def demo_config(run_dir: str, *, size: str = "full", deepspeed: str = "zero2", seed: int = 0,
+                progress: bool = True) -> dict:
     """Prepare the demo's base model and benchmark; return the LoopConfig fields."""
     if size not in SIZES:
         raise ConfigError(f"Unknown demo size {size!r}; available: {', '.join(SIZES)}.")
@@ -119,12 +117,11 @@ def demo_config(run_dir: str, *, size: str = "full", deepspeed: str = "zero2", s
     root.mkdir(parents=True, exist_ok=True)
     bench = build_benchmark(root / "bench.jsonl", sz)
     prompt = "qwen-boxed"
-    base = build_base_model(root / "base", sz, prompt=prompt, deepspeed=deepspeed, seed=seed)
+    base = build_base_model(root / "base", sz, prompt=prompt, deepspeed=deepspeed, seed=seed, progress=progress)
     fields = {
         "model": str(base), "tasks": (str(bench),), "run_dir": str(run_dir), "rounds": sz.rounds, "target": 0.9,
         "budget": sz.budget, "top": 2, "min_samples": 20, "replay": 0.25, "prompt": prompt, "max_new_tokens": 40,
-        "eval_batch_size": 64, "train_preset": "skywork", "deepspeed": deepspeed, "seed": seed, **{
-            k: v for k, v in TRAIN.items() if k in ("epochs", "lr", "batch_size", "global_batch", "max_length")},
+        "eval_batch_size": 64, "train_preset": "skywork", "seed": seed, "train": {**TRAIN, "deepspeed": deepspeed},
     }
     atomic_write_json(root / "demo.json", {"size": size, **{k: list(v) if isinstance(v, tuple) else v
                                                             for k, v in fields.items()}})

@@ -229,7 +229,8 @@ def dot(rng: random.Random, level: int):
     u = [rng.randint(-2 - 2 * level, 2 + 2 * level) for _ in range(dim)]
     v = [rng.randint(-2 - 2 * level, 2 + 2 * level) for _ in range(dim)]
     ans = sum(a * b for a, b in zip(u, v))
-    col = lambda w: "\\begin{pmatrix} " + " \\\\ ".join(map(str, w)) + " \\end{pmatrix}"
+    def col(w):
+        return "\\begin{pmatrix} " + " \\\\ ".join(map(str, w)) + " \\end{pmatrix}"
     q = f"Compute ${col(u)} \\cdot {col(v)}$."
     sol = "$" + " + ".join(f"({a})({b})" for a, b in zip(u, v)) + f" = {ans}$."
     return q, sol, str(ans), {"u": u, "v": v}

@@ -1,0 +1,132 @@
+"""harness/options.py: a config dataclass as the one declaration of its options (flags, YAML keys, type
+and range checks with every problem at once, the JSON hand-off), on a small real config class.
+
+Run: ``python3 -m pytest -q tests/test_options.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from harness.errors import ConfigError
+from harness.options import (
+    check,
+    check_partial,
+    click_options,
+    from_mapping,
+    given,
+    load_yaml,
+    parse_text,
+    read_json,
+    write_json,
+)
+
+
+@dataclass(frozen=True)
+class Inner:
+    WHAT: ClassVar[str] = "inner config"
+
+    lr: float = field(default=1e-3, metadata={"help": "learning rate", "gt": 0})
+    steps: int = field(default=-1, metadata={"help": "steps", "min": -1})
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+@dataclass(frozen=True)
+class Cfg:
+    WHAT: ClassVar[str] = "test config"
+
+    name: str = field(default="", metadata={"help": "a name", "required": True})
+    tasks: tuple[str, ...] = field(default=(), metadata={"help": "tasks", "sep": ","})
+    files: tuple[str, ...] = field(default=(), metadata={"help": "files"})
+    rounds: int = field(default=2, metadata={"help": "rounds", "min": 1})
+    frac: float = field(default=0.0, metadata={"help": "a fraction", "min": 0, "lt": 1})
+    limit: int | None = field(default=None, metadata={"help": "a limit", "min": 1})
+    mode: Literal["strict", "flexible"] = field(default="strict", metadata={"help": "mode"})
+    flag: bool = field(default=False, metadata={"help": "a flag"})
+    inner: dict[str, Any] = field(default_factory=dict, metadata={"help": "inner options", "options_of": lambda: Inner})
+
+    def __post_init__(self) -> None:
+        check(self, lambda c: ["frac: must be 0 when rounds is 1"] if c.rounds == 1 and c.frac else [])
+
+
+def test_types_and_ranges_from_the_annotations_all_at_once():
+    with pytest.raises(ConfigError) as e:
+        from_mapping(Cfg, {"rounds": True, "frac": 1, "limit": "3", "mode": "loose", "flag": "yes", "tasks": 5,
+                           "inner": {"lr": 0, "stepz": 1}, "extra": 1}, where="x.yaml")
+    msg = str(e.value)
+    assert msg.startswith("Invalid test config (x.yaml): ") and msg.count("\n") == 0
+    for needle in ("rounds: expected an integer >= 1, found True (true/false)",  # a bool is not an integer
+                   "frac: expected a number in [0, 1), found 1.0",
+                   "limit: expected an integer >= 1 or null, found '3' (a string) (write 3 without quotes)",
+                   "mode: expected one of strict, flexible, found 'loose'", "flag: expected true or false",
+                   "tasks: expected a list of strings (or one ','-separated string), found 5",
+                   "inner.lr: expected a number > 0, found 0", "Unknown inner config key 'inner.stepz'",
+                   "Unknown test config key 'extra'", "name: required, found nothing (--name: a name)"):
+        assert needle in msg, (needle, msg)
+    assert len(e.value.problems) == 10
+
+
+def test_values_are_coerced_and_cross_checks_run_on_well_typed_fields():
+    cfg = from_mapping(Cfg, {"name": "n", "tasks": "a, b,", "files": ["x"], "frac": 0, "limit": None,
+                             "inner": {"lr": 1, "steps": 3}})
+    assert cfg.tasks == ("a", "b") and cfg.files == ("x",) and cfg.frac == 0.0 and isinstance(cfg.frac, float)
+    assert cfg.inner == {"lr": 1.0, "steps": 3} and isinstance(cfg.inner["lr"], float)
+    with pytest.raises(ConfigError, match="frac: must be 0 when rounds is 1"):
+        Cfg(name="n", rounds=1, frac=0.5)
+    assert check_partial(Cfg, {"rounds": 3}) == {"rounds": 3}  # no required-field check on a part
+
+
+def test_yaml_reads_exponents_as_numbers_and_quoted_numbers_as_strings(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text('name: n\nfrac: 5e-1\nlimit: "3"\nrun-dir: r\ninner: {lr: 1e-4}\n')
+    raw = load_yaml(p, "test config")
+    assert raw == {"name": "n", "frac": 0.5, "limit": "3", "run_dir": "r", "inner": {"lr": 1e-4}}
+    p.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping of option: value, found list"):
+        load_yaml(p, "test config")
+    with pytest.raises(ConfigError, match="Expected a test config YAML at"):
+        load_yaml(tmp_path / "none.yaml", "test config")
+
+
+def test_text_values_parse_by_the_field_type():
+    assert parse_text(Cfg, "limit", "none") is None and parse_text(Cfg, "limit", "7") == 7
+    assert parse_text(Cfg, "flag", "true") is True and parse_text(Cfg, "rounds", "two") == "two"
+    assert parse_text(Cfg, "tasks", "a,b") == ("a", "b") and parse_text(Inner, "lr", "1e-5") == 1e-5
+
+
+def test_flags_are_generated_from_the_fields(tmp_path):
+    seen = {}
+
+    @click.command()
+    @click_options(Cfg)
+    def cmd(**flags):
+        seen.update(given(flags))
+
+    res = CliRunner().invoke(cmd, ["--help"])
+    assert res.exit_code == 0
+    for flag in ("--name", "--tasks", "--files", "--rounds", "--frac", "--limit", "--mode [strict|flexible]",
+                 "--flag / --no-flag", "--inner KEY=VALUE"):
+        assert flag in res.output, flag
+    res = CliRunner().invoke(cmd, ["--name", "n", "--tasks", "a,b", "--files", "x", "--files", "y", "--no-flag",
+                                   "--inner", "lr=0.5", "--inner", "steps=4"])
+    assert res.exit_code == 0, res.output
+    assert seen == {"name": "n", "tasks": "a,b", "files": ("x", "y"), "flag": False,
+                    "inner": {"lr": 0.5, "steps": 4}}
+    assert from_mapping(Cfg, seen).tasks == ("a", "b")
+    res = CliRunner().invoke(cmd, ["--inner", "lr"])
+    assert res.exit_code == 2 and "expected KEY=VALUE" in res.output
+
+
+def test_json_hand_off_round_trips(tmp_path):
+    cfg = Cfg(name="n", tasks=("a",), limit=3, inner={"lr": 0.1})
+    assert read_json(Cfg, write_json(cfg, tmp_path / "c.json")) == cfg
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="Expected a test config JSON file at"):
+        read_json(Cfg, tmp_path / "bad.json")
