@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["strict", "flexible", "tol_strict", "tol_flexible"]
 By = Literal["subject", "level", "cell"]
 #: ``--by`` -> the :mod:`harness.metrics` grouping key and how a group is labelled in the table.
-GROUPINGS = {
+GROUPINGS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "subject": ("subject", str),
     "level": ("level", lambda g: f"Level {g}"),
     "cell": ("cell", lambda g: f"{g[1]}" + ("" if g[2] is None else f" L{g[2]}")),

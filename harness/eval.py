@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness import __version__
 from harness.answers import ENGINE_VERSION, grade, unclosed_think
@@ -432,6 +432,7 @@ def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool 
             if todo:
                 with StreamProgress(total=total, initial=total - n_missing, unit="sample", desc="eval",
                                     enabled=progress) as bar:
+                    assert backend is not None  # made above when anything is left to do
                     _generate(cfg, tasks, todo, backend, samples_log, bar, gen)
         results = summarize(load_run(out))
         atomic_write_json(out / RESULTS, results)
@@ -473,7 +474,7 @@ def _generate(cfg: EvalConfig, tasks: Sequence[ResolvedTask], todo: list[tuple[i
     t0 = last = time.perf_counter()
     try:
         for req, gens in stream(backend, requests(), window=cfg.window):
-            ti, pi, miss = req.key
+            ti, pi, miss = cast(tuple[int, int, tuple[int, ...]], req.key)
             if len(gens) < cfg.n:
                 raise BackendError(f"expected {cfg.n} generation(s) from backend {cfg.backend!r} for one prompt, "
                                    f"found {len(gens)}; nothing was recorded for it (a backend bug).")

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from harness import metrics
 from harness.records import MODES, Run, Sample
@@ -99,8 +100,9 @@ def summarize_task(samples: Sequence[Sample], answer_task: str = "math") -> dict
     sampling = {m: metrics.sampling_metrics(samples, m, answer_task) for m in modes}
     if any(v is not None for v in sampling.values()):
         res["sampling"] = sampling
-        res["maj@k"] = {"k": sampling["strict"]["k"], **{m: sampling[m]["maj@k"]["acc"] for m in MODES}}
-        res["pass@k"] = {m: {k: v["acc"] for k, v in sampling[m]["pass@k"].items()} for m in MODES}
+        exact = {m: cast(dict, sampling[m]) for m in MODES}  # several samples: every exact mode has them
+        res["maj@k"] = {"k": exact["strict"]["k"], **{m: exact[m]["maj@k"]["acc"] for m in MODES}}
+        res["pass@k"] = {m: {k: v["acc"] for k, v in exact[m]["pass@k"].items()} for m in MODES}
     return res
 
 

@@ -54,8 +54,9 @@ def sft_fields(obj: object, where: str) -> SFTFields:
         raise DataError(f"{where}: expected a JSON object with {SHAPES}; found {type(obj).__name__}.")
     question, prompt = _text(obj, "question"), _text(obj, "prompt")
     response = _text(obj, "response") or _text(obj, "answer")
-    if question or prompt:
-        return SFTFields(question or prompt, prompt, question, response, "prompt" if prompt else "question")
+    text = question or prompt
+    if text:
+        return SFTFields(text, prompt, question, response, "prompt" if prompt else "question")
     msgs = obj.get("messages")
     if isinstance(msgs, list) and msgs:
         turns = [(m.get("role"), m.get("content")) for m in msgs if isinstance(m, dict)]

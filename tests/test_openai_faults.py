@@ -304,7 +304,7 @@ def test_least_loaded_routing(fault_server):
     b = fault_server()
     prompts = [f"p{i}" for i in range(24)]
     got = []
-    for req, gens in client([a.url, b.url]).stream(reqs(prompts), window=4):
+    for req, _gens in client([a.url, b.url]).stream(reqs(prompts), window=4):
         got.append(req.key)
         if len(got) == len(prompts) - len(a.seen):
             release.set()

@@ -132,7 +132,7 @@ def extract(output: str, family: str, mode: str) -> str | None:
     text = _cut_first(undouble(region[-MAX_OUTPUT_CHARS:]), _EOT_RE)
     strict_text = _cut_runon(text, _STRICT_MARKERS[fam])
     ans = _strict_gsm8k(strict_text) if fam == "gsm8k" else _strict_math(strict_text)
-    if ans is REFUSED:
+    if isinstance(ans, _Refused):
         return None  # a box was found but refused: never fall back to a stray number
     if ans is not None or mode == "strict":
         return ans

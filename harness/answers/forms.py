@@ -65,8 +65,9 @@ def matrix_value(node: tuple) -> tuple | None:
         m = matrix_value(node[1])
         return None if m is None else tuple(tuple(("neg", x) for x in r) for r in m)
     if k == "add":
-        ms = [matrix_value(t) for t in node[1]]
-        if any(m is None for m in ms) or len({(len(m), len(m[0])) for m in ms}) != 1:
+        found = [matrix_value(t) for t in node[1]]
+        ms = [m for m in found if m is not None]
+        if len(ms) != len(found) or len({(len(m), len(m[0])) for m in ms}) != 1:
             return None
         return tuple(tuple(("add", tuple(m[i][j] for m in ms)) for j in range(len(ms[0][0])))
                      for i in range(len(ms[0])))

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from harness.backends.base import Generation, PromptInput, Request, SamplingParams
 from harness.errors import BackendError
@@ -119,7 +119,7 @@ class OpenAIBackend:
                 f"{concurrency}, {max_retries}, {timeout} and {backoff}"
             )
         self.model = model
-        self.servers = [_Server(u.rstrip("/")) for u in dict.fromkeys(urls)]
+        self.servers = [_Server(str(u).rstrip("/")) for u in dict.fromkeys(urls)]
         self.endpoint = endpoint
         self.concurrency = concurrency
         self.timeout = float(timeout)
@@ -209,7 +209,7 @@ class OpenAIBackend:
         last: _Server | None = None
         failure: _Failure | None = None
         for attempt in range(self.max_retries):
-            if failure is not None:
+            if failure is not None and last is not None:
                 await asyncio.sleep(self._wait(failure, last, attempt - 1))
             server = self._pick(last)
             server.inflight += 1
@@ -230,6 +230,7 @@ class OpenAIBackend:
                 server.avoid_until = max(server.avoid_until, time.monotonic() + cool)
             elif out.retry_after is not None:
                 server.avoid_until = max(server.avoid_until, time.monotonic() + out.retry_after)
+        assert failure is not None  # max_retries >= 1: at least one try failed to get here
         raise BackendError(_give_up(failure, self.max_retries, len(self.servers)))
 
     def _wait(self, failure: _Failure, server: _Server, attempt: int) -> float:
@@ -325,7 +326,7 @@ class OpenAIBackend:
         """
         out: list[list[Generation] | None] = [None] * len(prompts)
         for req, gens in self.stream((Request(i, p, params) for i, p in enumerate(prompts))):
-            out[req.key] = gens
+            out[cast(int, req.key)] = gens
         return out  # type: ignore[return-value]
 
 
@@ -483,7 +484,8 @@ def parse_response(data: object, params: SamplingParams, *, chat: bool = False) 
     ):
         raise MalformedReply(f"choice indices {idx}, not 0..{len(choices) - 1}")
     texts = [_choice_text(c, i, chat) for i, c in enumerate(choices)]
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    raw_usage = data.get("usage") if isinstance(data, dict) else None
+    usage: dict = raw_usage if isinstance(raw_usage, dict) else {}
     total = _count(usage.get("completion_tokens"))
     prompt_tokens = _count(usage.get("prompt_tokens"))
     out: list[tuple[int, Generation]] = []

@@ -60,7 +60,8 @@ def tasks(data_dir: str | None) -> None:
     from harness.data import GROUPS, get_task, require_data_dir, task_names
 
     ddir = require_data_dir(data_dir)
-    rows, found = [], {}
+    rows: list[list] = []
+    found: dict[str, bool] = {}
     for name in task_names():
         spec = get_task(name)
         local = []

@@ -299,7 +299,7 @@ def compare_rounds(prev_eval: Path, new_eval: Path, targeted: set[tuple], mode: 
     return {"cells": rows}
 
 
-def _overall(eval_dir: Path, mode: str) -> dict[str, float]:
+def _overall(eval_dir: Path, mode: str) -> dict[str, float | None]:
     """Accuracy per task (:func:`harness.metrics.accuracy`, as in results.json)."""
     from harness import metrics
     from harness.records import load_run
@@ -392,7 +392,7 @@ def run_loop(cfg: LoopConfig, *, on_step: Callable[[str], None] | None = None) -
         rd = round_dir(cfg, r)
         rd.mkdir(parents=True, exist_ok=True)
         overall = _overall(prev_eval, cfg.mode)
-        if cfg.target is not None and all(a >= cfg.target for a in overall.values()):
+        if cfg.target is not None and all(a is not None and a >= cfg.target for a in overall.values()):
             stop = f"target {cfg.target:.0%} reached before round {r}"
             break
         plan_path, data, ckpt, ev, summ = rd / "plan.json", rd / "data.jsonl", rd / "ckpt", rd / "eval", rd / "summary.json"
