@@ -1,6 +1,8 @@
 """Resumable runs of the streaming runner: `kill -9` mid-run then re-run regenerates exactly the missing
 samples, loses nothing and duplicates nothing; a torn last line is cut before appending; a changed config
-is refused; shards + `harness merge` equal one unsharded run. Real tiny HF checkpoint, real subprocesses.
+is refused; shards + `harness merge` equal one unsharded run. Real subprocesses; the kill test runs against a
+loopback server that holds requests past the first few (the kill lands at a known point, not a moment), the
+others on a real tiny HF checkpoint.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_eval_resume.py``.
 """
@@ -13,7 +15,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -42,52 +46,99 @@ class NoGenerate:
         pass
 
 
+class GatedServer:
+    """A loopback OpenAI-compatible server that answers the first ``free`` requests at once and holds
+    every later one until :attr:`open` is set: a run killed while it waits has exactly ``free`` samples."""
+
+    def __init__(self, free: int) -> None:
+        self.free, self.served, self.open = free, 0, threading.Event()
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer.lock:
+                    outer.served += 1
+                    held = outer.served > outer.free
+                if held:
+                    outer.open.wait(120)
+                text = f"Adding them up. The answer is {len(body['prompt']) % 97}."
+                raw = json.dumps({"choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+                                  "usage": {"prompt_tokens": 10, "completion_tokens": 7}}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except OSError:  # the client was killed while this request was held
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.open.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 @pytest.mark.slow
-def test_kill9_then_resume(tmp_path, data_dir, tiny_checkpoint):
+def test_kill9_then_resume(tmp_path, data_dir):
     out = tmp_path / "run"
-    limit = 30
-    args = ["eval", "--model", str(tiny_checkpoint), "--tasks", "gsm8k", "--limit", str(limit), "--batch-size", "2",
-            "--max-new-tokens", "40", "--data-dir", str(data_dir), "--output-dir", str(out), "--no-progress"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    limit, free = 30, 6
+    server = GatedServer(free)
+    args = ["eval", "--model", "m", "--backend", "openai", "--base-url", server.url, "--tasks", "gsm8k",
+            "--limit", str(limit), "--max-new-tokens", "40", "--data-dir", str(data_dir), "--output-dir", str(out),
+            "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-c", "from harness.cli import main; main()", *args], env=env,
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     samples = out / "samples.jsonl"
-    deadline = time.monotonic() + 120
     try:
-        while time.monotonic() < deadline:
-            if samples.exists() and len(_lines(samples)) >= 4:
-                break
+        deadline = time.monotonic() + 120
+        while not (samples.exists() and len(_lines(samples)) >= free):  # the free answers, flushed
             if proc.poll() is not None:
                 pytest.fail(f"eval exited before it could be killed: {proc.stderr.read().decode()[-500:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{free} samples did not appear within 120 s")
             time.sleep(0.05)
-        else:
-            pytest.fail("no samples appeared within 120 s")
         os.kill(proc.pid, signal.SIGKILL)
-    finally:
         proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-    before = _lines(samples)
-    complete = [ln for ln in before if ln.endswith(b"\n")]
-    assert 4 <= len(complete) < limit
-    # simulate the worst case too: a torn, half-written last line
-    with samples.open("ab") as f:
-        f.write(b'{"task": "gsm8k", "id": "test/39", "sample_i')
-    res = CliRunner().invoke(main, args)
-    assert res.exit_code == 0, res.output
-    assert f"generated {limit - len(complete)} samples this run" in res.stdout  # only what was missing
-    after = _lines(samples)
-    assert len(after) == limit
-    assert after[: len(complete)] == complete  # finished records kept byte-identical, first
-    keys = [sample_key(json.loads(ln)) for ln in after]
-    assert len(set(keys)) == limit
-    assert sorted(k[1] for k in keys) == sorted(f"test/{i}" for i in range(limit))
-    assert load_run(out).n_bad_lines == 0
-    assert json.loads((out / "results.json").read_text())["tasks"]["gsm8k"]["strict"]["n"] == limit
-    # a finished run re-run generates nothing
-    cfg = EvalConfig(model=str(tiny_checkpoint), tasks=("gsm8k",), limit=limit, batch_size=2, max_new_tokens=40,
-                     data_dir=str(data_dir), output_dir=str(out))
-    assert evaluate(cfg, backend=NoGenerate(), progress=False)["generation"]["samples"] == 0
-    assert _lines(samples) == after
+        assert proc.returncode == -signal.SIGKILL
+        before = _lines(samples)
+        complete = [ln for ln in before if ln.endswith(b"\n")]
+        assert len(complete) == free  # the held requests never came back: nothing else was written
+        # simulate the worst case too: a torn, half-written last line
+        with samples.open("ab") as f:
+            f.write(b'{"task": "gsm8k", "id": "test/39", "sample_i')
+        server.open.set()
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, res.output
+        assert f"generated {limit - free} samples this run" in res.stdout  # only what was missing
+        after = _lines(samples)
+        assert len(after) == limit
+        assert after[:free] == complete  # finished records kept byte-identical, first
+        keys = [sample_key(json.loads(ln)) for ln in after]
+        assert len(set(keys)) == limit
+        assert sorted(k[1] for k in keys) == sorted(f"test/{i}" for i in range(limit))
+        assert load_run(out).n_bad_lines == 0
+        assert json.loads((out / "results.json").read_text())["tasks"]["gsm8k"]["strict"]["n"] == limit
+        # a finished run re-run generates nothing
+        cfg = EvalConfig(model="m", backend="openai", base_url=(server.url,), tasks=("gsm8k",), limit=limit,
+                         max_new_tokens=40, data_dir=str(data_dir), output_dir=str(out))
+        assert evaluate(cfg, backend=NoGenerate(), progress=False)["generation"]["samples"] == 0
+        assert _lines(samples) == after
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.close()
 
 
 @pytest.mark.slow
