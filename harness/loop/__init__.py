@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from harness.errors import ConfigError, HarnessError
+from harness.eval import hide_loading_bars
 from harness.io import ResumableLog, atomic_write_json, config_hash, now_iso, refuse_changed_config
 from harness.options import check, from_mapping, load_yaml, to_dict
 
@@ -178,15 +179,6 @@ def _check_state(cfg: LoopConfig) -> None:
         return
     Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, {"config": new, "config_hash": config_hash(new), "created": now_iso()})
-
-
-def _no_loading_bars() -> None:
-    """``progress=False`` hides transformers' weight loading/saving bars too."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    hf_logging.disable_progress_bar()
 
 
 def round_dir(cfg: LoopConfig, r: int) -> Path:
@@ -371,7 +363,7 @@ def run_loop(cfg: LoopConfig, *, on_step: Callable[[str], None] | None = None) -
 
     _check_state(cfg)
     if not cfg.progress:
-        _no_loading_bars()
+        hide_loading_bars()
     lb_dir = Path(cfg.run_dir) / "leaderboard"
     note = on_step or (lambda s: None)
 
