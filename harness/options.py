@@ -316,15 +316,14 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], *, where: str = "") ->
                 known[k] = coerce(cls, k, v)
             except ConfigError as e:
                 errs.append(str(e).rstrip("."))
-    for k, f in flds.items():
-        if k not in known and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            errs.append(f"{k}: required, found nothing ({_flag(f)}: {f.metadata.get('help', '')})")
-    defaults = {k: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    defaults = {k: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
                 for k, f in flds.items()
                 if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    missing = [k for k in flds if k not in defaults and k not in known]  # fields without a default
+    errs += [f"{k}: required, found nothing ({_flag(flds[k])}: {flds[k].metadata.get('help', '')})" for k in missing]
     typed = problems(cls, {**defaults, **known}, required=True)
     obj = None
-    if all(k in known for k in flds if k not in defaults) and all(_well_typed(cls, k, v) for k, v in known.items()):
+    if not missing and all(_well_typed(cls, k, v) for k, v in known.items()):
         try:  # a class that calls check() reports ``typed`` itself, with its cross-field rules
             obj = cls(**known)
             errs += typed
