@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, Literal, cast
 
 from harness import __version__
 from harness.answers import ENGINE_VERSION, grade, unclosed_think
@@ -63,16 +63,19 @@ UNHASHED = (
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Everything ``harness eval`` takes; each field is one CLI flag (generated from this class: the
-    ``help`` metadata is the one place an option is documented; ``cli`` says how a flag's text is read)."""
+    """Everything ``harness eval`` takes; each field is one CLI flag (generated from this class by
+    :func:`harness.options.click_options`: the ``help`` metadata is the one place an option is documented;
+    ``sep``/``repeat``/``parse``/``flag`` say how a flag's text is read)."""
+
+    WHAT: ClassVar[str] = "eval config"
 
     model: str = field(metadata={"help": "checkpoint dir, hub id, or served model name (openai)"})
     tasks: tuple[str, ...] = field(default=("math500",), metadata={
-        "help": "task names (gsm8k, math500, math) or JSONL paths, comma-separated", "cli": "list"})
+        "help": "task names (gsm8k, math500, math) or JSONL paths, comma-separated", "sep": ",", "repeat": True})
     backend: str = field(default="hf", metadata={"help": "hf | vllm | openai"})
     base_url: tuple[str, ...] = field(default=(), metadata={
         "help": "openai: server URL(s), e.g. http://127.0.0.1:8000/v1; repeat the flag or comma-separate "
-                "several (one per server: requests go to the least-loaded one)", "cli": "list"})
+                "several (one per server: requests go to the least-loaded one)", "sep": ",", "repeat": True})
     concurrency: int | None = field(default=None, metadata={
         "help": "requests in flight; a new one starts as soon as one finishes. openai: concurrent HTTP "
                 f"requests (default {DEFAULT_WINDOW['openai']}); vllm: requests kept queued in the engine "
@@ -93,19 +96,18 @@ class EvalConfig:
     output_dir: str | None = field(default=None, metadata={
         "help": "run directory; re-run to resume (default runs/<model>-<hash of model path and backend>-<date>)"})
     shard: tuple[int, int] | None = field(default=None, metadata={
-        "help": "i/n: evaluate problems with index % n == i (join with harness merge)", "cli": "shard"})
-    data_dir: str | None = field(default=None, metadata={"help": "benchmark data folder", "cli": "data_dir"})
+        "help": "i/n: evaluate problems with index % n == i (join with harness merge)", "parse": lambda text: parse_shard(text)})
+    data_dir: str | None = field(default=None, metadata={"help": "benchmark data folder"})
     split: str = field(default="test", metadata={"help": "data split"})
     chat: bool | None = field(default=None, metadata={
         "help": "send chat messages (default: when the model has a chat template)"})
     fields: tuple[tuple[str, str], ...] = field(default=(), metadata={
-        "help": "custom JSONL field map OURS=THEIRS, e.g. question=problem (repeatable)", "cli": "pairs",
-        "flag": "--field"})
-    answer_task: str = field(default="math", metadata={
-        "help": "answer rules for custom JSONL tasks", "choices": ("math", "gsm8k")})
+        "help": "custom JSONL field map OURS=THEIRS, e.g. question=problem (repeatable)", "flag": "--field"})
+    answer_task: Literal["math", "gsm8k"] = field(default="math", metadata={
+        "help": "answer rules for custom JSONL tasks"})
     backend_kwargs: tuple[tuple[str, Any], ...] = field(default=(), metadata={
         "help": "KEY=VALUE for the backend constructor, e.g. tensor_parallel_size=2 (vllm), device=cuda:1 (hf) "
-                "(repeatable; values parsed as JSON when they parse)", "cli": "json_pairs", "flag": "--backend-arg"})
+                "(repeatable; values parsed as JSON when they parse)", "flag": "--backend-arg"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", parse_base_urls(self.base_url))
@@ -155,6 +157,16 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not (n >= 1 and 0 <= i < n):
         raise ConfigError(f"--shard i/n needs 0 <= i < n, found {text!r}.")
     return (i, n)
+
+
+def hide_loading_bars() -> None:
+    """Hide transformers' weight loading/saving bars (``--no-progress``: the run shows no bar at all);
+    nothing to do without transformers."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
 
 
 def default_output_dir(model: str, backend: str = "hf", base_url: Sequence[str] = ()) -> str:

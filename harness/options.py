@@ -8,7 +8,14 @@ A field's type annotation gives its type check (``int``, ``float``, ``bool``, ``
 - ``min`` / ``max`` (inclusive), ``gt`` / ``lt`` (exclusive): the allowed range of a number;
 - ``required``: a value is needed (an empty default is not enough);
 - ``sep``: a ``tuple[str, ...]`` field also accepts one string of items joined by ``sep`` (``--tasks a,b``);
-- ``options_of``: a ``dict`` field holds options of another config class, set as ``--NAME KEY=VALUE``.
+- ``repeat``: with ``sep``, the flag may also be repeated (``--base-url a,b --base-url c``);
+- ``options_of``: a ``dict`` field holds options of another config class, set as ``--NAME KEY=VALUE``;
+- ``flag``: the flag's name when it is not ``--field-name`` (``--backend-arg`` for ``backend_kwargs``);
+- ``parse``: a function reading the flag's text into the value (``"0/4"`` -> ``(0, 4)``), raising
+  :class:`~harness.errors.ConfigError` on bad text.
+
+A ``tuple[tuple[str, X], ...]`` field is a list of ``KEY=VALUE`` pairs (repeatable flag; a YAML mapping);
+values are kept as text when ``X`` is ``str``, else read as JSON when they parse (``5``, ``true``).
 
 Every problem is reported at once, in one :class:`~harness.errors.ConfigError`: each names the key,
 what was found and what was expected (torchtune's ``ConfigError`` style, on one line).
@@ -60,11 +67,17 @@ def _unwrap(tp: Any) -> tuple[Any, bool]:
 
 
 def _kind(tp: Any) -> str:
-    """One of bool, int, float, str, literal, tuple, dict."""
+    """One of bool, int, float, str, literal, tuple (of strings), pairs (of key, value), fixed (a tuple of a
+    fixed length, e.g. ``tuple[int, int]``), dict."""
     origin = typing.get_origin(tp)
     if origin is Literal:
         return "literal"
     if origin is tuple or tp is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis and typing.get_origin(args[0]) is tuple:
+            return "pairs"
+        if args and Ellipsis not in args:
+            return "fixed"
         return "tuple"
     if origin in (dict, Mapping) or tp is dict:
         return "dict"
@@ -93,8 +106,10 @@ def expected(cls: type, name: str) -> str:
         text = "one of " + ", ".join(str(a) for a in typing.get_args(tp))
     elif kind == "tuple":
         text = "a list of strings" + (f" (or one {meta['sep']!r}-separated string)" if "sep" in meta else "")
-    elif kind == "dict":
-        text = "a mapping of option: value"
+    elif kind in ("dict", "pairs"):
+        text = "a mapping of option: value" if kind == "dict" else "KEY=VALUE pairs"
+    elif kind == "fixed":
+        text = "a list of " + ", ".join(a.__name__ for a in typing.get_args(tp))
     else:
         text = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}[kind]
         text += _range_text(meta)
@@ -120,6 +135,13 @@ def _type_ok(kind: str, tp: Any, v: Any) -> bool:
         return v in typing.get_args(tp)
     if kind == "tuple":
         return isinstance(v, tuple) and all(isinstance(x, str) for x in v)
+    if kind == "pairs":
+        return isinstance(v, tuple) and all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str)
+                                            for x in v)
+    if kind == "fixed":
+        args = typing.get_args(tp)
+        return isinstance(v, tuple) and len(v) == len(args) and all(
+            isinstance(x, a) and not (isinstance(x, bool) and a is not bool) for x, a in zip(v, args))
     return isinstance(v, Mapping)
 
 
@@ -141,17 +163,49 @@ def coerce(cls: type, name: str, v: Any) -> Any:
     meta = _fields(cls)[name].metadata
     if kind == "float" and isinstance(v, int) and not isinstance(v, bool):
         return float(v)
+    if "parse" in meta and isinstance(v, str):
+        return meta["parse"](v)
     if kind == "tuple":
         if isinstance(v, str):
             parts = v.split(meta["sep"]) if "sep" in meta else [v]
             return tuple(p.strip() for p in parts if p.strip())
+        if isinstance(v, (list, tuple)) and meta.get("repeat") and all(isinstance(x, str) for x in v):
+            return tuple(p.strip() for x in v for p in x.split(meta["sep"]) if p.strip())
         if isinstance(v, list):
             return tuple(v)
+    if kind == "pairs":
+        return _pairs(tp, v)
+    if kind == "fixed" and isinstance(v, list):
+        return tuple(v)
     if kind == "dict" and "options_of" in meta and isinstance(v, Mapping):
         inner = meta["options_of"]()
         keyed = {str(k).replace("-", "_"): x for k, x in v.items()}
         return {k: coerce(inner, k, x) if k in _fields(inner) else x for k, x in keyed.items()}
     return v
+
+
+def _pairs(tp: Any, v: Any) -> Any:
+    """``KEY=VALUE`` texts (or a mapping) as a tuple of ``(key, value)`` pairs (keys with ``-`` read as
+    ``_``; values read as JSON unless the field holds text); anything else unchanged for :func:`problems`."""
+    as_text = typing.get_args(typing.get_args(tp)[0])[1] is str
+    if isinstance(v, Mapping):
+        items = list(v.items())
+    elif isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v):
+        if not all("=" in x and x.split("=", 1)[0].strip() for x in v):
+            return v
+        items = [tuple(x.split("=", 1)) for x in v]
+    else:
+        return v
+
+    def value(x: Any) -> Any:
+        if as_text or not isinstance(x, str):
+            return x
+        try:
+            return json.loads(x)
+        except ValueError:
+            return x.strip()
+
+    return tuple((str(k).strip().replace("-", "_"), value(x.strip() if isinstance(x, str) else x)) for k, x in items)
 
 
 def parse_text(cls: type, name: str, text: str) -> Any:
@@ -203,9 +257,13 @@ def problems(cls: type, values: Mapping[str, Any], *, prefix: str = "", required
     if required:
         for key, f in flds.items():
             if f.metadata.get("required") and not values.get(key):
-                out.append(f"{prefix}{key}: required, found nothing (--{key.replace('_', '-')}: "
-                           f"{f.metadata.get('help', '')})")
+                out.append(f"{prefix}{key}: required, found nothing ({_flag(f)}: {f.metadata.get('help', '')})")
     return out
+
+
+def _flag(fld: dataclasses.Field) -> str:
+    """A field's flag: ``--field-name`` unless its ``flag`` metadata names another."""
+    return fld.metadata.get("flag") or "--" + fld.name.replace("_", "-")
 
 
 def _what(cls: type) -> str:
@@ -250,13 +308,30 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], *, where: str = "") ->
     """
     vals = {str(k).replace("-", "_"): v for k, v in values.items()}
     flds = _fields(cls)
-    known = {k: coerce(cls, k, v) for k, v in vals.items() if k in flds}
     errs = [did_you_mean(k, flds, f"{_what(cls)} key") for k in vals if k not in flds]
-    try:
-        obj = cls(**known)
-    except ConfigError as e:
-        errs += getattr(e, "problems", [str(e)])
-    if errs:
+    known = {}
+    for k, v in vals.items():
+        if k in flds:
+            try:
+                known[k] = coerce(cls, k, v)
+            except ConfigError as e:
+                errs.append(str(e).rstrip("."))
+    defaults = {k: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
+                for k, f in flds.items()
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    missing = [k for k in flds if k not in defaults and k not in known]  # fields without a default
+    errs += [f"{k}: required, found nothing ({_flag(flds[k])}: {flds[k].metadata.get('help', '')})" for k in missing]
+    typed = problems(cls, {**defaults, **known}, required=True)
+    obj = None
+    if not missing and all(_well_typed(cls, k, v) for k, v in known.items()):
+        try:  # a class that calls check() reports ``typed`` itself, with its cross-field rules
+            obj = cls(**known)
+            errs += typed
+        except ConfigError as e:
+            errs += getattr(e, "problems", [str(e)])
+    else:
+        errs += typed
+    if errs or obj is None:
         raise invalid(cls, errs, where)
     return obj
 
@@ -353,7 +428,8 @@ def load_yaml(path: str | os.PathLike, what: str) -> dict[str, Any]:
 # --- CLI --------------------------------------------------------------------------------------
 
 
-def click_options(cls: type, *, skip: tuple[str, ...] = (), shown: Mapping[str, Any] | None = None):
+def click_options(cls: type, *, skip: tuple[str, ...] = (), shown: Mapping[str, Any] | None = None,
+                  shared: Mapping[str, Callable] | None = None):
     """A decorator adding one click option per field of ``cls`` (``--field-name``, default None so
     that YAML or preset values apply unless a flag is given).
 
@@ -361,6 +437,8 @@ def click_options(cls: type, *, skip: tuple[str, ...] = (), shown: Mapping[str, 
         cls: the config dataclass.
         skip: fields that get no flag.
         shown: defaults to show in help instead of the dataclass defaults (e.g. a preset's values).
+        shared: field name -> the click decorator of a flag shared by several commands (``--data-dir``),
+            used instead of one generated from the field.
     """
     import click
 
@@ -368,26 +446,37 @@ def click_options(cls: type, *, skip: tuple[str, ...] = (), shown: Mapping[str, 
         for fld in reversed(dataclasses.fields(cls)):
             if fld.name in skip:
                 continue
+            if fld.name in (shared or {}):
+                f = shared[fld.name](f)  # type: ignore[index]
+                continue
             tp, _ = _unwrap(_hints(cls)[fld.name])
             kind, meta = _kind(tp), fld.metadata
-            flag = "--" + fld.name.replace("_", "-")
+            flag = _flag(fld)
             default = (shown or {}).get(fld.name, fld.default)
-            show = "" if default in (None, "", (), dataclasses.MISSING) or kind == "dict" else f" [default: {default}]"
-            if meta.get("required"):
+            if isinstance(default, tuple) and kind == "tuple":
+                default = meta.get("sep", ",").join(default)
+            show = "" if default in (None, "", (), dataclasses.MISSING) or kind in ("dict", "pairs") \
+                else f" [default: {default}]"
+            if meta.get("required") or (fld.default is dataclasses.MISSING
+                                        and fld.default_factory is dataclasses.MISSING):
                 show = " [required]"
             kw: dict[str, Any] = {"default": None, "help": meta.get("help", "") + show}
             decls = [flag]
             if kind == "bool":
-                decls = [f"{flag}/--no-{fld.name.replace('_', '-')}"]
+                decls = [f"{flag}/--no-{flag[2:]}"]
             elif kind == "literal":
                 kw["type"] = click.Choice([str(a) for a in typing.get_args(tp)])
-            elif kind == "tuple" and "sep" not in meta:
+            elif kind == "tuple" and ("sep" not in meta or meta.get("repeat")):
                 kw["multiple"] = True
                 kw["help"] += " (repeatable)"
             elif kind == "dict":
                 kw["multiple"] = True
                 kw["metavar"] = "KEY=VALUE"
                 kw["callback"] = _key_values(meta["options_of"]) if "options_of" in meta else None
+            elif kind == "pairs":
+                kw["multiple"] = True
+                kw["metavar"] = "KEY=VALUE"
+                kw["callback"] = _key_value_texts
             elif kind in ("int", "float"):
                 kw["type"] = int if kind == "int" else float
             f = click.option(*decls, fld.name, **kw)(f)
@@ -396,18 +485,24 @@ def click_options(cls: type, *, skip: tuple[str, ...] = (), shown: Mapping[str, 
     return deco
 
 
+def _key_value_texts(ctx, param, items):
+    """Check that each text of a repeatable ``KEY=VALUE`` flag has a key and an ``=``."""
+    import click
+
+    for item in items or ():
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise click.BadParameter(f"expected KEY=VALUE, found {item!r}")
+    return items
+
+
 def _key_values(options_of: Callable[[], type]):
     def parse(ctx, param, items):
-        import click
-
         if not items:
             return None
         inner, out = options_of(), {}
-        for item in items:
-            key, eq, text = item.partition("=")
+        for item in _key_value_texts(ctx, param, items):
+            key, _, text = item.partition("=")
             key = key.strip().replace("-", "_")
-            if not eq or not key:
-                raise click.BadParameter(f"expected KEY=VALUE, found {item!r}")
             out[key] = parse_text(inner, key, text) if key in _fields(inner) else text
         return out
 

@@ -33,8 +33,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 REPORT_NS = (10, 13, 20, 30)
-# The first test sets, for harness.loop until it calls synth.clean.build_index (every registered task).
-TEST_SETS = (("gsm8k", "test"), ("math", "test"), ("math500", "test"))
 _TOKEN = re.compile(r"\\[a-zA-Z]+|[a-zA-Z]+|\d+(?:\.\d+)?")
 MAX_CHARS = 20_000  # bound the work on any one (possibly model-written) text
 _P = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible mod 2^64

@@ -19,8 +19,9 @@ import logging
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Literal
 
 from harness.errors import ConfigError
 from harness.io import (
@@ -41,22 +42,35 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SynthConfig:
-    teacher_backend: str | None = None
-    teacher_model: str | None = None
-    teacher_base_url: str | None = None
-    methods: tuple[str, ...] = ("metamath", "evol", "xwin")
-    k: int = 4
-    seed: int = 0
-    prompt: str = "qwen-boxed"
-    decontam_n: int = 30
-    decontam: bool = True
-    data_dir: str | None = None
-    max_new_tokens: int = 512
-    batch_size: int = 32  # hf teacher: prompts per forward pass; not part of the resume key
-    concurrency: int | None = None  # teacher requests in flight (default: the backend's DEFAULT_WINDOW); not hashed
-    request_timeout: float = 600.0  # openai teacher: seconds per request; not part of the resume key
-    oversample: float = 1.5  # generator path: draw this many times n_new, to fill after dedup
+    """Everything ``harness synth`` takes besides the plan and output; each field is one flag, generated
+    by :func:`harness.options.click_options` (the ``help`` metadata is the one documentation)."""
 
+    WHAT: ClassVar[str] = "synth config"
+
+    teacher_backend: Literal["hf", "openai", "vllm"] | None = field(default=None, metadata={
+        "help": "augment train-split seeds with this teacher (default: verified generators, no teacher)"})
+    teacher_model: str | None = field(default=None, metadata={"help": "teacher checkpoint path or served model name"})
+    teacher_base_url: str | None = field(default=None, metadata={
+        "help": "OpenAI-compatible server URL(s), comma-separated for several servers (openai backend)"})
+    methods: tuple[str, ...] = field(default=("metamath", "evol", "xwin"), metadata={
+        "help": "augmentation methods", "sep": ","})
+    k: int = field(default=4, metadata={"help": "teacher solutions per new problem (majority vote)", "min": 1})
+    seed: int = field(default=0, metadata={"help": "sampling and selection seed"})
+    prompt: str = field(default="qwen-boxed", metadata={"help": "prompt template of the rows"})
+    decontam_n: int = field(default=30, metadata={"help": "word n-gram length of the test-set filter", "min": 1})
+    decontam: bool = field(default=True, metadata={
+        "help": "decontaminate against the test sets (--no-decontam only for offline experiments)"})
+    data_dir: str | None = field(default=None, metadata={"help": "benchmark data folder"})
+    max_new_tokens: int = field(default=512, metadata={"help": "teacher generation budget per solution", "min": 1})
+    batch_size: int = field(default=32, metadata={  # not part of the resume key
+        "help": "hf teacher: prompts per forward pass", "min": 1})
+    concurrency: int | None = field(default=None, metadata={  # not hashed
+        "help": "teacher requests in flight (default: the backend's, e.g. 256 for openai); a new one starts as "
+                "soon as one finishes", "min": 1})
+    request_timeout: float = field(default=600.0, metadata={  # not part of the resume key
+        "help": "openai teacher: seconds one request may take", "gt": 0})
+    oversample: float = field(default=1.5, metadata={
+        "help": "generator path: draw this many times the planned count, to fill after dedup", "min": 1})
 
     @property
     def window(self) -> int:

@@ -264,8 +264,14 @@ def test_end_to_end_subprocess(tmp_path, data_dir, tiny_checkpoint):
     env = {**os.environ, "HARNESS_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-c", "from harness.cli import main; main()", "eval", "--model", str(tiny_checkpoint),
            "--tasks", "math500", "--limit", "3", "--max-new-tokens", "6", "--output-dir", str(out)]
+    first = [*cmd, "--no-progress", "--limit", "2"]  # the last --limit counts
+    p = subprocess.run(first, check=False, capture_output=True, text=True,
+                       env=env, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "it/s" not in p.stderr and "Loading weights" not in p.stderr, p.stderr  # --no-progress: no bar at all
     p = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+    assert "Loading weights" in p.stderr and "sample/s" in p.stderr  # the bars --no-progress hides
     assert "strict % [95% CI]" in p.stdout and "math500" in p.stdout
     assert len(read_jsonl(out / "samples.jsonl")) == 3
     # a second run (in-process) resumes the finished run: nothing to generate, same samples
@@ -498,14 +504,15 @@ def test_openai_without_base_url_is_one_error_line(tmp_path, data_dir):
 def test_flags_come_from_the_config_dataclass():
     import dataclasses
 
-    from harness.cli.eval import config_from_flags, eval_cmd
+    from harness.cli.eval import eval_cmd
+    from harness.options import from_mapping
 
     opts = {o.name: o for o in eval_cmd.params}
     for f in dataclasses.fields(EvalConfig):
         assert f.name in opts, f"EvalConfig.{f.name} has no flag"
-        if f.metadata.get("cli") != "data_dir":  # --data-dir is the flag shared by every command
+        if f.name != "data_dir":  # --data-dir is the flag shared by every command
             assert f.metadata["help"].split(" (")[0][:20] in (opts[f.name].help or "")
-    cfg = config_from_flags(EvalConfig, {"model": "m", "backend": "openai", "tasks": ("gsm8k,math500", "math"),
+    cfg = from_mapping(EvalConfig, {"model": "m", "backend": "openai", "tasks": ("gsm8k,math500", "math"),
                                          "base_url": ("http://a:1/v1,http://b:2/v1", "http://c:3/v1"),
                                          "concurrency": 64, "shard": "1/4", "fields": ("question=problem",),
                                          "backend_kwargs": ("max-retries=5", "endpoint=chat")})

@@ -117,6 +117,19 @@ def test_yaml_types_are_checked_all_at_once_before_anything_is_written(tmp_path)
     assert (run_dir / "loop.json").is_file() and "Invalid loop config" not in res.output
 
 
+def test_decontamination_index_is_harness_cleans_with_the_loops_custom_tasks(tmp_path, data_dir):
+    from harness.loop import _test_index
+
+    question = " ".join(f"word{i}" for i in range(40)) + " what is the total?"
+    task = tmp_path / "loopcustom.jsonl"
+    task.write_text(json.dumps({"id": "c1", "question": question, "answer": "7"}) + "\n")
+    cfg = LoopConfig(model="m", tasks=(str(task), "gsm8k"), run_dir=str(tmp_path / "r"), data_dir=str(data_dir))
+    idx = _test_index(cfg)
+    names = {s["name"] for s in idx.sources}
+    assert {"loopcustom", "gsm8k", "math500", "math"} <= names  # every registered task, the custom one too
+    assert 30 in idx.ns and ("loopcustom", "c1") in idx.labels
+
+
 def test_changed_config_is_refused_on_resume(tmp_path, data_dir):
     run_dir = tmp_path / "run"
     notckpt = tmp_path / "notckpt"

@@ -130,3 +130,53 @@ def test_json_hand_off_round_trips(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match="Expected a test config JSON file at"):
         read_json(Cfg, tmp_path / "bad.json")
+
+
+def _span(text: str) -> tuple[int, int]:
+    a, _, b = text.partition("-")
+    if not (a.isdigit() and b.isdigit()):
+        raise ConfigError(f"--span expects A-B such as 1-3, found {text!r}.")
+    return (int(a), int(b))
+
+
+@dataclass(frozen=True)
+class Flags:
+    WHAT: ClassVar[str] = "flags config"
+
+    model: str = field(metadata={"help": "the model"})  # no default: required
+    urls: tuple[str, ...] = field(default=("u",), metadata={"help": "urls", "sep": ",", "repeat": True})
+    span: tuple[int, int] | None = field(default=None, metadata={"help": "a span A-B", "parse": _span})
+    kwargs: tuple[tuple[str, Any], ...] = field(default=(), metadata={"help": "json pairs", "flag": "--kw"})
+    names: tuple[tuple[str, str], ...] = field(default=(), metadata={"help": "text pairs"})
+    data: str | None = field(default=None, metadata={"help": "a shared flag"})
+
+
+def test_lists_pairs_parsed_and_shared_flags():
+    seen = {}
+    shared = click.option("--data", "data", default=None, envvar="OPTIONS_TEST_DATA", help="the shared flag")
+
+    @click.command()
+    @click_options(Flags, shared={"data": shared})
+    def cmd(**flags):
+        seen.update(given(flags))
+
+    res = CliRunner().invoke(cmd, ["--help"])
+    assert "--kw KEY=VALUE" in res.output and "the shared flag" in res.output and "[default: u]" in res.output
+    assert "[required]" in res.output
+    res = CliRunner().invoke(cmd, ["--model", "m", "--urls", "a,b", "--urls", "c", "--span", "1-3", "--kw", "n=5",
+                                   "--kw", "max-retries=true", "--kw", "mode=chat", "--names", "q=1"],
+                             env={"OPTIONS_TEST_DATA": "/d"})
+    assert res.exit_code == 0, res.output
+    cfg = from_mapping(Flags, seen)
+    assert cfg.urls == ("a", "b", "c") and cfg.span == (1, 3) and cfg.data == "/d"
+    assert cfg.kwargs == (("n", 5), ("max_retries", True), ("mode", "chat")) and cfg.names == (("q", "1"),)
+    assert from_mapping(Flags, {"model": "m", "kwargs": {"n": 2}, "span": [0, 4]}).kwargs == (("n", 2),)
+    res = CliRunner().invoke(cmd, ["--model", "m", "--kw", "oops"])
+    assert res.exit_code == 2 and "expected KEY=VALUE" in res.output
+    with pytest.raises(ConfigError) as e:
+        from_mapping(Flags, {"span": "1:3", "kwargs": ("x",)})
+    assert e.value.problems == ["--span expects A-B such as 1-3, found '1:3'",
+                                "model: required, found nothing (--model: the model)",
+                                "kwargs: expected KEY=VALUE pairs, found ('x',) (a list)"]
+    with pytest.raises(ConfigError, match=r"span: expected a list of int, int"):
+        from_mapping(Flags, {"model": "m", "span": [1]})

@@ -103,6 +103,18 @@ def test_question_rows_are_rendered_with_the_named_prompt(tmp_path, tiny_checkpo
     p.write_text(json.dumps({"question": "What is 2+2?", "response": "The answer is: 4", "prompt_name": "alpaca"}) + "\n")
     rows, _ = read_sft_rows(p)
     assert rows[0].prompt == get_prompt("alpaca").render("What is 2+2?").text
+    # every shape harness clean reads (one detector, harness.sftrows): question/answer and messages too
+    p.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"prompt": "P: 1+1?", "question": "1+1?", "response": "The answer is: 2"},
+        {"question": "What is 3+3?", "answer": "The answer is: 6"},
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 4+4?"},
+                      {"role": "assistant", "content": "The answer is: 8"}]},
+    ]))
+    rows, _ = read_sft_rows(p)
+    boxed = get_prompt("qwen-boxed")
+    assert [(r.prompt, r.response) for r in rows] == [
+        ("P: 1+1?", "The answer is: 2"), (boxed.render("What is 3+3?").text, "The answer is: 6"),
+        (boxed.render("What is 4+4?").text, "The answer is: 8")]
 
 
 @pytest.mark.parametrize("attn", ["sdpa", "sdpa_varlen"])
@@ -316,7 +328,7 @@ def _one_error_line(res) -> str:
     "rows,needle",
     [
         ([{"prompt": "Question: 1+1?\nAnswer:"}], "'response'"),
-        ([{"response": "The answer is: 2"}], "'prompt' (or 'question')"),
+        ([{"response": "The answer is: 2"}], "'prompt'+'response', 'question'+'answer'"),
         ([{"question": "1+1?", "response": "The answer is: 2", "prompt_name": "qwen-boxd"}], "Did you mean 'qwen-boxed'"),
         ([], "empty file"),
         ([{"prompt": "Q: 1+1?\nAnswer:", "response": "I am not sure."}], "no usable examples"),

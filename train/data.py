@@ -4,9 +4,13 @@ Row format (what ``synth`` writes)::
 
     {"prompt": "<rendered with a harness.prompts template>", "response": "... \\boxed{4}$.", ...}
     {"question": "What is 2+2?", "response": "...", "prompt_name": "qwen-boxed"}   # also accepted
+    {"question": ..., "answer": ...}, {"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}
 
-Rows with ``question`` are rendered with ``harness.prompts.get_prompt(prompt_name).render(question).text``
-(default ``qwen-boxed``), so a trained model is evaluated in exactly the format it learned.
+The shape is detected by :func:`harness.sftrows.sft_fields` (the one detector, shared with ``harness clean``).
+Rows without a rendered ``prompt`` (a bare question, or the first user message) are rendered with
+``harness.prompts.get_prompt(prompt_name).render(question).text`` (default ``qwen-boxed``), so a trained model
+is evaluated in exactly the format it learned; the response is ``response``, ``answer`` or the last
+assistant message.
 
 Decisions (documented in train/README.md):
 
@@ -95,32 +99,26 @@ def read_sft_rows(path: str | Path, *, strict: bool = False) -> tuple[list[SFTRo
     """
     from harness.errors import HarnessError
     from harness.prompts import get_prompt
+    from harness.sftrows import SHAPES, sft_fields
 
     stats = DataStats(path=str(path))
     rows: list[SFTRow] = []
     for lineno, obj in enumerate(iter_jsonl(path), 1):
         stats.rows += 1
         where = f"{path}: row {lineno}"
-        resp = obj.get("response")
-        if not isinstance(resp, str) or not resp.strip():
+        f = sft_fields(obj, where)
+        resp = f.response
+        if resp is None or not resp.strip():
             raise DataError(
-                f"{where}: expected a non-empty string field 'response', found keys {sorted(obj)}. "
-                "Each SFT row needs 'response' plus 'prompt' (or 'question')."
+                f"{where}: expected a non-empty string field 'response' (or 'answer', or an assistant message), "
+                f"found keys {sorted(obj)}. Each SFT row needs {SHAPES}."
             )
-        prompt = obj.get("prompt")
-        if prompt is None:
-            q = obj.get("question")
-            if not isinstance(q, str) or not q.strip():
-                raise DataError(
-                    f"{where}: expected a string field 'prompt' (or 'question'), found keys {sorted(obj)}. "
-                    "Add the rendered prompt, or the question and an optional 'prompt_name'."
-                )
+        prompt = f.prompt
+        if prompt is None:  # a bare question (or the user message): rendered with the row's prompt template
             try:
-                prompt = get_prompt(obj.get("prompt_name") or DEFAULT_PROMPT).render(q).text
+                prompt = get_prompt(obj.get("prompt_name") or DEFAULT_PROMPT).render(f.problem).text
             except HarnessError as e:
                 raise DataError(f"{where}: {e}") from None
-        elif not isinstance(prompt, str) or not prompt.strip():
-            raise DataError(f"{where}: expected a non-empty string 'prompt', found {prompt!r}.")
         if not has_final_answer(resp):
             if strict:
                 raise DataError(

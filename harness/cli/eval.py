@@ -3,103 +3,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-
 import click
 
 from harness.cli import data_dir_option
-from harness.errors import ConfigError
-
-
-def _pair(text: str, flag: str, example: str) -> tuple[str, str]:
-    if "=" not in text:
-        raise ConfigError(f"{flag} expects KEY=VALUE such as {example}, found {text!r}.")
-    k, v = text.split("=", 1)
-    return k.strip(), v.strip()
-
-
-def _json_value(text: str) -> object:
-    """A ``--backend-arg`` value: JSON when it parses (ints, floats, true/false), else the string."""
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-#: How a flag's text becomes a field's value, by the field's ``cli`` metadata (see EvalConfig).
-_READERS = {
-    "list": lambda vals, flag: tuple(x.strip() for v in vals for x in v.split(",") if x.strip()),
-    "pairs": lambda vals, flag: tuple(_pair(v, flag, "question=problem") for v in vals),
-    "json_pairs": lambda vals, flag: tuple(
-        (k.replace("-", "_"), _json_value(v)) for k, v in (_pair(x, flag, "tensor_parallel_size=2") for x in vals)),
-}
-
-
-def _flag(fld: dataclasses.Field) -> str:
-    return fld.metadata.get("flag") or "--" + fld.name.replace("_", "-")
-
-
-def config_options(cls: type):
-    """Click options for every field of the config dataclass ``cls``, one per field: the flag name, type,
-    help and shown default all come from the field (``cli`` metadata: ``list`` = repeatable and
-    comma-separated, ``pairs``/``json_pairs`` = repeatable KEY=VALUE, ``shard`` = i/n, ``data_dir`` = the
-    shared ``--data-dir`` flag). Every option defaults to None (= not given: the dataclass default applies)."""
-    def deco(f):
-        hints = typing.get_type_hints(cls)
-        for fld in reversed(dataclasses.fields(cls)):
-            kind, flag = fld.metadata.get("cli"), _flag(fld)
-            if kind == "data_dir":
-                f = data_dir_option(f)
-                continue
-            tp = hints[fld.name]
-            base = next((a for a in typing.get_args(tp) if a is not type(None)), tp) if typing.get_args(tp) else tp
-            default = fld.default if fld.default is not dataclasses.MISSING else None
-            shown = ",".join(default) if isinstance(default, tuple) and default else default
-            text = fld.metadata.get("help", "") + ("" if shown in (None, "", ()) else f" [default: {shown}]")
-            required = fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING
-            if base is bool:
-                opt = click.option(f"{flag}/--no-{flag[2:]}", fld.name, default=None, help=text)
-            elif kind in _READERS:
-                opt = click.option(flag, fld.name, multiple=True, help=text)
-            else:
-                ctype = click.Choice(fld.metadata["choices"]) if "choices" in fld.metadata else {
-                    int: int, float: float}.get(base, str)
-                opt = click.option(flag, fld.name, type=ctype, default=None, required=required, help=text)
-            f = opt(f)
-        return f
-    return deco
-
-
-def config_from_flags(cls: type, flags: dict):
-    """Build ``cls`` from the given flags (None or empty = not given), reading each as its field says.
-
-    Raises:
-        ConfigError: a flag's text is malformed, or the config is invalid.
-    """
-    from harness.eval import parse_shard
-
-    values = {}
-    for fld in dataclasses.fields(cls):
-        v = flags.get(fld.name)
-        if v is None or v == ():
-            continue
-        kind = fld.metadata.get("cli")
-        values[fld.name] = _READERS[kind](v, _flag(fld)) if kind in _READERS else parse_shard(v) if kind == "shard" else v
-    return cls(**values)
 
 
 def _eval_options(f):
     from harness.eval import EvalConfig
+    from harness.options import click_options
 
-    return config_options(EvalConfig)(f)
+    return click_options(EvalConfig, shared={"data_dir": data_dir_option})(f)
 
 
 @click.command("eval")
 @_eval_options
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars (weight loading included).")
 def eval_cmd(no_progress, **flags) -> None:
     """Evaluate a model on math benchmarks; resumable, with per-subject/level reports.
 
@@ -112,10 +30,13 @@ def eval_cmd(no_progress, **flags) -> None:
         harness eval --model qwen --backend openai --base-url http://gpu1:8000/v1,http://gpu2:8000/v1 \\
             --tasks math500 --concurrency 256
     """
-    from harness.eval import EvalConfig, evaluate
+    from harness.eval import EvalConfig, evaluate, hide_loading_bars
+    from harness.options import from_mapping, given
     from harness.reports import format_tables
 
-    results = evaluate(config_from_flags(EvalConfig, flags), progress=not no_progress)
+    if no_progress:
+        hide_loading_bars()
+    results = evaluate(from_mapping(EvalConfig, given(flags), where="flags"), progress=not no_progress)
     click.echo(format_tables(results))
     g = results["generation"]
     click.echo(f"\n{results['output_dir']}: generated {g['samples']} samples this run"

@@ -32,30 +32,19 @@ def weak(run_dir, top, min_samples, target, budget, mode, out):
                + (f"; plan written to {out}" if out else ""))
 
 
+def _synth_options(f):
+    from harness.options import click_options
+    from synth.pipeline import SynthConfig
+
+    return click_options(SynthConfig, shared={"data_dir": data_dir_option})(f)
+
+
 @click.command("synth")
 @click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False), help="Plan from `harness weak`.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="SFT JSONL to write (atomically).")
-@click.option("--teacher-backend", type=click.Choice(["hf", "openai", "vllm"]), default=None,
-              help="Augment train-split seeds with this teacher (default: verified generators, no teacher).")
-@click.option("--teacher-model", default=None, help="Teacher checkpoint path or served model name.")
-@click.option("--teacher-base-url", default=None,
-              help="OpenAI-compatible server URL(s), comma-separated for several servers (openai backend).")
-@click.option("--methods", default="metamath,evol,xwin", show_default=True, help="Augmentation methods.")
-@click.option("--k", default=4, show_default=True, help="Teacher solutions per new problem (majority vote).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--prompt", "prompt_name", default="qwen-boxed", show_default=True, help="Prompt template of the rows.")
-@click.option("--decontam-n", default=30, show_default=True, help="Word n-gram length of the test-set filter.")
-@click.option("--no-decontam", is_flag=True, help="Skip decontamination (only for offline experiments).")
-@click.option("--batch-size", default=32, show_default=True, help="hf teacher: prompts per forward pass.")
-@click.option("--concurrency", type=int, default=None,
-              help="Teacher requests in flight (default: the backend's, e.g. 256 for openai); a new one starts "
-                   "as soon as one finishes.")
-@click.option("--request-timeout", type=float, default=600.0, show_default=True,
-              help="openai teacher: seconds one request may take.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@data_dir_option
-def synth(plan_path, out, teacher_backend, teacher_model, teacher_base_url, methods, k, seed, prompt_name,
-          decontam_n, no_decontam, batch_size, concurrency, request_timeout, no_progress, data_dir):
+@_synth_options
+@click.option("--no-progress", is_flag=True, help="No progress bars (weight loading included).")
+def synth(plan_path, out, no_progress, **flags):
     """Make SFT data for the weak cells of a plan: verified generators, or a teacher model.
 
     The teacher path is resumable: finished work goes to OUT.work.jsonl; kill the run and re-run the same
@@ -68,14 +57,13 @@ def synth(plan_path, out, teacher_backend, teacher_model, teacher_base_url, meth
         harness synth --plan plan.json --out data/sft.jsonl --teacher-backend openai \\
             --teacher-model qwen --teacher-base-url http://localhost:8000/v1 --k 4
     """
+    from harness.eval import hide_loading_bars
+    from harness.options import from_mapping, given
     from synth.pipeline import SynthConfig, report_table, run_synth
 
-    cfg = SynthConfig(
-        teacher_backend=teacher_backend, teacher_model=teacher_model, teacher_base_url=teacher_base_url,
-        methods=tuple(m.strip() for m in methods.split(",") if m.strip()), k=k, seed=seed, prompt=prompt_name,
-        decontam_n=decontam_n, decontam=not no_decontam, data_dir=data_dir, batch_size=batch_size,
-        concurrency=concurrency, request_timeout=request_timeout,
-    )
+    cfg = from_mapping(SynthConfig, given(flags), where="flags")
+    if no_progress:
+        hide_loading_bars()
     report = run_synth(plan_path, out, cfg, progress=not no_progress)
     click.echo(report_table(report))
     click.echo(f"\n{report['counts']['written']} rows written to {out}; report: {report['report_path']}")

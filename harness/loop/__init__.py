@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError
+from harness.eval import hide_loading_bars
 from harness.io import ResumableLog, atomic_write_json, config_hash, now_iso, refuse_changed_config
 from harness.options import check, from_mapping, load_yaml, to_dict
 
@@ -180,15 +181,6 @@ def _check_state(cfg: LoopConfig) -> None:
     atomic_write_json(path, {"config": new, "config_hash": config_hash(new), "created": now_iso()})
 
 
-def _no_loading_bars() -> None:
-    """``progress=False`` hides transformers' weight loading/saving bars too."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    hf_logging.disable_progress_bar()
-
-
 def round_dir(cfg: LoopConfig, r: int) -> Path:
     return Path(cfg.run_dir) / f"round_{r:02d}"
 
@@ -236,24 +228,13 @@ def step_plan(cfg: LoopConfig, eval_dir: Path, out: Path) -> dict:
 
 
 def _test_index(cfg: LoopConfig):
-    """Decontamination index: every registered test set plus the loop's own evaluation tasks."""
-    from harness.data import load_task
+    """Decontamination index (:func:`synth.clean.build_index`, as ``harness clean``): every registered
+    task's evaluation splits, the loop's own custom evaluation tasks included (registered first)."""
     from harness.eval import EvalConfig, resolve_tasks
-    from synth.dedup import REPORT_NS, TEST_SETS, build_test_index
+    from synth.clean import CleanConfig, build_index
 
-    texts, sources = [], []
-    for task, split in TEST_SETS:
-        try:
-            probs = load_task(task, split, data_dir_=cfg.data_dir)
-        except HarnessError as e:
-            log.warning("decontamination: %s unavailable (%s)", task, e)
-            continue
-        texts += [p.question for p in probs]
-        sources.append(f"{task}/{split} ({len(probs)})")
-    for rt in resolve_tasks(EvalConfig(model=cfg.model, tasks=cfg.tasks, data_dir=cfg.data_dir, prompt=cfg.prompt)):
-        texts += [p.question for p in rt.problems]
-        sources.append(f"{rt.name} (loop eval, {len(rt.problems)})")
-    return build_test_index(texts, sorted({*REPORT_NS, cfg.decontam_n}), sources)
+    resolve_tasks(EvalConfig(model=cfg.model, tasks=cfg.tasks, data_dir=cfg.data_dir, prompt=cfg.prompt))
+    return build_index(CleanConfig(decontam_n=cfg.decontam_n), cfg.data_dir)
 
 
 def step_synth(cfg: LoopConfig, plan_path: Path, out: Path, r: int, index) -> dict:
@@ -371,7 +352,7 @@ def run_loop(cfg: LoopConfig, *, on_step: Callable[[str], None] | None = None) -
 
     _check_state(cfg)
     if not cfg.progress:
-        _no_loading_bars()
+        hide_loading_bars()
     lb_dir = Path(cfg.run_dir) / "leaderboard"
     note = on_step or (lambda s: None)
 
