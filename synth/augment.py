@@ -286,8 +286,10 @@ def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int 
               max_new_tokens: int = 512, solver_prompt: str = "qwen-boxed", window: int = 64,
               progress: Any = None) -> Iterator[dict]:
     """Do the teacher work of units, streamed: each unit's new-problem request (none for FOBAR) and then its
-    K-solution request go through :func:`harness.backends.stream` with up to ``window`` requests in flight
-    (a unit's solution request is issued as soon as its problem is back, ahead of new units).
+    K-solution request go through :func:`harness.backends.stream` with up to ``window`` requests in flight,
+    in one pass (a unit's solution request is issued as soon as its problem is back, ahead of new units;
+    when only solutions of problems still in flight are left, the request iterator yields ``None``, "nothing
+    ready yet", so the stream waits on them instead of ending).
 
     Sampling is seeded per run, not per batch or unit (problem requests ``seed``, solution requests
     ``seed + 1``), so with a backend that seeds each request (openai, vllm) a unit's result does not depend
