@@ -4,8 +4,8 @@ client keeping the same number of requests in flight, in one run.
 The server (this file with ``--serve``, a subprocess) is an ``aiohttp`` loopback server speaking
 ``/v1/completions`` whose per-request latency is lognormal with mean ``--mean`` s (sigma ``--sigma``: a
 heavy tail, as long reasoning outputs give), drawn from a hash of the request body, so the same request
-takes the same time whoever sends it. It answers solution prompts with a boxed answer and other prompts
-with a teacher-style "New problem: ..." text. It logs every request body.
+takes the same time whoever sends it. It answers solution prompts with a boxed answer (of K solutions, 3 of 4
+agree) and teacher new-problem requests with a "New problem: ..." text. It logs every request body.
 
 Each round, per window W (64 and 256):
 - eval: ``harness.eval.evaluate`` (the ``openai`` backend, default flags; the default window is 256, so
@@ -55,8 +55,9 @@ def latency(body: bytes, mean: float, sigma: float) -> float:
 
 
 def is_solution(prompt: str) -> bool:
-    """A solver prompt (eval, or a teacher's solutions), as opposed to a teacher's new-problem request."""
-    return "final answer" in prompt or "boxed" in prompt
+    """A solver prompt (eval, or a teacher's solutions), as opposed to a teacher's new-problem request (every
+    synth template asks for the problem after "New problem:"; Evol's also say "one final answer")."""
+    return "boxed{}" in prompt or "New problem:" not in prompt
 
 
 def digest(prompt: str) -> int:
@@ -64,8 +65,8 @@ def digest(prompt: str) -> int:
 
 
 def reply_text(prompt: str, i: int) -> str:
-    if is_solution(prompt):
-        return f"Step 1: work it out.\nThe answer is $\\boxed{{{7 + (i % 2)}}}$."
+    if is_solution(prompt):  # K teacher solutions: 3 of 4 agree, so units are accepted and go through dedup
+        return f"Step 1: work it out.\nThe answer is $\\boxed{{{7 + (i == 3)}}}$."
     return f"Sure.\nNew problem: A shop sells {digest(prompt)} pencils to {i + 3} students each day. How many pencils?"
 
 
@@ -260,7 +261,8 @@ def measure(what: str, w: int, args, url: str, plan: Path, data_dir: str, tmp: P
             "plain_independent_s": round(best["plain"], 2) if what == "synth" else None,
             "harness_fixed_s": round(best["fixed"], 2) if what == "synth" and fast_url else None,
             "harness_req_per_s": round(len(bodies) / best["harness"], 1),
-            "plain_req_per_s": round(len(bodies) / base, 1), "ratio": round(base / best["harness"], 3)}
+            "plain_req_per_s": round(len(bodies) / base, 1), "ratio": round(base / best["harness"], 3),
+            "ratio_independent": round(best["plain"] / best["harness"], 3) if what == "synth" else None}
 
 
 # --- main ---------------------------------------------------------------------------------------------------
@@ -327,9 +329,11 @@ def write_results(out: Path, rows: list[dict], meta: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     table = tabulate([[r["what"], r["window"], r["requests"], r["harness_s"], r["plain_s"], r["harness_req_per_s"],
-                       r["plain_req_per_s"], r["ratio"], r.get("harness_fixed_s")] for r in rows],
+                       r["plain_req_per_s"], r["ratio"], r.get("ratio_independent"), r.get("harness_fixed_s")]
+                      for r in rows],
                      headers=["run", "in flight", "requests", "harness s", "plain s", "harness req/s",
-                              "plain req/s", "harness / plain throughput", "harness s at ~0 latency"],
+                              "plain req/s", "harness / plain throughput", "harness / independent replay",
+                              "harness s at ~0 latency"],
                      tablefmt="github", missingval="")
     text = (f"# Serving throughput: harness vs a plain client\n\n"
             f"Server: loopback aiohttp, lognormal latency mean {meta['mean_latency_s']} s, sigma {meta['sigma']}. "
@@ -339,8 +343,10 @@ def write_results(out: Path, rows: list[dict], meta: dict) -> None:
             "`--concurrency` 256 by default; 64 set explicitly) vs a plain asyncio client sending the same "
             "request bodies with the same number in flight. synth: `run_synth` with an openai teacher vs a "
             "plain client sending the same teacher requests, each solution request after the problem request "
-            "it solves; the last column is the same synth run against a server with ~0 latency (the "
-            "pipeline's fixed cost: seeds, dedup, decontamination, writing).\n\n"
+            "it solves (first come, first served: an owed solution request queues behind new problems, where "
+            "the harness sends it first); 'independent replay' is the same requests with no dependency at "
+            "all (an upper bound for any client); the last column is the same synth run against a server "
+            "with ~0 latency (the pipeline's fixed cost: seeds, dedup, decontamination, writing).\n\n"
             f"{table}\n\n"
             "Reproduce: `HARNESS_DATA_DIR=../shared/data python3 benchmarks/serving_throughput.py`\n")
     out.with_suffix(".md").write_text(text)

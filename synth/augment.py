@@ -27,7 +27,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from harness.answers import equivalent, extract_answer
 from harness.backends.base import Backend, Request, SamplingParams, stream
@@ -286,8 +286,10 @@ def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int 
               max_new_tokens: int = 512, solver_prompt: str = "qwen-boxed", window: int = 64,
               progress: Any = None) -> Iterator[dict]:
     """Do the teacher work of units, streamed: each unit's new-problem request (none for FOBAR) and then its
-    K-solution request go through :func:`harness.backends.stream` with up to ``window`` requests in flight
-    (a unit's solution request is issued as soon as its problem is back, ahead of new units).
+    K-solution request go through :func:`harness.backends.stream` with up to ``window`` requests in flight,
+    in one pass (a unit's solution request is issued as soon as its problem is back, ahead of new units;
+    when only solutions of problems still in flight are left, the request iterator yields ``None``, "nothing
+    ready yet", so the stream waits on them instead of ending).
 
     Sampling is seeded per run, not per batch or unit (problem requests ``seed``, solution requests
     ``seed + 1``), so with a backend that seeds each request (openai, vllm) a unit's result does not depend
@@ -317,8 +319,9 @@ def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int 
     teacher = getattr(backend, "name", type(backend).__name__)
     recs = [_new_record(u) for u in units]
     ready: deque[dict] = deque()  # finished units, yielded in order of finishing
-    solves: deque[Request] = deque()  # solution requests whose problem is back, sent before new units
+    solves: deque[Request] = deque()  # owed solution requests (their problem is back): sent before new units
     fresh = iter(range(len(units)))
+    in_flight = 0
 
     def problem_back(i: int, text: str | None) -> None:
         q = _take_problem(units[i], recs[i], text)
@@ -327,38 +330,43 @@ def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int 
         else:
             solves.append(Request(("solve", i), tmpl.render(q).text, solve))
 
-    def feed() -> Iterator[Request]:
+    def feed() -> Iterator[Request | None]:
+        """The requests: owed solutions first, then new units; ``None`` (nothing ready until an answer
+        in flight comes back) while only solution requests of problems in flight are left."""
+        nonlocal in_flight
         while True:
             if solves:
                 req = solves.popleft()
             else:
                 i = next(fresh, None)
                 if i is None:
-                    return  # the stream drains what is in flight; solution requests left go in the next pass
+                    if not in_flight:
+                        return
+                    yield None
+                    continue
                 if units[i].by_code:
                     problem_back(i, None)
                     continue
                 req = Request(("problem", i), units[i].prompt, ask)
+            in_flight += 1
             if progress is not None:
                 progress.issued(1)
             yield req
 
-    while True:
-        for req, gens in stream(backend, feed(), window=window):
-            stage, i = req.key
-            if stage == "problem":
-                problem_back(i, gens[0].text if gens else "")
-            else:
-                _judge(units[i], recs[i], [g.text for g in gens], k, teacher)
-                ready.append(recs[i])
-            if progress is not None:
-                progress.finished(0, sum(int(g.tokens) for g in gens))
-            while ready:
-                yield ready.popleft()
+    for req, gens in stream(backend, feed(), window=window):
+        in_flight -= 1
+        stage, i = cast(tuple[str, int], req.key)
+        if stage == "problem":
+            problem_back(i, gens[0].text if gens else "")
+        else:
+            _judge(units[i], recs[i], [g.text for g in gens], k, teacher)
+            ready.append(recs[i])
+        if progress is not None:
+            progress.finished(0, sum(int(g.tokens) for g in gens))
         while ready:
             yield ready.popleft()
-        if not solves:
-            return
+    while ready:  # FOBAR units whose problem was built by code after the last answer
+        yield ready.popleft()
 
 
 def counts_from_records(records: Sequence[dict]) -> Counter:

@@ -1,6 +1,8 @@
 """Model backends on real inputs: the ``hf`` backend with a tiny real Llama checkpoint on CPU, the
 ``openai`` backend against a real ``harness serve`` subprocess and real loopback HTTP servers, and
-the ``vllm`` backend's pure request/response mapping (vllm itself cannot be installed in CI).
+the ``vllm`` backend's pure request/response mapping (vllm itself cannot be installed in CI); and the
+stream contract's "nothing ready yet" (a ``None`` from the request iterator) in the generic fallback for
+batch-only backends and in the hf and vllm streams: it runs what is in flight and does not end the stream.
 
 The stock tiny checkpoint (random init, tied embeddings) greedily repeats its last input character,
 which would make "batched equals unbatched" pass for a broken padding scheme too; the ``varied``
@@ -25,7 +27,7 @@ from typing import ClassVar
 import pytest
 
 from harness.backends import get_backend
-from harness.backends.base import Request, SamplingParams, messages_to_text, stream
+from harness.backends.base import Generation, Request, SamplingParams, messages_to_text, stream
 from harness.errors import BackendError
 
 PROMPTS = [
@@ -610,6 +612,75 @@ def test_vllm_stream_keeps_the_engine_queue_full_and_yields_as_requests_finish()
     engine3._add = lambda texts, sp: [f"other-{i}" for i, _ in enumerate(texts)]
     with pytest.raises(BackendError, match="queue API is not supported"):
         list(VLLMBackend.from_engine(engine3, sampling_params_cls=dict).stream(iter(reqs), window=4))
+
+
+# --- "nothing ready yet": a None from the request iterator (base.py's stream contract) ---------------
+
+
+class ReverseBackend:
+    """A batch-only backend (``generate`` and nothing else), as a user's plugin would be: reverses each
+    prompt, and records the prompts of each ``generate`` call."""
+
+    name = "reverse"
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def generate(self, prompts, params):
+        self.calls.append(list(prompts))
+        return [[Generation(p[::-1], tokens=len(p))] * params.n for p in prompts]
+
+    def close(self):
+        pass
+
+
+def _dependent(answers: dict, params: SamplingParams):
+    """Two requests, then ``None`` until both are answered, then one follow-up per answer (a teacher's
+    solution request waits on its new problem the same way)."""
+    yield Request(("ask", 0), "first prompt", params)
+    yield Request(("ask", 1), "second prompt", params)
+    while len(answers) < 2:
+        yield None
+    for k in sorted(answers):
+        yield Request(("follow", k), f"{answers[k]} again", params)
+
+
+def _run_dependent(run):
+    """Drive ``_dependent`` through ``run(requests)`` (a stream); return ``{key: text}`` of everything yielded."""
+    params = SamplingParams(max_new_tokens=4)
+    answers: dict = {}
+    got = {}
+    for req, gens in run(_dependent(answers, params)):
+        got[req.key] = gens[0].text
+        if req.key[0] == "ask":
+            answers[req.key[1]] = gens[0].text
+    return got
+
+
+def test_none_from_the_requests_does_not_end_the_fallback_stream():
+    be = ReverseBackend()
+    got = _run_dependent(lambda reqs: stream(be, reqs, window=8))
+    # the None ran the two gathered requests at once (no full window needed), and the stream went on
+    assert be.calls == [["first prompt", "second prompt"], ["tpmorp tsrif again", "tpmorp dnoces again"]]
+    assert got == {("ask", 0): "tpmorp tsrif", ("ask", 1): "tpmorp dnoces",
+                   ("follow", 0): "niaga first prompt", ("follow", 1): "niaga second prompt"}
+    # a None with nothing in flight ends the stream (no answer could make work ready): no endless loop
+    assert list(stream(ReverseBackend(), iter(lambda: None, 0), window=4)) == []
+
+
+def test_none_from_the_requests_in_the_hf_and_vllm_streams(hf):
+    from harness.backends.vllm import VLLMBackend
+
+    got = _run_dependent(lambda reqs: hf.stream(reqs, window=8))
+    assert set(got) == {("ask", 0), ("ask", 1), ("follow", 0), ("follow", 1)}
+    want = hf.generate([f"{got[('ask', k)]} again" for k in (0, 1)], SamplingParams(max_new_tokens=4))
+    assert [got[("follow", k)] for k in (0, 1)] == [w[0].text for w in want]
+    assert list(hf.stream(iter(lambda: None, 0), window=4)) == []
+    for engine in (StepEngine(chat_template=None), EchoEngine(chat_template=None)):  # queue API, and without
+        be = VLLMBackend.from_engine(engine, sampling_params_cls=dict)
+        got = _run_dependent(lambda reqs, be=be: be.stream(reqs, window=8))
+        assert got == {("ask", 0): "tpmo", ("ask", 1): "tpmo", ("follow", 0): "niag", ("follow", 1): "niag"}
+        assert list(be.stream(iter(lambda: None, 0), window=4)) == []
 
 
 def test_vllm_not_installed_error():

@@ -4,10 +4,11 @@ HTTP server (stdlib http.server in a thread) speaking the OpenAI completions pro
 deterministic teacher replies (agreeing, disagreeing, empty, garbage); and a tiny random HF model as
 teacher, whose garbage is counted and skipped, never fatal. Seeds come from the real MATH/GSM8K train split.
 Streaming and resumability: `harness synth` with the loopback teacher as a real subprocess, `kill -9` mid-run
-(the server sleeps a little per request), re-run: same output as an uninterrupted run, and the re-run sends
+(the server holds the second half of the requests until the kill), re-run: same output as an uninterrupted run, and the re-run sends
 exactly the requests of the units missing from the sidecar; a finished run re-run sends nothing; a changed
 --k is refused. Units stream with a window of requests in flight and give the same records as one request
-at a time. FOBAR sends no
+at a time; a unit's solution request goes out while other new-problem requests are still in flight (the
+server holds one problem until a solution request arrives: event-driven, no sleeps). FOBAR sends no
 teacher request; each task's train split is loaded once per run.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_synth_teacher.py``
@@ -107,7 +108,13 @@ class Teacher(BaseHTTPRequestHandler):
 
     prompts: ClassVar[list] = []
     lock = threading.Lock()
-    delay = 0.0  # seconds per request (lets a kill land mid-run)
+    delay = 0.0  # seconds per request
+    hold_after: int | None = None  # requests after this many wait for `release` (lets a kill land mid-run)
+    release = threading.Event()
+    hold_first_problem = False  # the first new-problem request waits until a solution request arrives
+    solution_seen = threading.Event()
+    held_problem_prompt: str | None = None
+    held_released: bool | None = None
 
     def log_message(self, *a):
         pass
@@ -117,6 +124,18 @@ class Teacher(BaseHTTPRequestHandler):
         prompt = body["prompt"]
         with self.lock:
             Teacher.prompts.append(prompt)
+            held = Teacher.hold_after is not None and len(Teacher.prompts) > Teacher.hold_after
+        if held:
+            Teacher.release.wait(timeout=120)
+        if "put your final answer within" in prompt:
+            Teacher.solution_seen.set()
+        elif Teacher.hold_first_problem:
+            with self.lock:
+                first = Teacher.held_problem_prompt is None
+                if first:
+                    Teacher.held_problem_prompt = prompt
+            if first:  # True: released by a solution request; False: gave up waiting
+                Teacher.held_released = Teacher.solution_seen.wait(timeout=30)
         if Teacher.delay:
             time.sleep(Teacher.delay)
         i = zlib.crc32(prompt.encode()) % 1000  # by content, not arrival order: deterministic under concurrency
@@ -152,10 +171,18 @@ class QuietServer(ThreadingHTTPServer):
 def server():
     Teacher.prompts = []
     Teacher.delay = 0.0
+    Teacher.hold_after = None
+    Teacher.release = threading.Event()
+    Teacher.hold_first_problem = False
+    Teacher.solution_seen = threading.Event()
+    Teacher.held_problem_prompt = None
+    Teacher.held_released = None
     srv = QuietServer(("127.0.0.1", 0), Teacher)
     th = threading.Thread(target=srv.serve_forever, daemon=True)
     th.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    Teacher.release.set()
+    Teacher.solution_seen.set()
     srv.shutdown()
     srv.server_close()
 
@@ -232,7 +259,6 @@ def _sidecar_lines(path: Path) -> int:
 @pytest.mark.slow
 def test_kill9_then_resume_equals_uninterrupted(tmp_path, server, data_dir):
     plan = write_plan(tmp_path, RESUME_PLAN)
-    Teacher.delay = 0.03
     # the reference: one uninterrupted run
     ref = tmp_path / "ref.jsonl"
     res = CliRunner().invoke(main, _synth_args(plan, ref, server, data_dir))
@@ -244,8 +270,10 @@ def test_kill9_then_resume_equals_uninterrupted(tmp_path, server, data_dir):
     cost = _requests_per_unit(sidecar_path(ref))
     assert sum(cost.values()) == n_ref
 
-    # the same command as a real subprocess, killed once some units are on disk
+    # the same command as a real subprocess, killed once some units are on disk while the server holds the
+    # requests after the first half (so the kill lands mid-run however fast the client is)
     Teacher.prompts = []
+    Teacher.hold_after = n_ref // 2
     out = tmp_path / "out.jsonl"
     side = sidecar_path(out)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
@@ -263,6 +291,8 @@ def test_kill9_then_resume_equals_uninterrupted(tmp_path, server, data_dir):
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
+        Teacher.hold_after = None
+        Teacher.release.set()
     assert proc.returncode == -signal.SIGKILL and not out.exists()
     n_first = len(Teacher.prompts)
     finished = set(_requests_per_unit(side))
@@ -315,6 +345,31 @@ def test_streamed_units_equal_one_request_at_a_time(tmp_path, server, data_dir):
     assert outs[1][1] == outs[16][1]
     assert outs[1][2] == outs[16][2]  # every unit's record identical
     assert outs[1][3] != outs[16][3]  # though the sidecar was written in another (completion) order
+
+
+def test_solution_requests_go_out_while_other_problems_are_in_flight(server):
+    """All new-problem requests fit in the window; the server holds the first one until a solution request
+    arrives, so the run finishes (and the held problem is answered) only if the owed solution requests of
+    the answered problems are sent while that problem is still in flight, not after the stream drains."""
+    from harness.backends import make_backend
+    from harness.data import Problem
+    from synth.augment import run_units
+
+    Teacher.hold_first_problem = True
+    seeds = [(Problem(f"train/{i}", f"A farmer has {i + 3} cows and buys {2 * i + 1} more. How many now?", "1"),
+              {"task": "math", "subject": "Algebra", "level": 2}, "normal") for i in range(10)]
+    units, _ = plan_units(seeds, ["evol"], seed=0)
+    backend = make_backend("openai", model="teacher", base_url=(server,), window=16, request_timeout=120,
+                           batch_size=1)
+    try:
+        recs = list(run_units(units, backend, k=4, window=16))
+    finally:
+        backend.close()
+    assert sorted(r["key"] for r in recs) == sorted(u.key for u in units)
+    # a solution request reached the server while the held problem was in flight, and released it
+    assert Teacher.held_problem_prompt is not None and Teacher.held_released is True
+    held = next(r for r in recs if r["key"] == units[[u.prompt for u in units].index(Teacher.held_problem_prompt)].key)
+    assert held["teacher_text"] is not None  # the held problem was answered (not dropped) after the solutions
 
 
 def test_fobar_units_are_built_by_code(data_dir):

@@ -373,10 +373,11 @@ class HFBackend:
                 out[i] = gens
         return out  # type: ignore[return-value]
 
-    def stream(self, requests: Iterable[Request], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
+    def stream(self, requests: Iterable[Request | None], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
         """Yield ``(request, generations)`` batch by batch: up to ``max(window, batch_size)`` requests are
         tokenized and sorted by length together (as lm-eval does, so batches waste little padding), then run
-        ``batch_size`` per forward pass; each batch's results are yielded as soon as it is done.
+        ``batch_size`` per forward pass; each batch's results are yielded as soon as it is done. A ``None``
+        from ``requests`` (nothing ready yet) runs what is gathered so far, then asks again.
 
         Raises:
             BackendError: a prompt (plus the budget) does not fit the model's context.

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
 from typing import Any
 
 from harness.backends.base import (
@@ -32,6 +31,7 @@ from harness.backends.base import (
     by_params,
     generate_windows,
     messages_to_text,
+    pull,
 )
 from harness.errors import BackendError
 
@@ -227,14 +227,16 @@ class VLLMBackend:
             self._place(out, chat_idx, self.llm.chat(convs, sp, use_tqdm=False), params.n)
         return out  # type: ignore[return-value]
 
-    def stream(self, requests: Iterable[Request], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
+    def stream(self, requests: Iterable[Request | None], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
         """Keep up to ``window`` requests queued in the engine and yield each one as soon as it finishes.
 
         vLLM's scheduler batches continuously over everything queued, so a large window (the runners'
         default for vllm is thousands) keeps it saturated with no barrier between chunks: requests are added
         (``LLM.enqueue``/``enqueue_chat``) as others finish, and the engine (in its own process) keeps
         generating while the caller grades and records. A vLLM without ``LLM.enqueue`` gets whole windows per
-        ``LLM.generate`` call instead. Requests still queued when the caller stops are aborted.
+        ``LLM.generate`` call instead. Requests still queued when the caller stops are aborted. A ``None`` from
+        ``requests`` (nothing ready yet) stops the adding until a queued request finishes; with nothing
+        queued it ends the stream.
 
         Raises:
             BackendError: the engine returned a request without a completion.
@@ -250,8 +252,8 @@ class VLLMBackend:
             while True:
                 free = window - len(waiting)
                 if more and free > 0:
-                    new = list(islice(it, free))
-                    more = len(new) == free
+                    new, ended = pull(it, free)
+                    more = not ended
                     self._enqueue(new, waiting)
                 if not waiting:
                     return
