@@ -170,6 +170,10 @@ class OpenAIServer(ThreadingHTTPServer):
     the served model name. ``stats`` counts requests and ``backend.generate`` calls."""
 
     daemon_threads = True
+    #: listen backlog. socketserver's default of 5 makes a client with 256 requests in flight wait on
+    #: SYN retransmits (about 1 s each) for every connection past the fifth; servers such as vLLM's
+    #: accept thousands.
+    request_queue_size = 2048
 
     def __init__(
         self,

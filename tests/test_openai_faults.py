@@ -88,6 +88,7 @@ class FaultServer:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            request_queue_size = 1024  # a window of 256 connects at once (socketserver's default is 5)
 
             def handle_error(self, request, client_address):
                 pass  # a connection the test cut on purpose (kill, client timeout)

@@ -163,6 +163,8 @@ class Teacher(BaseHTTPRequestHandler):
 
 
 class QuietServer(ThreadingHTTPServer):
+    request_queue_size = 1024  # a window of 256 connects at once (socketserver's default is 5)
+
     def handle_error(self, request, client_address):  # a killed client's broken pipe is expected here
         pass
 
