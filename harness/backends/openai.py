@@ -247,7 +247,7 @@ class OpenAIBackend:
     # -- the protocol -----------------------------------------------------------------------------
 
     def stream(
-        self, requests: Iterable[Request], *, window: int | None = None
+        self, requests: Iterable[Request | None], *, window: int | None = None
     ) -> Iterator[tuple[Request, list[Generation]]]:
         """Keep ``window`` requests in flight; yield ``(request, params.n generations)`` as each finishes.
 

@@ -6,30 +6,11 @@ is the one place each option is documented).
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-
 import click
 
 from harness.cli import data_dir_option
-
-
-def _config_options(f):
-    from synth.clean import CleanConfig
-
-    hints = typing.get_type_hints(CleanConfig)
-    for fld in reversed(dataclasses.fields(CleanConfig)):
-        flag = fld.name.replace("_", "-")
-        tp, text = hints[fld.name], fld.metadata["help"]
-        if tp is bool:
-            opt = click.option(f"--{flag}/--no-{flag}", fld.name, default=fld.default, show_default=True, help=text)
-        elif typing.get_origin(tp) is typing.Literal:
-            opt = click.option(f"--{flag}", fld.name, type=click.Choice(typing.get_args(tp)), default=fld.default,
-                               show_default=True, help=text)
-        else:
-            opt = click.option(f"--{flag}", fld.name, type=tp, default=fld.default, show_default=True, help=text)
-        f = opt(f)
-    return f
+from harness.options import click_options, from_mapping, given
+from synth.clean import CleanConfig
 
 
 @click.command("clean")
@@ -40,7 +21,7 @@ def _config_options(f):
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @data_dir_option
-@_config_options
+@click_options(CleanConfig)
 def clean(inputs, out, against, as_json, no_progress, data_dir, **options):
     """Remove rows that copy a test problem (word n-gram overlap with every registered task's test set and
     --against files), exact duplicates and near duplicates (MinHash/LSH) from SFT JSONL files.
@@ -57,9 +38,9 @@ def clean(inputs, out, against, as_json, no_progress, data_dir, **options):
     """
     import json
 
-    from synth.clean import CleanConfig, clean, report_table
+    from synth.clean import clean, report_table
 
-    report = clean(list(inputs), out, CleanConfig(**options), data_dir=data_dir, against=tuple(against),
+    report = clean(list(inputs), out, from_mapping(CleanConfig, given(options), where="flags"), data_dir=data_dir, against=tuple(against),
                    progress=not no_progress)
     click.echo(json.dumps(report, indent=1) if as_json else report_table(report))
     c = report["counts"]
