@@ -25,12 +25,11 @@ from typing import Any, Literal
 
 from harness import metrics
 from harness.errors import DataError, UnusableInputError
-from harness.records import VERDICT_FIELD, Sample
+from harness.records import VERDICT_FIELD, Mode, Sample
 from harness.stats import PairedDiff, minimum_detectable_difference, required_sample_size
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["strict", "flexible", "tol_strict", "tol_flexible"]
 By = Literal["subject", "level", "cell"]
 #: ``--by`` -> the :mod:`harness.metrics` grouping key and how a group is labelled in the table.
 GROUPINGS: dict[str, tuple[str, Callable[[Any], str]]] = {

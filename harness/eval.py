@@ -43,13 +43,22 @@ from harness.backends import (
     Generation,
     Request,
     SamplingParams,
+    default_window,
     make_backend,
     parse_base_urls,
     stream,
 )
 from harness.data import Problem, expand_tasks, get_task, load_task, register_jsonl_task
 from harness.errors import BackendError, ConfigError, DataError, HarnessError
-from harness.io import ResumableLog, config_hash, diff_fields, file_sha256, git_commit, now_iso
+from harness.io import (
+    ResumableLog,
+    config_hash,
+    diff_fields,
+    file_sha256,
+    git_commit,
+    now_iso,
+    refuse_changed_config,
+)
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
 from harness.records import MANIFEST, MODES, RESULTS, SAMPLES, Sample, load_run, sample_key, write_manifest
 
@@ -139,7 +148,7 @@ class EvalConfig:
     @property
     def window(self) -> int:
         """The in-flight window: ``concurrency``, else the backend's default (:data:`DEFAULT_WINDOW`)."""
-        return self.concurrency or DEFAULT_WINDOW.get(self.backend, DEFAULT_WINDOW["openai"])
+        return default_window(self.backend, self.concurrency)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -320,12 +329,7 @@ def _check_resume(out: Path, manifest: dict) -> dict:
     if not (samples.exists() and samples.stat().st_size > 0):
         return manifest  # a different config over an empty run (e.g. a mistyped --model that never loaded)
     old_cfg, new_cfg = old.get("config") or {}, manifest["config"]
-    if config_hash(_without_limit(old_cfg)) != config_hash(_without_limit(new_cfg)):
-        diffs = diff_fields(old_cfg, new_cfg) or ["config_hash"]
-        raise ConfigError(
-            f"{out} holds a run with a different config ({'; '.join(diffs)}); "
-            "refusing to mix results, use a new --output-dir."
-        )
+    refuse_changed_config(out, _without_limit(old_cfg), _without_limit(new_cfg), "use a new --output-dir")
     was, now = old_cfg.get("limit"), new_cfg.get("limit")
     if now is not None and (was is None or now < was):
         raise ConfigError(_shrink_message(out, was, now))

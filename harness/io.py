@@ -181,6 +181,24 @@ def refuse_changed_config(where: str | os.PathLike, old: Mapping, new: Mapping, 
                       f"refusing to mix results: {fix}.")
 
 
+def acquire_or_refuse(lock_path: str | os.PathLike, *, what: str, subject: str | os.PathLike, fix: str) -> Any:
+    """Take the ``filelock`` lock at ``lock_path`` without waiting and return it (the caller releases it).
+    A lock left by a killed process is free again (``flock``); a live holder is refused.
+
+    Raises:
+        ConfigError: another process holds it: "Another {what} is writing {subject} ...; {fix}".
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"Another {what} is writing {subject} (lock {lock_path}); "
+                          f"wait for it to finish or {fix}.") from None
+    return lock
+
+
 class ResumableLog:
     """The one append-only JSONL log of finished work, safe to ``kill -9`` at any point.
 
@@ -215,7 +233,6 @@ class ResumableLog:
         self.group_rows = group_rows
         self.group_seconds = group_seconds
         self.torn_bytes_cut = 0
-        self.rows_written = 0
         self._lock: Any = None
         self._buf: list[dict] = []
         self._mutex = threading.Lock()
@@ -224,16 +241,8 @@ class ResumableLog:
         self._timer_error: BaseException | None = None
 
     def __enter__(self) -> ResumableLog:  # noqa: PYI034
-        from filelock import FileLock, Timeout
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path) + ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise ConfigError(f"Another {self.what} is writing {self.path} (lock {self.path}.lock); "
-                              f"wait for it to finish or {self.fix}.") from None
-        self._lock = lock
+        self._lock = acquire_or_refuse(f"{self.path}.lock", what=self.what, subject=self.path, fix=self.fix)
         self.torn_bytes_cut = repair_tail(self.path)
         return self
 
@@ -286,7 +295,6 @@ class ResumableLog:
             raise RuntimeError(f"ResumableLog({self.path}) is not open; use it as a context manager")
         if self._buf:
             append_jsonl(self.path, self._buf)
-            self.rows_written += len(self._buf)
             self._buf = []
 
     def _tick(self) -> None:

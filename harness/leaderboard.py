@@ -32,7 +32,7 @@ from harness.errors import DataError, HarnessError
 from harness.io import atomic_write_text, now_iso, write_jsonl
 from harness.metrics import group
 from harness.records import ALL_MODES, MODES, Sample, load_run
-from harness.reports import summarize_task
+from harness.reports import level_order, summarize_task
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +345,7 @@ def leaderboard_frame(rows: Sequence[dict], task: str | None = None, by: By | No
     groups: list[str] = []
     if by:
         groups = sorted({g for r in srt for g in (r.get(f"by_{by}") or {})},
-                        key=lambda g: (0, int(g), "") if str(g).isdigit() else (1, 0, str(g)))
+                        key=lambda g: level_order(str(g)))
     multi = any(r.get("sampling") for r in srt)
     avg = " avg@k" if multi else ""
     modes = [mode] if by else [m for m in ALL_MODES if m in MODES or any(r.get(m) for r in srt)]

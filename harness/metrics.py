@@ -165,10 +165,10 @@ def paired(base: Iterable[Sample], cand: Iterable[Sample], mode: str = "strict",
 def paired_by(base: Iterable[Sample], cand: Iterable[Sample], by: KeyArg, mode: str = "strict",
               confidence: float = CONFIDENCE) -> dict[Any, PairedDiff]:
     """:func:`paired` within each group of the candidate's samples (groups without a match are left out)."""
-    base = list(base)
+    idx = {s.key: s for s in base}
     out = {}
     for k, rows in group(cand, by).items():
-        d = paired(base, rows, mode, confidence)
+        d = paired([idx[s.key] for s in rows if s.key in idx], rows, mode, confidence)
         if d is not None:
             out[k] = d
     return out

@@ -250,10 +250,8 @@ class Sample:
         return out
 
 
-def sample_key(s: Mapping | Sample) -> Key:
-    """``(task, id, sample_idx)`` of a raw record or a :class:`Sample`."""
-    if isinstance(s, Sample):
-        return s.key
+def sample_key(s: Mapping) -> Key:
+    """``(task, id, sample_idx)`` of a raw samples.jsonl record (a :class:`Sample` has ``.key``)."""
     return (str(s["task"]), str(s["id"]), int(s.get("sample_idx", 0)))
 
 

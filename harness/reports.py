@@ -145,7 +145,8 @@ def _cell(b: Mapping | None) -> str:
     return "" if not b else f"{_pct(b['strict']['acc'])} ({b['strict']['n']})"
 
 
-def _level_order(x: str):
+def level_order(x: str):
+    """Sort key of level labels: numeric levels in order, then the rest by name."""
     return (0, int(x), "") if x.isdigit() else (1, 0, x)
 
 
@@ -219,7 +220,7 @@ def format_tables(results: Mapping, tablefmt: str = "github") -> str:
             lines += ["", _sampling_table(t, r, tablefmt)]
         subj = r.get("by_subject") or {}
         lev = r.get("by_level") or {}
-        levels = sorted(lev, key=_level_order)
+        levels = sorted(lev, key=level_order)
         if len(subj) > 1 or (subj and levels):
             sl = r.get("by_subject_level") or {}
             hdr = ["subject", "n", "strict % ±", "flexible % ±"] + [f"L{x} strict % (n)" for x in levels]

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from harness.errors import ConfigError, DataError
-from harness.io import atomic_write_json, config_hash, git_commit, now_iso
+from harness.io import acquire_or_refuse, atomic_write_json, config_hash, git_commit, now_iso
 from synth.dedup import (
     NO_MATCH,
     REPORT_NS,
@@ -475,8 +475,6 @@ def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanCon
         ConfigError: bad options, or another run is using the work folder.
         DataError: a missing input, a malformed line (file:line), an ``against`` file missing.
     """
-    from filelock import FileLock, Timeout
-
     cfg.check()
     missing_in = [p for p in inputs if not Path(p).is_file()]
     if missing_in or not inputs:
@@ -488,12 +486,11 @@ def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanCon
         index = build_index(cfg, data_dir, against)
     work = Path(str(out) + ".work")
     work.mkdir(parents=True, exist_ok=True)
-    try:
-        with FileLock(str(work) + ".lock", timeout=0):  # one run per work folder
-            reason, chunks, reused, by_n, examples, by_set = _stages(inputs, out, work, cfg, index, progress)
-    except Timeout:
-        raise ConfigError(f"Another `harness clean` is writing {work} (lock {work}.lock); wait for it "
-                          "or use another --out.") from None
+    lock = acquire_or_refuse(f"{work}.lock", what="`harness clean`", subject=work, fix="use another --out")
+    try:  # one run per work folder
+        reason, chunks, reused, by_n, examples, by_set = _stages(inputs, out, work, cfg, index, progress)
+    finally:
+        lock.release()
     counts = {"rows_in": len(reason), "kept": int((reason == 0).sum()),
               **{f"removed_{r}": int((reason == i + 1).sum()) for i, r in enumerate(REASONS)}}
     report = {

@@ -75,10 +75,9 @@ class SynthConfig:
     @property
     def window(self) -> int:
         """Teacher requests in flight: ``concurrency``, else the teacher backend's default."""
-        from harness.backends import DEFAULT_WINDOW
+        from harness.backends import default_window
 
-        return self.concurrency if self.concurrency is not None else DEFAULT_WINDOW.get(
-            self.teacher_backend or "openai", DEFAULT_WINDOW["openai"])
+        return default_window(self.teacher_backend or "openai", self.concurrency)
 
 
 def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | None]:

@@ -154,8 +154,7 @@ def cli_options(f):
 
     from harness.options import click_options
 
-    shown = {**{x.name: x.default for x in fields(TrainConfig)}, **load_preset("skywork")}
-    f = click_options(TrainConfig, shown=shown)(f)
+    f = click_options(TrainConfig, shown=load_preset("skywork"))(f)
     return click.option("--preset", default="skywork", show_default=True,
                         help="Preset name in train/configs/ or a .yaml path (flags override its values).")(f)
 

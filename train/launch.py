@@ -205,20 +205,6 @@ def die_with_parent() -> None:
         os._exit(1)  # the launcher died before the request above took effect
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has finished
-
-
 @contextlib.contextmanager
 def hold_output(output: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
     """Hold ``<output>/train.lock`` (a kernel ``flock``: freed when its holder dies, even by ``kill -9``)

@@ -19,7 +19,7 @@ from harness.backends.base import (
 
 __all__ = [
     "DEFAULT_WINDOW", "Backend", "Generation", "PromptInput", "Request", "SamplingParams", "StreamingBackend",
-    "by_params", "generate_windows", "get_backend", "make_backend", "messages_to_text", "parse_base_urls", "stream", "take_windows",
+    "by_params", "default_window", "generate_windows", "get_backend", "make_backend", "messages_to_text", "parse_base_urls", "stream", "take_windows",
 ]
 
 BACKENDS = {
@@ -55,10 +55,16 @@ def parse_base_urls(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(u for u in urls if u))
 
 
+def default_window(backend: str, concurrency: int | None) -> int:
+    """Requests in flight: ``concurrency`` when given, else the backend's :data:`DEFAULT_WINDOW` (openai's
+    for a backend it does not list)."""
+    return concurrency if concurrency is not None else DEFAULT_WINDOW.get(backend, DEFAULT_WINDOW["openai"])
+
+
 def make_backend(name: str, *, model: str, base_url: Sequence[str] = (), window: int, request_timeout: float,
                  batch_size: int, extra: Mapping[str, Any] | None = None) -> Backend:
     """Build the backend a runner streams through, with the runner's settings where the backend takes them:
-    openai gets ``base_url`` (one URL as a string, several as a list), ``concurrency=window`` and
+    openai gets ``base_url`` (the list of URLs), ``concurrency=window`` and
     ``timeout=request_timeout``; hf gets ``batch_size`` (prompts per forward pass); vllm needs none. ``extra``
     (``--backend-arg``) wins over all of them.
 
@@ -68,8 +74,7 @@ def make_backend(name: str, *, model: str, base_url: Sequence[str] = (), window:
     """
     kw: dict[str, Any] = {"model": model}
     if name == "openai":
-        urls = list(base_url)
-        kw.update(base_url=urls[0] if len(urls) == 1 else urls, concurrency=window, timeout=request_timeout)
+        kw.update(base_url=list(base_url), concurrency=window, timeout=request_timeout)
     elif name == "hf":
         kw["batch_size"] = batch_size
     kw.update(extra or {})

@@ -214,7 +214,7 @@ def step_plan(cfg: LoopConfig, eval_dir: Path, out: Path) -> dict:
         from harness.records import load_run
 
         chosen = {(c["task"], c["subject"], c["level"]) for c in plan["cells"]}
-        others = [c for c in cell_stats(load_run(eval_dir).samples, cfg.mode)
+        others = [c for c in cell_stats(load_run(eval_dir).records, cfg.mode)
                   if (c.task, c.subject, c.level) not in chosen and c.n >= cfg.min_samples]
         n_replay = cfg.budget - sum(c["n_new"] for c in plan["cells"])
         for i, c in enumerate(others):
@@ -313,7 +313,7 @@ def _record_scaling(cfg: LoopConfig, r: int, eval_dir: Path, examples: dict[tupl
         if any(x.get("round") == r for x in rows):
             return
         new = []
-        for c in cell_stats(load_run(eval_dir).samples, cfg.mode):
+        for c in cell_stats(load_run(eval_dir).records, cfg.mode):
             new.append({"round": r, "task": c.task, "subject": c.subject, "level": c.level,
                         "examples": examples.get((c.task, c.subject, c.level), 0), "k": round(c.k), "n": c.n})
         lg.append(new)
