@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -179,6 +180,21 @@ def refuse_changed_config(where: str | os.PathLike, old: Mapping, new: Mapping, 
     diffs = diff_fields(old, new) or ["config"]
     raise ConfigError(f"{where} holds work made with a different config ({'; '.join(diffs)}); "
                       f"refusing to mix results: {fix}.")
+
+
+def set_parent_death_signal(sig: int) -> bool:
+    """Ask the kernel to send ``sig`` to this process when its parent dies (Linux ``PR_SET_PDEATHSIG``), so
+    worker and rank processes never outlive the command that started them. Returns False where the
+    platform has no such request (the caller's other guards, such as output locks, still apply)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def acquire_or_refuse(lock_path: str | os.PathLike, *, what: str, subject: str | os.PathLike, fix: str) -> Any:

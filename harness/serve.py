@@ -51,14 +51,6 @@ class RequestError(Exception):
         self.param = param
 
 
-def context_limit(backend: Backend | None) -> int | None:
-    """The model's context in tokens (``max_position_embeddings``), or None when the backend has no
-    model config to read it from."""
-    config = getattr(getattr(backend, "model", None), "config", None)
-    limit = getattr(config, "max_position_embeddings", None)
-    return limit if isinstance(limit, int) and limit > 0 else None
-
-
 def check_context(backend: Backend | None, prompts: list, params: SamplingParams, chat: bool) -> None:
     """Refuse (400) a prompt, or a prompt plus ``max_tokens``, that the model's context cannot hold.
 
@@ -71,7 +63,7 @@ def check_context(backend: Backend | None, prompts: list, params: SamplingParams
     Raises:
         RequestError: status 400, ``param`` "prompt"/"messages" or "max_tokens".
     """
-    limit = context_limit(backend)
+    limit = getattr(backend, "context_length", None)  # HFBackend.context_length
     encode = getattr(backend, "encode", None)
     if limit is None or encode is None:
         return

@@ -32,7 +32,14 @@ from typing import Literal
 import numpy as np
 
 from harness.errors import ConfigError, DataError
-from harness.io import acquire_or_refuse, atomic_write_json, config_hash, git_commit, now_iso
+from harness.io import (
+    acquire_or_refuse,
+    atomic_write_json,
+    config_hash,
+    git_commit,
+    now_iso,
+    set_parent_death_signal,
+)
 from synth.dedup import (
     NO_MATCH,
     REPORT_NS,
@@ -182,18 +189,10 @@ def process_chunk(c: Chunk, cfg: CleanConfig, index: TestIndex | None, work: Pat
 _WORKER: dict = {}
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _init_worker(cfg, index, work) -> None:
-    _die_with_parent()
+    import signal
+
+    set_parent_death_signal(signal.SIGTERM)
     _WORKER.update(cfg=cfg, index=index, work=work)
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError, HarnessError
+from harness.io import set_parent_death_signal
 
 if TYPE_CHECKING:
     from train.config import TrainConfig
@@ -195,12 +196,7 @@ def die_with_parent() -> None:
     expected = os.environ.get(PARENT_ENV)
     if not expected:
         return
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != int(expected):
         os._exit(1)  # the launcher died before the request above took effect
 

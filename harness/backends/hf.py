@@ -287,6 +287,12 @@ class HFBackend:
             text=text, tokens=n, prompt_tokens=n_prompt, finish_reason="stop" if stopped else "length"
         )
 
+    @property
+    def context_length(self) -> int | None:
+        """The model's context in tokens (``max_position_embeddings``), or None when its config has none."""
+        limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        return limit if isinstance(limit, int) and limit > 0 else None
+
     def check_context(self, encoded: Sequence[list[int]], params: SamplingParams) -> None:
         """Raise one clear :class:`BackendError` when a prompt plus ``max_new_tokens`` cannot fit the
         model's context (``max_position_embeddings``).
@@ -295,8 +301,8 @@ class HFBackend:
             BackendError: the longest prompt alone fills the context (the fix is another prompt or model,
                 not the budget), or prompt plus budget does (the fix names the budget that fits).
         """
-        limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
-        if not (isinstance(limit, int) and limit > 0) or not encoded:
+        limit = self.context_length
+        if limit is None or not encoded:
             return
         longest = max(len(e) for e in encoded)
         if longest + params.max_new_tokens <= limit:

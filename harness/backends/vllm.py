@@ -113,6 +113,11 @@ def _external_id(request_id: object) -> str:
     return _INTERNAL_SUFFIX.sub("", str(request_id))
 
 
+def _as_text(prompt: PromptInput) -> str:
+    """A text prompt as is; chat messages joined (:func:`messages_to_text`) for a model without a template."""
+    return prompt if isinstance(prompt, str) else messages_to_text(prompt)
+
+
 class VLLMBackend:
     """vLLM's offline engine behind the backend protocol.
 
@@ -217,10 +222,10 @@ class VLLMBackend:
         sp = self._sp_cls(**sampling_kwargs(params), **self.sampling_extra)
         text_idx, chat_idx = [], []
         for i, p in enumerate(prompts):
-            (text_idx if isinstance(p, str) or not self.has_chat_template else chat_idx).append(i)
+            (chat_idx if self._as_chat(p) else text_idx).append(i)
         out: list[list[Generation] | None] = [None] * len(prompts)
         if text_idx:
-            texts = [p if isinstance(p, str) else messages_to_text(p) for p in (prompts[i] for i in text_idx)]
+            texts = [_as_text(prompts[i]) for i in text_idx]
             self._place(out, text_idx, self.llm.generate(texts, sp, use_tqdm=False), params.n)
         if chat_idx:
             convs = [list(prompts[i]) for i in chat_idx]
@@ -273,15 +278,18 @@ class VLLMBackend:
         """Add requests to the engine (text through ``enqueue``, chat messages through ``enqueue_chat``)."""
         for params, group in by_params(reqs):
             sp = self._sp_cls(**sampling_kwargs(params), **self.sampling_extra)
-            chat = [r for r in group if not isinstance(r.prompt, str) and self.has_chat_template]
-            text = [r for r in group if isinstance(r.prompt, str) or not self.has_chat_template]
+            chat = [r for r in group if self._as_chat(r.prompt)]
+            text = [r for r in group if not self._as_chat(r.prompt)]
             if text:
-                ids = self.llm.enqueue([r.prompt if isinstance(r.prompt, str) else messages_to_text(r.prompt)
-                                        for r in text], sp, use_tqdm=False)
+                ids = self.llm.enqueue([_as_text(r.prompt) for r in text], sp, use_tqdm=False)
                 waiting.update(zip(map(_external_id, ids), text))
             if chat:
                 ids = self.llm.enqueue_chat([list(r.prompt) for r in chat], sp, use_tqdm=False)
                 waiting.update(zip(map(_external_id, ids), chat))
+
+    def _as_chat(self, prompt: PromptInput) -> bool:
+        """Chat messages go through the model's chat template when it has one; everything else is text."""
+        return not isinstance(prompt, str) and self.has_chat_template
 
     @staticmethod
     def _place(out: list, idx: list[int], results: Sequence[Any], n: int) -> None:
