@@ -30,7 +30,7 @@ from typing import Literal
 
 from harness.errors import DataError, HarnessError
 from harness.io import atomic_write_text, now_iso, write_jsonl
-from harness.metrics import group
+from harness.metrics import group, half_width
 from harness.records import ALL_MODES, MODES, Sample, load_run
 from harness.reports import level_order, summarize_task
 
@@ -410,7 +410,7 @@ def format_frame(df, fmt: Format = "md", *, title: str | None = None) -> str:
         else:
             cols[c] = [f"{v[0]:.1f}" if _is_metric(v) and v[0] is not None else "" for v in vals]
             cols[f"{c} 95% CI"] = [
-                f"[{v[1]:.1f}, {v[2]:.1f}] ±{max(v[0] - v[1], v[2] - v[0]):.1f}"
+                f"[{v[1]:.1f}, {v[2]:.1f}] ±{half_width(v[0], v[1], v[2]):.1f}"
                 if _is_metric(v) and v[1] is not None else "" for v in vals
             ]
     out = pd.DataFrame(cols)
@@ -427,7 +427,7 @@ def format_frame(df, fmt: Format = "md", *, title: str | None = None) -> str:
 def _inline(v) -> str:
     if not _is_metric(v) or v[0] is None:
         return ""
-    half = max(v[0] - v[1], v[2] - v[0]) if v[1] is not None else float("nan")
+    half = half_width(v[0], v[1], v[2]) if v[1] is not None else float("nan")
     return f"{v[0]:.1f} ±{half:.1f} (n={v[3]})"
 
 

@@ -82,6 +82,11 @@ def per_problem(samples: Iterable[Sample], mode: str = "strict") -> dict[tuple[s
     return out
 
 
+def half_width(acc: float, lo: float, hi: float) -> float:
+    """The larger distance from ``acc`` to an end of its CI ``[lo, hi]``: what tables show as ``±``."""
+    return max(acc - lo, hi - acc)
+
+
 @dataclass(frozen=True)
 class Accuracy:
     """An accuracy over problems with its confidence interval (``None`` everywhere for an empty group)."""
@@ -97,7 +102,7 @@ class Accuracy:
         """The larger distance from ``acc`` to a CI end (what "+-" shows)."""
         if self.acc is None or self.ci[0] is None or self.ci[1] is None:
             return None
-        return max(self.acc - self.ci[0], self.ci[1] - self.acc)
+        return half_width(self.acc, self.ci[0], self.ci[1])
 
     def to_dict(self) -> dict:
         """``{"acc", "ci": [lo, hi], "n", "n_samples", "correct"}`` (the results.json / leaderboard block)."""

@@ -131,14 +131,14 @@ def _acc_ci(b: Mapping | None) -> str:
     if not b or b.get("acc") is None:
         return "-"
     lo, hi = b["ci"]
-    return f"{_pct(b['acc'])} [{_pct(lo)}, {_pct(hi)}] ±{_pct(max(b['acc'] - lo, hi - b['acc']))}"
+    return f"{_pct(b['acc'])} [{_pct(lo)}, {_pct(hi)}] ±{_pct(metrics.half_width(b['acc'], lo, hi))}"
 
 
 def _acc_pm(b: Mapping | None) -> str:
     if not b or b.get("acc") is None:
         return "-"
     lo, hi = b["ci"]
-    return f"{_pct(b['acc'])} ±{_pct(max(b['acc'] - lo, hi - b['acc']))}"
+    return f"{_pct(b['acc'])} ±{_pct(metrics.half_width(b['acc'], lo, hi))}"
 
 
 def _cell(b: Mapping | None) -> str:

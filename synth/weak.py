@@ -61,6 +61,7 @@ class CellStat:
     acc: float
     ci: tuple[float, float]
     task_n: int  # problems of the task
+    task_acc: float  # accuracy of the whole task (the default reference of a cell's gap)
 
     @property
     def k(self) -> float:
@@ -91,8 +92,8 @@ def cell_stats(samples: Iterable[Sample | Mapping], mode: str = "strict",
                 f"correct_strict, correct_flexible), found keys {sorted(s.to_dict())}. "
                 "Pass the output directory of a `harness eval` run."
             )
-    task_n = {t: a.n for t, a in metrics.accuracy_by(samples, "task", mode, confidence).items()}
-    return [CellStat(t, sub, lvl, a.n, a.acc, a.ci, task_n[t])  # type: ignore[arg-type]
+    tasks = metrics.accuracy_by(samples, "task", mode, confidence)
+    return [CellStat(t, sub, lvl, a.n, a.acc, a.ci, tasks[t].n, tasks[t].acc)  # type: ignore[arg-type]
             for (t, sub, lvl), a in metrics.accuracy_by(samples, "cell", mode, confidence).items()]
 
 
@@ -136,7 +137,7 @@ def select_weak(samples: Iterable[Sample | Mapping], cfg: WeakConfig = WeakConfi
     if not samples:
         raise DataError("The run has no samples; nothing to rank. Run `harness eval` first (or let it finish).")
     stats = cell_stats(samples, cfg.mode, cfg.confidence)
-    overall = {t: a.acc for t, a in metrics.accuracy_by(samples, "task", cfg.mode, cfg.confidence).items()}
+    overall = {c.task: c.task_acc for c in stats}
     ranked, skipped = [], []
     for c in stats:
         ref = cfg.target if cfg.target is not None else overall[c.task]
