@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
+from harness.io import decode_line
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def grade_file(
         if not raw.strip():
             continue
         try:
-            parsed = _parse_line(_decode(raw, lineno, p), lineno, p, family, golds)
+            parsed = _parse_line(decode_line(raw, lineno, p), lineno, p, family, golds)
         except DataError as e:
             if not skip_bad:
                 raise DataError(f"{e} {_FIX}") from None
@@ -152,17 +153,6 @@ class _GoldIndex:
             if pid in self._by_split[split]:
                 return self._by_split[split][pid]
         return None
-
-
-def _decode(raw: bytes, lineno: int, p: Path) -> str:
-    """One line of the file as text; a line that is not UTF-8 is a bad line naming the byte."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(
-            f"{p}:{lineno}: expected UTF-8 text, found byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line "
-            "(re-save the file as UTF-8)."
-        ) from None
 
 
 def _parse_line(line: str, lineno: int, p: Path, family: str, golds: _GoldIndex):

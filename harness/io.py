@@ -22,7 +22,23 @@ from harness.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 
-def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, bad: list | None = None) -> Iterator[dict]:
+def decode_line(raw: bytes, lineno: int, path: str | os.PathLike) -> str:
+    """One line of a text file as str.
+
+    Raises:
+        DataError: the line is not UTF-8 (naming the file line and the byte).
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{path}:{lineno}: expected UTF-8 text, found byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line "
+            "(re-save the file as UTF-8)."
+        ) from None
+
+
+def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, bad: list | None = None,
+               linenos: list | None = None) -> Iterator[dict]:
     """Yield one dict per non-empty line of a JSONL file.
 
     Args:
@@ -30,15 +46,18 @@ def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, bad: list | N
         skip_bad: when True, malformed lines are skipped and appended to ``bad`` as
             ``(line_number, message)``; when False the first one raises :class:`DataError`.
         bad: list collecting skipped lines (only with ``skip_bad``).
+        linenos: when given, the file line number of each yielded row is appended to it.
 
     Raises:
-        DataError: the file is missing, or a line is not a JSON object (and ``skip_bad`` is False).
+        DataError: the file is missing, a line is not UTF-8, or a line is not a JSON object (and
+            ``skip_bad`` is False).
     """
     p = Path(path)
     if not p.is_file():
         raise DataError(f"Expected a JSONL file at {p}, but it does not exist. Check the path.")
-    with p.open("r", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with p.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            line = decode_line(raw, lineno, p)
             if not line.strip():
                 continue
             try:
@@ -52,6 +71,8 @@ def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, bad: list | N
                         bad.append((lineno, msg))
                     continue
                 raise DataError(msg + ". Fix or delete that line.") from None
+            if linenos is not None:
+                linenos.append(lineno)
             yield obj
 
 

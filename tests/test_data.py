@@ -169,11 +169,20 @@ def test_custom_jsonl_errors_name_the_file_line_and_the_field_map(tmp_path):
         load_task("mine_ok")
 
 
+def test_line_numbers_count_a_line_of_unicode_space_as_blank(tmp_path):
+    # one pass reads rows and their line numbers: a line holding only U+3000 is blank for both
+    f = tmp_path / "ideo.jsonl"
+    f.write_text('{"question": "1+1?", "answer": "2"}\n\u3000\n{"question": "2+2?"}\n', encoding="utf-8")
+    register_jsonl_task("ideo_space", f)
+    with pytest.raises(DataError, match=rf"^{f}:3: "):
+        load_task("ideo_space")
+
+
 def test_non_utf8_data_file_is_one_clear_error(tmp_path):
     f = tmp_path / "latin.jsonl"
     f.write_bytes(b'{"question": "caf\xe9", "answer": "1"}\n')
     register_jsonl_task("latin", f)
-    with pytest.raises(DataError, match=r"expected UTF-8 text, found byte 0xe9"):
+    with pytest.raises(DataError, match=rf"^{f}:1: expected UTF-8 text, found byte 0xe9"):
         load_task("latin")
 
 

@@ -214,13 +214,8 @@ def register_jsonl_task(
 
 def _read_local(path: Path) -> tuple[list[dict], list[int]]:
     """Rows of a local JSONL file and the file line number of each (blank lines are skipped)."""
-    try:
-        rows = list(iter_jsonl(path))
-        with path.open("rb") as f:
-            linenos = [n for n, line in enumerate(f, 1) if line.strip()]
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: expected UTF-8 text, found byte 0x{e.object[e.start]:02x} at byte offset "
-                        f"{e.start} of a line; re-save the file as UTF-8.") from None
+    linenos: list[int] = []
+    rows = list(iter_jsonl(path, linenos=linenos))
     return rows, linenos
 
 
