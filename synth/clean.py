@@ -40,6 +40,7 @@ from harness.io import (
     now_iso,
     set_parent_death_signal,
 )
+from harness.options import check
 from synth.dedup import (
     NO_MATCH,
     REPORT_NS,
@@ -63,36 +64,33 @@ REASONS = ("contaminated", "exact_dup", "near_dup")
 class CleanConfig:
     """Options of ``harness clean`` (each ``help`` is the one place the option is documented)."""
 
-    decontam_n: int = field(default=30, metadata={"help": "Word n-gram length of the test-set filter."})
+    decontam_n: int = field(default=30, metadata={"min": 1, "help": "Word n-gram length of the test-set filter."})
     decontam: bool = field(default=True, metadata={"help": "Remove rows sharing an n-gram with a test set."})
     dedup: bool = field(default=True, metadata={"help": "Remove exact and near duplicates."})
-    threshold: float = field(default=0.8, metadata={"help": "Near duplicates: MinHash agreement (~ shingle Jaccard)."})
+    threshold: float = field(default=0.8, metadata={"gt": 0, "max": 1, "help": "Near duplicates: MinHash agreement (~ shingle Jaccard)."})
     numbers_must_match: bool = field(default=True, metadata={
         "help": "Near duplicates must have the same numbers (parametric variants are kept)."})
-    shingle: int = field(default=3, metadata={"help": "Words per MinHash shingle."})
-    num_perm: int = field(default=64, metadata={"help": "MinHash permutations (divisible by --bands)."})
-    bands: int = field(default=16, metadata={"help": "LSH bands."})
+    shingle: int = field(default=3, metadata={"min": 1, "help": "Words per MinHash shingle."})
+    num_perm: int = field(default=64, metadata={"min": 1, "help": "MinHash permutations (divisible by --bands)."})
+    bands: int = field(default=16, metadata={"min": 1, "help": "LSH bands."})
     seed: int = field(default=0, metadata={"help": "MinHash seed."})
-    workers: int = field(default=2, metadata={"help": "Worker processes for the signature stage."})
+    workers: int = field(default=2, metadata={"min": 1, "help": "Worker processes for the signature stage."})
     engine: Literal["local", "datatrove"] = field(default="local", metadata={
         "help": "Signature stage engine: local process pool, or datatrove's executor (pip install datatrove)."})
-    chunk_mb: float = field(default=8.0, metadata={"help": "Input MB per signature task."})
+    chunk_mb: float = field(default=8.0, metadata={"gt": 0, "help": "Input MB per signature task."})
     examples: int = field(default=3, metadata={"help": "Examples per reason in the report."})
     keep_work: bool = field(default=False, metadata={"help": "Keep <out>.work/ after success (cheap re-runs)."})
 
-    def check(self) -> None:
-        """Raises: ConfigError: an option out of range (all problems at once)."""
-        bad = []
-        if self.num_perm < 1 or self.bands < 1 or self.num_perm % self.bands:
-            bad.append(f"--num-perm ({self.num_perm}) divisible by --bands ({self.bands}), both >= 1")
-        if not 0 < self.threshold <= 1:
-            bad.append(f"--threshold in (0, 1], found {self.threshold}")
-        if self.decontam_n < 1 or self.shingle < 1 or self.workers < 1 or self.chunk_mb <= 0:
-            bad.append("--decontam-n, --shingle, --workers >= 1 and --chunk-mb > 0")
-        if self.engine not in ("local", "datatrove"):
-            bad.append(f"--engine local or datatrove, found {self.engine!r}")
-        if bad:
-            raise ConfigError("Expected " + "; ".join(bad) + ".")
+    def __post_init__(self) -> None:
+        check(self, _divisible_bands)  # types and ranges from the fields, all problems at once
+
+
+def _divisible_bands(cfg: CleanConfig) -> list[str]:
+    """LSH splits the signature into equal bands."""
+    if cfg.num_perm % cfg.bands:
+        return [f"num_perm: expected a number divisible by bands ({cfg.bands}), found {cfg.num_perm}"]
+    return []
+
 
 
 @dataclass(frozen=True)
@@ -474,7 +472,6 @@ def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanCon
         ConfigError: bad options, or another run is using the work folder.
         DataError: a missing input, a malformed line (file:line), an ``against`` file missing.
     """
-    cfg.check()
     missing_in = [p for p in inputs if not Path(p).is_file()]
     if missing_in or not inputs:
         raise DataError(f"Expected JSONL input files; not found: {', '.join(missing_in) or '(none given)'}.")
