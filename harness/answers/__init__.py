@@ -15,11 +15,13 @@ computed with ``fractions.Fraction`` and ``mpmath`` (:mod:`harness.answers.value
 
 from harness.answers.extract import unclosed_think
 from harness.answers.grader import ENGINE_VERSION, equivalent, extract_answer, grade
+from harness.answers.rules import AnswerRules
 from harness.answers.types import STATUSES, AnswerTimeout, Budget, Grade, Mode, Status
 
 __all__ = [
     "ENGINE_VERSION",
     "STATUSES",
+    "AnswerRules",
     "AnswerTimeout",
     "Budget",
     "Grade",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from harness.answers.equiv import compare
 from harness.answers.extract import extract
+from harness.answers.rules import AnswerRules, as_rules
 from harness.answers.types import AnswerTimeout, Budget, Grade
 
 logger = logging.getLogger(__name__)
@@ -14,12 +15,7 @@ logger = logging.getLogger(__name__)
 #: Bump on any change that can move a verdict; recorded in every run manifest (see CHANGELOG.md).
 ENGINE_VERSION = "1.2"
 
-TASK_FAMILIES = {"math": "math", "math500": "math", "gsm8k": "gsm8k"}
 DEFAULT_BUDGET_S = 0.5
-
-
-def _family(task: str) -> str:
-    return TASK_FAMILIES.get(task, "math")
 
 
 def _golds(gold: str | Sequence[str]) -> list[str]:
@@ -31,12 +27,13 @@ def _golds(gold: str | Sequence[str]) -> list[str]:
     return golds
 
 
-def extract_answer(output: str, task: str, mode: str = "strict") -> str | None:
+def extract_answer(output: str, task: str | AnswerRules, mode: str = "strict") -> str | None:
     """The final answer in a model output, or None.
 
     Args:
         output: the model's completion.
-        task: a task name (``math``, ``math500``, ``gsm8k``) or family; unknown tasks use MATH rules.
+        task: the task's :class:`AnswerRules`, or a family / built-in name (``math``, ``math500``,
+            ``gsm8k``); other names use MATH rules (``harness.data.answer_rules`` resolves any task).
         mode: ``strict`` (only explicit final-answer markers the prompts ask for) or ``flexible``
             (adds fallbacks: "Final Answer:", bold markdown, last number).
     """
@@ -44,13 +41,13 @@ def extract_answer(output: str, task: str, mode: str = "strict") -> str | None:
         raise ValueError(f"mode must be 'strict' or 'flexible', got {mode!r}")
     if not isinstance(output, str):
         return None
-    return extract(output, _family(task), mode)
+    return extract(output, as_rules(task).family, mode)
 
 
 def grade(
     output: str,
     gold: str | Sequence[str],
-    task: str = "math",
+    task: str | AnswerRules = "math",
     mode: str = "strict",
     *,
     rel_tol: float | None = None,
@@ -62,7 +59,8 @@ def grade(
         output: the model's completion (untrusted). Only the text after the last ``</think>`` is
             graded; an unclosed ``<think>`` block is ``no_answer`` (see :func:`unclosed_think`).
         gold: the reference answer, or a sequence of alternatives any one of which is accepted.
-        task: ``math``/``math500``/``gsm8k`` (unknown names use MATH rules).
+        task: the task's :class:`AnswerRules` (``harness.data.answer_rules(name)``), or
+            ``math``/``math500``/``gsm8k`` (other names use MATH rules).
         mode: ``strict`` or ``flexible`` extraction.
         rel_tol: numbers within this relative tolerance compare equal (for tasks whose benchmark
             protocol has a tolerance); None (default) compares exactly.
@@ -82,12 +80,11 @@ def grade(
         'correct'
     """
     golds = _golds(gold)
-    if rel_tol is not None and not (isinstance(rel_tol, (int, float)) and rel_tol >= 0):
-        raise ValueError(f"rel_tol must be a number >= 0 or None, got {rel_tol!r}")
+    rules = as_rules(task, rel_tol)
     if mode not in ("strict", "flexible"):
         raise ValueError(f"mode must be 'strict' or 'flexible', got {mode!r}")
     try:
-        extracted = extract_answer(output, task, mode)
+        extracted = extract_answer(output, rules, mode)
     except Exception as exc:  # noqa: BLE001 - any internal failure is a counted status, never a verdict
         return _error(exc, output, None)
     if extracted is None:
@@ -96,7 +93,7 @@ def grade(
     timed_out, failure = False, None
     for g in golds:  # any accepted gold that compares equal wins
         try:
-            if compare(extracted, g, _family(task), budget, rel_tol=rel_tol):
+            if compare(extracted, g, rules.family, budget, rel_tol=rules.rel_tol):
                 return Grade(True, extracted, "correct")
         except AnswerTimeout:
             timed_out = True
@@ -113,13 +110,14 @@ def _error(exc: Exception, output: object, extracted: str | None) -> Grade:
     return Grade(False, extracted, "error")
 
 
-def equivalent(pred: str, gold: str, task: str = "math", *, rel_tol: float | None = None,
+def equivalent(pred: str, gold: str, task: str | AnswerRules = "math", *, rel_tol: float | None = None,
                budget_s: float = DEFAULT_BUDGET_S) -> bool:
     """True when two final answers are equal. A timeout or an internal error counts as "not shown
     equal" (an error is logged); use :func:`grade` when those must be told apart from "wrong".
     """
+    rules = as_rules(task, rel_tol)
     try:
-        return compare(pred, gold, _family(task), Budget(budget_s), rel_tol=rel_tol)
+        return compare(pred, gold, rules.family, Budget(budget_s), rel_tol=rules.rel_tol)
     except AnswerTimeout:
         return False
     except Exception as exc:  # noqa: BLE001 - logged; grade() reports it as status "error"

@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from harness.answers.rules import AnswerRules
 from harness.data.schema import Gold, Problem, TaskSpec, hub_rows
 from harness.data.sets import (
     EVAL_ONLY_TASKS,
@@ -145,6 +146,16 @@ def get_task(name: str) -> TaskSpec:
                                "(callers expand groups with harness.data.expand_tasks).")
         raise HarnessError(did_you_mean(name, [*task_names(), *GROUPS], "task"))
     return spec
+
+
+def answer_rules(task: str) -> AnswerRules:
+    """The answer rules of a registered task (built-in or custom), as the grader takes them.
+
+    Raises:
+        HarnessError: unknown task (with "did you mean").
+    """
+    spec = get_task(task)
+    return AnswerRules(spec.answer_task, spec.rel_tol)  # type: ignore[arg-type]
 
 
 def register_jsonl_task(
