@@ -59,6 +59,7 @@ from harness.io import (
     now_iso,
     refuse_changed_config,
 )
+from harness.judge import JudgeConfig, judge_run
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
 from harness.records import MANIFEST, MODES, RESULTS, SAMPLES, Sample, load_run, sample_key, write_manifest
 
@@ -401,7 +402,8 @@ def _missing(tasks: Sequence[ResolvedTask], done: set, n: int) -> tuple[list[tup
     return todo, total
 
 
-def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool = True) -> dict:
+def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool = True,
+             judge: JudgeConfig | None = None) -> dict:
     """Run (or resume) an evaluation and return the results dict (also written to results.json).
 
     Args:
@@ -409,10 +411,13 @@ def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool 
         backend: an already built backend (tests, benchmarks); default :func:`harness.backends.make_backend`,
             built only when some sample is missing. A backend passed in is not closed here.
         progress: show a tqdm bar (samples done, in flight, tokens/s, ETA).
+        judge: then send the samples the rules could not decide to this judge (:func:`harness.judge.judge_run`);
+            the run gets a ``judged`` column and the manifest a ``judge`` block.
 
     Returns:
         The :func:`harness.reports.summarize` dict plus ``"output_dir"`` and ``"generation"``
-        (this invocation's generated samples, tokens, seconds).
+        (this invocation's generated samples, tokens, seconds), and with a judge ``"judge_pass"``
+        (this invocation's judged samples, requests, tokens).
 
     Raises:
         ConfigError: bad flags, or ``output_dir`` holds a run with a different config.
@@ -444,12 +449,19 @@ def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool 
                 backend = make_backend(cfg.backend, model=cfg.model, base_url=cfg.base_url, window=cfg.window,
                                        request_timeout=cfg.request_timeout, batch_size=cfg.batch_size,
                                        extra=dict(cfg.backend_kwargs))
+            if todo and judge is None:  # new samples no judge sees: the run's judged column would not cover them
+                manifest = {k: v for k, v in manifest.items() if k != "judge"}
             write_manifest(out, manifest)  # after the model loaded: a mistyped --model leaves no manifest
             if todo:
                 with StreamProgress(total=total, initial=total - n_missing, unit="sample", desc="eval",
                                     enabled=progress) as bar:
                     assert backend is not None  # made above when anything is left to do
                     _generate(cfg, tasks, todo, backend, samples_log, bar, gen)
+            if judge is not None:
+                samples_log.flush()
+                judged = judge_run(out, judge, {(t.name, str(p.id)): p.question for t in tasks for p in t.problems},
+                                   {t.name: t.answer_task for t in tasks})
+                write_manifest(out, {**manifest, "judge": judge.describe()})
         results = summarize(load_run(out))
         atomic_write_json(out / RESULTS, results)
     finally:
@@ -463,6 +475,8 @@ def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool 
         "samples": gen["samples"], "tokens": gen["tokens"], "seconds": round(gen["seconds"], 4),
         "tokens_per_s": round(gen["tokens"] / gen["seconds"], 2) if gen["seconds"] > 0 else None,
     }
+    if judge is not None:
+        results["judge_pass"] = judged.to_dict()
     return results
 
 

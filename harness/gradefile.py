@@ -14,7 +14,10 @@ Three row formats, detected per row:
   our ``harness_<task>`` rows and lm-eval's own aime24/aime25 rows). lm-eval writes one row per
   doc and filter (``strict-match``, ``flexible-extract``); repeats of a ``doc_id`` are graded once.
 
-Both extraction modes are always computed; ``mode`` only picks the headline.
+Both extraction modes are always computed; ``mode`` only picks the headline. With a judge
+(:func:`judge_report`), rows the rules could not decide get the judge's verdict, reported as a separate
+``judged`` accuracy; a row that already carries a verdict of the same judge model and prompt version
+(a ``--output`` file fed back as ``--input``) is not asked again.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.errors import DataError
+from harness.errors import BackendError, DataError
 from harness.io import decode_line
+
+if TYPE_CHECKING:
+    from harness.judge import JudgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,15 @@ class GradedRow:
     subject: str | None
     level: int | None
     grades: dict  # mode -> harness.answers.Grade
+    question: str | None = None  # the problem text, when the row or the task gives it (shown to a judge)
+    output: str = ""  # the output graded
+    judge: dict | None = None  # the judge's sample fields (harness.judge.SAMPLE_FIELDS), when it judged the row
+
+    def correct(self, mode: str) -> bool:
+        """The verdict in ``mode`` (strict, flexible, or judged: the judge's where it judged, else strict)."""
+        if mode == "judged":
+            return self.judge["judge_verdict"] == "correct" if self.judge else bool(self.grades["strict"].correct)
+        return bool(self.grades[mode].correct)
 
 
 @dataclass
@@ -61,12 +76,14 @@ class GradeReport:
     rows: list[GradedRow] = field(default_factory=list)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
     n_duplicates: int = 0
+    judge: dict | None = None  # the judge that ran (JudgeConfig.describe()), plus this pass's totals
+    judge_error: str | None = None  # the judge server failed; rows judged before stay judged
 
     def counts(self, mode: str) -> Counter:
         return Counter(r.grades[mode].status for r in self.rows)
 
     def n_correct(self, mode: str) -> int:
-        return sum(1 for r in self.rows if r.grades[mode].correct)
+        return sum(1 for r in self.rows if r.correct(mode))
 
 
 def grade_file(
@@ -128,7 +145,8 @@ def grade_file(
                 continue
             seen_docs.add(key)
         grades = {m: grade(output, gold, family, m) for m in MODES}
-        report.rows.append(GradedRow(lineno, row, fmt, gold, subject, level, grades))
+        report.rows.append(GradedRow(lineno, row, fmt, gold, subject, level, grades, _question(row, fmt, golds),
+                                     output))
     if not report.rows:
         raise DataError(f"{p}: no gradable rows (empty file, or every line was bad). Check --input.")
     return report
@@ -182,6 +200,63 @@ def _parse_line(line: str, lineno: int, p: Path, family: str, golds: _GoldIndex)
             f"{where}: id {pid!r} is not a problem of task {golds.task!r}. Check --task, or give 'gold' instead."
         )
     return (row, "output+id", row["output"], prob.answer, subject or prob.subject, level or prob.level)
+
+
+def _question(row: dict, fmt: str, golds: _GoldIndex) -> str | None:
+    """The problem text: the row's ``question``/``problem`` (lm-eval: its ``doc``'s), else the task's problem
+    for id rows; None when neither gives it."""
+    doc = row.get("doc")
+    src: dict = doc if fmt == "lm-eval" and isinstance(doc, dict) else row
+    for k in ("question", "problem"):
+        if isinstance(src.get(k), str) and src[k].strip():
+            return src[k]
+    if fmt == "output+id":
+        prob = golds.get(str(row.get("id", row.get("unique_id"))))
+        return prob.question if prob is not None else None
+    return None
+
+
+def judge_report(report: GradeReport, cfg: JudgeConfig) -> None:
+    """Send the rows the rules could not decide (:func:`harness.judge.rules_undecided` on the strict
+    grade) to the judge; set each judged row's ``judge`` fields, and ``report.judge``. Rows that carry a
+    verdict of this judge model and prompt version already keep it without a request. When the judge
+    server fails, ``report.judge_error`` says so and the rows judged before keep their verdicts.
+    """
+    from dataclasses import replace
+
+    from harness.data import answer_rules
+    from harness.judge import (
+        SAMPLE_FIELDS,
+        JudgeItem,
+        JudgeResult,
+        answer_span,
+        judge_items,
+        rules_undecided,
+        same_judge,
+    )
+
+    family = answer_rules(report.task).family
+    items = []
+    for i, r in enumerate(report.rows):
+        g = r.grades["strict"]
+        reason = rules_undecided(r.output, r.gold, g.extracted, g.status, family)
+        if reason is None:
+            continue
+        if same_judge(r.row, cfg):
+            report.rows[i] = replace(r, judge={k: r.row.get(k) for k in SAMPLE_FIELDS})
+            continue
+        span, what = answer_span(r.output, g.extracted, cfg.judge_answer_chars)
+        items.append(JudgeItem(i, r.question, r.gold, span, what, reason))
+
+    def record(item: JudgeItem, res: JudgeResult) -> None:
+        i = int(item.key)  # type: ignore[call-overload]
+        report.rows[i] = replace(report.rows[i], judge=res.fields(cfg))
+
+    report.judge = {**cfg.describe(), "pass": None}
+    try:
+        report.judge["pass"] = judge_items(items, cfg, record).to_dict()
+    except BackendError as e:
+        report.judge_error = str(e)
 
 
 def _lm_eval_row(row: dict, where: str, family: str, task: str):
@@ -300,9 +375,12 @@ def summarize(report: GradeReport, mode: str = "strict") -> str:
         lines.append(f"skipped {len(report.bad_lines)} bad line(s): " + ", ".join(str(ln) for ln, _ in report.bad_lines[:10]))
     if report.n_duplicates:
         lines.append(f"ignored {report.n_duplicates} repeated lm-eval rows (same doc_id, another filter)")
-    head = ["", "n"] + [f"{m} acc % [95% CI]" for m in MODES]
-    table = [["all", n] + [_acc_cell(report.n_correct(m), n) for m in MODES]]
+    shown = (*MODES, "judged") if report.judge else MODES  # judged: its own column, never mixed into the others
+    head = ["", "n"] + [f"{m} acc % [95% CI]" for m in shown]
+    table = [["all", n] + [_acc_cell(report.n_correct(m), n) for m in shown]]
     lines += ["", tabulate(table, headers=head)]
+    if report.judge:
+        lines.append(_judge_line(report))
     from harness.answers import STATUSES
 
     status_rows = [[s] + [report.counts(m).get(s, 0) for m in MODES] for s in STATUSES]
@@ -314,11 +392,35 @@ def summarize(report: GradeReport, mode: str = "strict") -> str:
     return "\n".join(lines)
 
 
+def _judge_line(report: GradeReport) -> str:
+    from harness.metrics import judge_counts
+    from harness.records import Sample
+
+    j = judge_counts([Sample(task=report.task, id=str(r.lineno), **r.judge) for r in report.rows if r.judge])
+    judge = report.judge or {}
+    v, p = j["verdicts"], judge.get("pass") or {}
+    line = (f"judge {judge.get('model')} ({judge.get('prompt_version')}): {j['samples']} row(s) the rules "
+            f"could not decide -> {v['correct']} correct, {v['incorrect']} incorrect, {v['undecided']} undecided; "
+            f"this run asked {p.get('requests', 0)} requests ({p.get('prompt_tokens', 0)} prompt + "
+            f"{p.get('tokens', 0)} completion tokens) for {p.get('samples', 0)} row(s)")
+    if report.judge_error:
+        line += f"\njudge failed: {report.judge_error}"
+    return line
+
+
 def graded_rows(report: GradeReport) -> list[dict]:
-    """Every input row plus ``extracted_<mode>``, ``status_<mode>``, ``correct_<mode>`` (and ``gold_used``)."""
+    """Every input row plus ``extracted_<mode>``, ``status_<mode>``, ``correct_<mode>`` (and ``gold_used``);
+    after a judge pass also the judge's fields (:data:`harness.judge.SAMPLE_FIELDS`) on the rows it judged
+    (and none on the others)."""
+    from harness.judge import SAMPLE_FIELDS
+
     out = []
     for r in report.rows:
         d = dict(r.row)
+        if report.judge:
+            for k in SAMPLE_FIELDS:
+                d.pop(k, None)
+            d.update(r.judge or {})
         d["gold_used"] = list(r.gold) if isinstance(r.gold, tuple) else r.gold
         for m in MODES:
             g = r.grades[m]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.records import MODES, STATUSES, TOL_MODES, Sample
+from harness.records import JUDGE_VERDICTS, MODES, STATUSES, TOL_MODES, Sample
 from harness.stats import PairedDiff, clustered_accuracy, mean_interval, paired_difference, wilson_interval
 
 CONFIDENCE = 0.95
@@ -280,6 +280,25 @@ def rate(samples: Sequence[Sample], pred: Callable[[Sample], bool | None]) -> fl
 def either_status(samples: Iterable[Sample], status: str) -> int:
     """Samples whose strict or flexible grading had ``status`` (e.g. timeout, error)."""
     return sum(1 for s in samples if status in (s.status("strict"), s.status("flexible")))
+
+
+def judge_counts(samples: Iterable[Sample]) -> dict:
+    """What the judge did for these samples (from their judge fields): ``{"samples"`` judged, ``"verdicts"``
+    ``{correct, incorrect, undecided: int}``, ``"reasons"`` ``{why the rules could not decide: int}``,
+    ``"requests"``, ``"prompt_tokens"``, ``"tokens"}``."""
+    out: dict = {"samples": 0, "verdicts": dict.fromkeys(JUDGE_VERDICTS, 0), "reasons": {}, "requests": 0,
+                 "prompt_tokens": 0, "tokens": 0}
+    for s in samples:
+        if s.judge_verdict is None:
+            continue
+        out["samples"] += 1
+        out["verdicts"][s.judge_verdict] = out["verdicts"].get(s.judge_verdict, 0) + 1
+        reason = s.judge_reason or "missing"
+        out["reasons"][reason] = out["reasons"].get(reason, 0) + 1
+        out["requests"] += s.judge_requests or 0
+        out["prompt_tokens"] += s.judge_prompt_tokens or 0
+        out["tokens"] += s.judge_tokens or 0
+    return out
 
 
 def as_samples(rows: Iterable[Sample | Mapping]) -> list[Sample]:

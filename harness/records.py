@@ -10,7 +10,7 @@ A run directory holds:
 
 One line of ``samples.jsonl`` is one :class:`Sample`: parsed by :meth:`Sample.from_dict`, written by
 :meth:`Sample.to_dict`; readers score it with :meth:`Sample.score` (``mode`` strict, flexible, tol_strict,
-tol_flexible) and group it by :attr:`Sample.problem` / :attr:`Sample.cell`.
+tol_flexible, judged) and group it by :attr:`Sample.problem` / :attr:`Sample.cell`.
 """
 
 from __future__ import annotations
@@ -87,6 +87,14 @@ SAMPLE_OPTIONAL_FIELDS = {
     "unclosed_think": "bool: the output opened a <think> block it never closed",
     "correct_tol_strict": "bool: strict verdict under the task's numeric tolerance (tasks with rel_tol only)",
     "correct_tol_flexible": "bool: flexible verdict under the task's numeric tolerance (tasks with rel_tol only)",
+    "judge_verdict": "correct | incorrect | undecided: the LLM judge's verdict (only samples the rules could not "
+                     "decide, in runs with a judge; see harness.judge)",
+    "judge_reason": "why the rules could not decide: no_answer | timeout | error | prose_gold | prose_answer | unparsed",
+    "judge_model": "the judge model that gave judge_verdict",
+    "judge_prompt": "the judge prompt version (harness.judge.PROMPT_VERSION)",
+    "judge_requests": "int: judge requests for this sample (replies without a clear verdict are asked again)",
+    "judge_prompt_tokens": "int: prompt tokens of those requests",
+    "judge_tokens": "int: completion tokens of those requests",
 }
 
 #: Grading modes a :class:`Sample` can be scored in. ``tol_*`` exist only for tasks with a tolerance.
@@ -99,6 +107,11 @@ STATUSES: tuple[str, ...] = ("correct", "wrong", "no_answer", "timeout", "error"
 #: The one place a mode names its samples.jsonl verdict key.
 VERDICT_FIELD = {"strict": "correct_strict", "flexible": "correct_flexible",
                  "tol_strict": "correct_tol_strict", "tol_flexible": "correct_tol_flexible"}
+#: The judged column: the strict verdict where the rules decided, the judge's verdict where they did not
+#: (``undecided`` is not correct). Scored by :meth:`Sample.correct`; never one of :data:`MODES`.
+JUDGED = "judged"
+#: What a judged sample's ``judge_verdict`` can be (``undecided``: no clear verdict in ``judge_tries`` replies).
+JUDGE_VERDICTS: tuple[str, ...] = ("correct", "incorrect", "undecided")
 
 Key = tuple[str, str, int]
 Cell = tuple[str, str | None, int | None]
@@ -153,6 +166,13 @@ class Sample:
     unclosed_think: bool | None = None
     correct_tol_strict: bool | None = None
     correct_tol_flexible: bool | None = None
+    judge_verdict: str | None = None
+    judge_reason: str | None = None
+    judge_model: str | None = None
+    judge_prompt: str | None = None
+    judge_requests: int | None = None
+    judge_prompt_tokens: int | None = None
+    judge_tokens: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     present: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -175,11 +195,14 @@ class Sample:
     # ---- verdicts
     def correct(self, mode: str = "strict") -> bool:
         """The verdict in ``mode``. ``tol_*`` falls back to the exact verdict where the sample has no
-        tolerant one (a tolerance only adds equalities, so exact-correct is tolerant-correct).
+        tolerant one (a tolerance only adds equalities, so exact-correct is tolerant-correct); ``judged``
+        is the judge's verdict where there is one, else the strict verdict.
 
         Raises:
             ValueError: an unknown mode.
         """
+        if mode == JUDGED:
+            return self.correct_strict if self.judge_verdict is None else self.judge_verdict == "correct"
         if mode not in VERDICT_FIELD:
             raise ValueError(f"Expected a grading mode in {tuple(VERDICT_FIELD)}, found {mode!r}.")
         v = getattr(self, VERDICT_FIELD[mode])
@@ -232,6 +255,10 @@ class Sample:
             unclosed_think=_opt_bool(d.get("unclosed_think")),
             correct_tol_strict=_opt_bool(d.get("correct_tol_strict")),
             correct_tol_flexible=_opt_bool(d.get("correct_tol_flexible")),
+            judge_verdict=d.get("judge_verdict"), judge_reason=d.get("judge_reason"),
+            judge_model=d.get("judge_model"), judge_prompt=d.get("judge_prompt"),
+            judge_requests=_opt_int(d.get("judge_requests")),
+            judge_prompt_tokens=_opt_int(d.get("judge_prompt_tokens")), judge_tokens=_opt_int(d.get("judge_tokens")),
             extra={k: v for k, v in d.items() if k not in known},
             present=frozenset(k for k in d if k in known),
         )

@@ -18,6 +18,9 @@ results.json schema (additive changes only)::
           "strict":   {"acc", "ci": [lo, hi], "n", "n_samples", "correct"},   # n counts problems
           "flexible": {...},
           "tol_strict": {...}, "tol_flexible": {...},   # only tasks graded with a numeric tolerance
+          "judged": {...},                     # only judged runs: strict where the rules decided, else the judge
+          "judge": {"samples", "verdicts": {"correct", "incorrect", "undecided"}, "reasons": {...},
+                    "requests", "prompt_tokens", "tokens"},   # only judged runs (harness.judge)
           "n_problems": int, "n_samples": int,
           "statuses": {"strict": {"correct": int, "wrong": int, "no_answer": int, "timeout": int,
                                   "error": int, ...}, "flexible": {...}},
@@ -54,7 +57,7 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from harness import metrics
-from harness.records import MODES, Run, Sample
+from harness.records import JUDGED, MODES, Run, Sample
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +66,21 @@ def _blocks(samples: Sequence[Sample], modes: Sequence[str]) -> dict:
     return {m: metrics.accuracy(samples, m).to_dict() for m in modes}
 
 
-def summarize_task(samples: Sequence[Sample], answer_task: str = "math") -> dict:
+def summarize_task(samples: Sequence[Sample], answer_task: str = "math", *, judged: bool = False) -> dict:
     """Metrics for one task's samples (the per-task block of results.json, see the module docstring).
 
     Args:
         samples: the task's graded samples (raw samples.jsonl objects are parsed too).
         answer_task: the answer-rules family, for maj@k voting.
+        judged: the run had a judge pass: add the ``judged`` accuracy (also per subject/level) and the
+            ``judge`` counts.
     """
     samples = metrics.as_samples(samples)
     modes = metrics.modes_present(samples)
-    res: dict = _blocks(samples, modes)
+    shown = (*modes, JUDGED) if judged else modes  # judged: its own column, never mixed into the others
+    res: dict = _blocks(samples, shown)
+    if judged:
+        res["judge"] = metrics.judge_counts(samples)
     res["n_problems"] = len(metrics.group(samples, "problem"))
     res["n_samples"] = len(samples)
     res["statuses"] = {m: metrics.status_counts(samples, m) for m in MODES}
@@ -90,12 +98,12 @@ def summarize_task(samples: Sequence[Sample], answer_task: str = "math") -> dict
     for name, by in (("by_subject", "subject"), ("by_level", "level")):
         groups = metrics.group(samples, by)
         if groups:
-            res[name] = {str(k): _blocks(v, modes) for k, v in groups.items()}
+            res[name] = {str(k): _blocks(v, shown) for k, v in groups.items()}
     cells = metrics.group(samples, "subject_level")
     if cells:
         res["by_subject_level"] = {}
         for (subj, lvl), v in cells.items():
-            res["by_subject_level"].setdefault(subj, {})[str(lvl)] = _blocks(v, modes)
+            res["by_subject_level"].setdefault(subj, {})[str(lvl)] = _blocks(v, shown)
 
     sampling = {m: metrics.sampling_metrics(samples, m, answer_task) for m in modes}
     if any(v is not None for v in sampling.values()):
@@ -118,7 +126,8 @@ def summarize(run: Run) -> dict:
     families: Mapping[str, str] = run.manifest.get("answer_tasks") or {}
     by_task = metrics.group(run.records, "task")
     order = list(run.manifest.get("tasks") or {}) + sorted(set(by_task) - set(run.manifest.get("tasks") or {}))
-    tasks = {t: summarize_task(by_task[t], families.get(t, t)) for t in order if t in by_task}
+    judged = "judge" in run.manifest
+    tasks = {t: summarize_task(by_task[t], families.get(t, t), judged=judged) for t in order if t in by_task}
     return {"manifest": run.manifest, "n_bad_lines": run.n_bad_lines, "tasks": tasks}
 
 
@@ -158,9 +167,11 @@ def _overview(results: Mapping, tablefmt: str) -> str:
     multi = any("sampling" in r for r in tasks.values())
     tol = any("tol_strict" in r or "tol_flexible" in r for r in tasks.values())
     think = any(r.get("unclosed_think_rate") is not None for r in tasks.values())
+    judged = any(JUDGED in r for r in tasks.values())
     avg = " (avg@k)" if multi else ""
     headers = ["task", "version", f"strict{avg} % [95% CI] ±", f"flexible{avg} % [95% CI] ±"]
     headers += ["tol strict % [95% CI] ±", "tol flexible % [95% CI] ±"] if tol else []
+    headers += ["judged % [95% CI] ±"] if judged else []
     headers += ["n"] + (["k", "pass@k strict % ±", "maj@k strict % ±"] if multi else [])
     headers += ["no-answer %", "timeout", "error"] + (["unclosed think %"] if think else [])
     headers += ["truncated %", "mean tokens", "tokens/s"]
@@ -168,6 +179,7 @@ def _overview(results: Mapping, tablefmt: str) -> str:
     for t, r in tasks.items():
         row = [t, (m.get("tasks") or {}).get(t, ""), _acc_ci(r["strict"]), _acc_ci(r["flexible"])]
         row += [_acc_ci(r.get("tol_strict")), _acc_ci(r.get("tol_flexible"))] if tol else []
+        row += [_acc_ci(r.get(JUDGED))] if judged else []
         row += [r["strict"]["n"]]
         if multi:
             sm = (r.get("sampling") or {}).get("strict")
@@ -199,9 +211,25 @@ def _sampling_table(t: str, r: Mapping, tablefmt: str) -> str:
         body, headers=["metric", *(f"{m.replace('_', ' ')} %" for m in modes)], tablefmt=tablefmt, disable_numparse=True)
 
 
+def judge_lines(results: Mapping) -> list[str]:
+    """One line per judged task: how many samples the rules left to the judge, its verdicts, what it cost."""
+    judge = (results.get("manifest") or {}).get("judge") or {}
+    out = []
+    for t, r in (results.get("tasks") or {}).items():
+        j = r.get("judge")
+        if j is None:
+            continue
+        v = j["verdicts"]
+        out.append(f"{t}: judge {judge.get('model')} ({judge.get('prompt_version')}) decided {j['samples']} "
+                   f"sample(s) the rules could not: {v.get('correct', 0)} correct, {v.get('incorrect', 0)} "
+                   f"incorrect, {v.get('undecided', 0)} undecided; {j['requests']} requests, "
+                   f"{j['prompt_tokens']} prompt + {j['tokens']} completion tokens")
+    return [""] + out if out else []
+
+
 def format_tables(results: Mapping, tablefmt: str = "github") -> str:
-    """Render results as text tables: an overview (every status counted; tolerant accuracy, unclosed
-    think rate and pass@k/maj@k columns when the run has them), a sampling table for ``--n`` > 1, then
+    """Render results as text tables: an overview (every status counted; tolerant accuracy, judged accuracy,
+    unclosed think rate and pass@k/maj@k columns when the run has them; a line per judged task), a sampling table for ``--n`` > 1, then
     per-subject x level and per-level tables for tasks whose samples carry them (Skywork-Math Tables 2
     and 12 style; cells "acc% (n)"). A task with a single subject and no levels (GSM8K) gets no subject
     table: it would repeat the overview row."""
@@ -215,6 +243,7 @@ def format_tables(results: Mapping, tablefmt: str = "github") -> str:
          f"commit: {m.get('commit')}  date: {m.get('date')}"),
         "", _overview(results, tablefmt),
     ]
+    lines += judge_lines(results)
     for t, r in (results.get("tasks") or {}).items():
         if r.get("sampling"):
             lines += ["", _sampling_table(t, r, tablefmt)]

@@ -90,3 +90,12 @@ def data_dir_option(f):
         envvar="HARNESS_DATA_DIR",
         help="Benchmark data folder laid out like ../shared/data (default: $HARNESS_DATA_DIR, then the HF hub).",
     )(f)
+
+
+def judge_options(f):
+    """Shared judge flags (``--judge-base-url``, ``--judge-model``, ...): one per field of
+    :class:`harness.judge.JudgeConfig`; the command reads them with :func:`harness.judge.judge_from_flags`."""
+    from harness.judge import JudgeConfig
+    from harness.options import click_options
+
+    return click_options(JudgeConfig)(f)

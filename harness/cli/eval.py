@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import data_dir_option
+from harness.cli import data_dir_option, judge_options
 
 
 def _eval_options(f):
@@ -17,6 +17,7 @@ def _eval_options(f):
 
 @click.command("eval")
 @_eval_options
+@judge_options
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars (weight loading included).")
 def eval_cmd(no_progress, **flags) -> None:
     """Evaluate a model on math benchmarks; resumable, with per-subject/level reports.
@@ -29,18 +30,25 @@ def eval_cmd(no_progress, **flags) -> None:
         harness eval --model ./ckpt --tasks gsm8k,math500 --limit 50 --output-dir runs/base
         harness eval --model qwen --backend openai --base-url http://gpu1:8000/v1,http://gpu2:8000/v1 \\
             --tasks math500 --concurrency 256
+        harness eval --model ./ckpt --tasks math500 --judge-base-url http://judge:8001/v1 --judge-model qwen-72b
     """
     from harness.eval import EvalConfig, evaluate, hide_loading_bars
+    from harness.judge import judge_from_flags
     from harness.options import from_mapping, given
     from harness.reports import format_tables
 
     if no_progress:
         hide_loading_bars()
-    results = evaluate(from_mapping(EvalConfig, given(flags), where="flags"), progress=not no_progress)
+    judge = judge_from_flags(flags)  # takes the --judge-* flags out
+    results = evaluate(from_mapping(EvalConfig, given(flags), where="flags"), progress=not no_progress, judge=judge)
     click.echo(format_tables(results))
     g = results["generation"]
     click.echo(f"\n{results['output_dir']}: generated {g['samples']} samples this run"
                + (f", {g['tokens_per_s']} tokens/s" if g["tokens_per_s"] else "") + ".")
+    if "judge_pass" in results:
+        j = results["judge_pass"]
+        click.echo(f"judge: {j['samples']} samples judged this run, {j['requests']} requests, "
+                   f"{j['prompt_tokens']} prompt + {j['tokens']} completion tokens.")
 
 
 @click.command("merge")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import data_dir_option
+from harness.cli import data_dir_option, judge_options
 
 
 @click.command("grade")
@@ -21,8 +21,9 @@ from harness.cli import data_dir_option
               help="Write every input row plus extracted_/status_/correct_{strict,flexible} as JSONL.")
 @click.option("--skip-bad", is_flag=True, help="Skip malformed lines (counted) instead of stopping at the first.")
 @data_dir_option
+@judge_options
 def grade(input_path: str, task: str, mode: str, output_path: str | None, skip_bad: bool,
-          data_dir: str | None) -> None:
+          data_dir: str | None, **judge_flags) -> None:
     """Regrade model outputs from a JSONL file, strict and flexible side by side.
 
     Prints accuracy with a Wilson 95% CI, counts per status, and accuracy per subject and
@@ -34,15 +35,23 @@ def grade(input_path: str, task: str, mode: str, output_path: str | None, skip_b
     Examples:
         harness grade --input outputs.jsonl --task math500 --output graded.jsonl
         harness grade --input samples_gsm8k_2025-01-01T00-00-00.jsonl --task gsm8k --mode flexible
+        harness grade --input outputs.jsonl --task math --judge-base-url http://127.0.0.1:8001/v1 --judge-model m
     """
-    from harness.gradefile import grade_file, graded_rows, summarize
+    from harness.errors import BackendError
+    from harness.gradefile import grade_file, graded_rows, judge_report, summarize
     from harness.io import write_jsonl
+    from harness.judge import judge_from_flags
 
+    judge = judge_from_flags(judge_flags)
     report = grade_file(input_path, task, data_dir=data_dir, skip_bad=skip_bad)
+    if judge is not None:
+        judge_report(report, judge)
     click.echo(summarize(report, mode))
     if output_path:
         n = write_jsonl(output_path, graded_rows(report))
         click.echo(f"\nwrote {n} graded rows to {output_path}")
+    if report.judge_error:
+        raise BackendError(report.judge_error)
 
 
 @click.command("tasks")
