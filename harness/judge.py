@@ -402,15 +402,18 @@ def judge_items(items: Sequence[JudgeItem], cfg: JudgeConfig,
     handed to ``on_result`` stand and :class:`BackendError` is raised.
 
     Raises:
+        ConfigError: ``cfg`` configures no judge.
         BackendError: the judge server cannot be reached or rejects the requests.
     """
     from harness.backends import Request, SamplingParams
     from harness.backends.openai import OpenAIBackend
 
+    if not cfg.enabled or cfg.judge_model is None:
+        raise ConfigError("No judge is configured: expected judge_base_url and judge_model, found neither; "
+                          "pass --judge-base-url URL --judge-model NAME.")
     totals = JudgeTotals()
     if not items:
         return totals
-    assert cfg.judge_model is not None  # enabled configs have both (JudgeConfig checks)
     client = OpenAIBackend(model=cfg.judge_model, base_url=list(cfg.judge_base_url), endpoint="chat",
                            api_key=os.environ.get(cfg.judge_api_key_env, ""), concurrency=cfg.judge_concurrency,
                            timeout=cfg.judge_request_timeout)

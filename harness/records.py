@@ -92,7 +92,7 @@ SAMPLE_OPTIONAL_FIELDS = {
     "judge_reason": "why the rules could not decide: no_answer | timeout | error | prose_gold | prose_answer | unparsed",
     "judge_model": "the judge model that gave judge_verdict",
     "judge_prompt": "the judge prompt version (harness.judge.PROMPT_VERSION)",
-    "judge_requests": "int: judge requests for this sample (replies without a clear verdict are asked again)",
+    "judge_requests": "int: judge replies received for this sample (a reply without a clear verdict is asked again)",
     "judge_prompt_tokens": "int: prompt tokens of those requests",
     "judge_tokens": "int: completion tokens of those requests",
 }

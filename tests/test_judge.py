@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -124,6 +125,7 @@ class JudgeServer(Loopback):
 
     def __init__(self) -> None:
         self.refuse: set[str] = set()
+        self.overloaded: set[str] = set()  # answered 503 once each, then normally
         super().__init__(self._answer)
 
     def _answer(self, path: str, body: dict) -> tuple[int, dict]:
@@ -131,6 +133,11 @@ class JudgeServer(Loopback):
         user = body["messages"][-1]["content"]
         if any(tag in user for tag in self.refuse):
             return 400, {"error": {"message": "refused by the test"}}
+        with self.lock:
+            busy = next((t for t in self.overloaded if t in user), None)
+            self.overloaded.discard(busy)
+        if busy is not None:
+            return 503, {"error": {"message": "overloaded"}}
         if "[MUMBLE]" in user:
             return 200, chat_reply("Hard to say; both readings are plausible.\nVERDICT: PROBABLY")
         return 200, chat_reply(naive_judge(body["messages"]))
@@ -407,6 +414,22 @@ def test_another_judge_model_judges_again(tmp_path, servers):
     assert len(bodies) == 6 and all(b["model"] == "other-judge" for b in bodies)
     assert res["manifest"]["judge"]["model"] == "other-judge"
     assert {s.get("judge_model") for s in load_run(tmp_path / "run").samples} == {None, "other-judge"}
+
+
+@pytest.mark.slow
+def test_transport_faults_are_the_clients_to_retry_and_fail_over(tmp_path, servers):
+    """A 503 is retried by the openai client (not a judge try), and a dead judge server is avoided."""
+    model, judge = servers
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # nothing listens once the socket closes
+    judge.overloaded = {"[P3]", "[P5]"}
+    res = evaluate(eval_config(tmp_path, model), progress=False,
+                   judge=JudgeConfig(judge_base_url=(dead, judge.url), judge_model="naive-judge"))
+    r = res["tasks"][next(iter(res["tasks"]))]
+    assert r["judge"]["verdicts"] == {"correct": 2, "incorrect": 1, "undecided": 1}
+    assert r["judge"]["requests"] == 6  # replies received: the 503s and the dead server cost no judge try
+    assert sum(tag(b) == "[P3]" for b in judge.take()) == 2
 
 
 def _grade_rows(tmp_path: Path) -> Path:
