@@ -102,7 +102,7 @@ def grade_file(
             extraction rules and, for id rows, the gold answers.
         data_dir: benchmark data folder for id joins (default ``$HARNESS_DATA_DIR``).
         skip_bad: skip malformed lines (counted in ``bad_lines``) instead of raising.
-        progress: show a tqdm bar on a terminal.
+        progress: show a progress bar (periodic lines when stderr is not a terminal).
 
     Returns:
         A :class:`GradeReport`.
@@ -111,10 +111,9 @@ def grade_file(
         DataError: the file is missing or empty, or a line is malformed (with file:line and the fix)
             and ``skip_bad`` is False; an id is not in the task.
     """
-    from tqdm import tqdm
-
     from harness.answers import grade
     from harness.data import get_task
+    from harness.progress import bar as progress_bar
 
     spec = get_task(task)
     family = spec.answer_task
@@ -126,7 +125,7 @@ def grade_file(
     seen_docs: set[Any] = set()
     with p.open("rb") as f:
         lines = list(enumerate(f, 1))
-    for lineno, raw in tqdm(lines, desc=f"grading {p.name}", unit="row", disable=None if progress else True):
+    for lineno, raw in progress_bar(iterable=lines, desc=f"grading {p.name}", unit="row", disable=not progress):
         if not raw.strip():
             continue
         try:

@@ -100,16 +100,13 @@ def subjects_figure(rows: Sequence[dict], task: str, mode: str = "strict"):
         xs = [i + (j - (len(recs) - 1) / 2) * width for i in range(len(subjects))]
         name = str(r.get("model"))
         name = (name if len(name) <= 40 else "…" + name[-39:]) + (f" ({r['label']})" if r.get("label") else "")
-        bars = ax.bar(xs, [v[0] or 0.0 for v in vals], width * 0.92, label=name, zorder=2)
-        color = bars.patches[0].get_facecolor()
+        ax.bar(xs, [v[0] or 0.0 for v in vals], width * 0.92, label=name, zorder=2)  # 0%: no bar, its "0" label
         ax.errorbar(xs, [v[0] or 0.0 for v in vals], yerr=[[v[1] for v in vals], [v[2] for v in vals]],
                     fmt="none", ecolor="black", elinewidth=1, capsize=3, zorder=3)
         for x, (acc, _, up) in zip(xs, vals):
             if acc is None:
                 ax.text(x, 1.5, "n/a", ha="center", va="bottom", fontsize=7, rotation=90, color="0.4")
                 continue
-            if acc < 1.0:  # a 0% bar has no height: draw a stub in the model's colour so it reads as 0, not missing
-                ax.hlines(0.6, x - width * 0.46, x + width * 0.46, colors=[color], linewidth=3, zorder=3)
             ax.text(x, acc + up + 1.0, f"{acc:.0f}", ha="center", va="bottom", fontsize=7, zorder=4)
     ax.set_xticks(range(len(subjects)))
     ax.set_xticklabels(subjects, rotation=30 if len(subjects) > 3 else 0, ha="right" if len(subjects) > 3 else "center")

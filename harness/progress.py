@@ -1,5 +1,10 @@
-"""The progress bar of streamed work (``harness eval``, teacher synthesis): items done, requests in
-flight, generated tokens/s and the ETA, on one tqdm line.
+"""Progress bars: :func:`bar` (every bar of the project goes through it) and the bar of streamed work
+(``harness eval``, teacher synthesis): items done, requests in flight, generated tokens/s and the ETA, on
+one tqdm line.
+
+On a terminal a bar redraws in place. When stderr is not a terminal (a log file, CI, a captured
+subprocess) redraws with ``\r`` would fill the log with hundreds of partial lines, so the bar instead
+prints one plain line every :data:`LOG_INTERVAL_S` seconds and one at the end.
 
 Examples:
     >>> with StreamProgress(total=10, unit="sample", desc="eval", enabled=False) as bar:
@@ -9,8 +14,39 @@ Examples:
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
+
+#: seconds between progress lines when stderr is not a terminal
+LOG_INTERVAL_S = 30.0
+
+
+class _Lines:
+    """A file for tqdm that turns its ``\r`` redraws into whole lines (for logs, not terminals)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, s: str) -> None:
+        line = s.replace("\r", "").rstrip()
+        if line:
+            self.stream.write(line + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def bar(**kwargs: Any) -> Any:
+    """A tqdm bar (same arguments as ``tqdm.tqdm``) that prints periodic lines instead of redraws when
+    stderr is not a terminal."""
+    from tqdm import tqdm
+
+    stream = kwargs.pop("file", None) or sys.stderr
+    if not getattr(stream, "isatty", lambda: False)():
+        kwargs.update(file=_Lines(stream), mininterval=LOG_INTERVAL_S, maxinterval=LOG_INTERVAL_S,
+                      dynamic_ncols=False, ncols=100, ascii=True)
+    return tqdm(**kwargs)
 
 
 class StreamProgress:
@@ -34,11 +70,9 @@ class StreamProgress:
         self._bar: Any = None
 
     def __enter__(self) -> StreamProgress:  # noqa: PYI034
-        from tqdm import tqdm
-
         self._t0 = time.perf_counter()
-        self._bar = tqdm(total=self.total, initial=self.initial, unit=self.unit, desc=self.desc,
-                         disable=not self.enabled, dynamic_ncols=True, smoothing=0.1)
+        self._bar = bar(total=self.total, initial=self.initial, unit=self.unit, desc=self.desc,
+                        disable=not self.enabled, dynamic_ncols=True, smoothing=0.1)
         return self
 
     def __exit__(self, *exc: object) -> None:

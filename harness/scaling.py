@@ -141,8 +141,9 @@ def plot_scaling(fits: list[CellFit], path: str | os.PathLike) -> Path:
 def scaling_figure(fits: list[CellFit]):
     """Accuracy against log data size per cell, with 95% Wilson error bars and the fitted line.
 
-    Cells are drawn with their own marker and nudged apart on x (a few percent on the log axis), so
-    equal points of different cells stay visible; each cell's rounds are joined by a dotted line. The fit
+    Every point is drawn at its true x (no jitter). Cells have their own hollow marker, each a size
+    smaller than the last, so equal points of different cells stay visible as nested rings; each cell's
+    rounds are joined by a dotted line. The fit
     ``a + b ln(examples)`` is drawn over the cell's data range and a little beyond (within 0-100%): solid
     when its slope is clearly positive, dashed when its interval includes 0; the legend gives each
     cell's verdict (cells with fewer than 3 data sizes have no fit, and say so).
@@ -157,21 +158,21 @@ def scaling_figure(fits: list[CellFit]):
     fig, ax = plt.subplots(figsize=(8, 5))
     m = len(fits)
     for j, f in enumerate(fits):
-        nudge = 1.15 ** (j - (m - 1) / 2)
-        xs = [max(e, 1) * nudge for e, _, _ in f.points]
+        xs = [max(e, 1) for e, _, _ in f.points]
         ys = [acc for _, acc, _ in f.points]
         errs = [wilson_interval(round(acc * n), n) for _, acc, n in f.points]
         lo = [max(0.0, y - e[0]) for y, e in zip(ys, errs)]
         hi = [max(0.0, e[1] - y) for y, e in zip(ys, errs)]
-        line = ax.errorbar(xs, ys, yerr=[lo, hi], marker=markers[j % len(markers)], markersize=6, linestyle=":",
-                           linewidth=1.0, alpha=0.9, capsize=3, label=f"{f.cell}: {_short_verdict(f)}")
+        line = ax.errorbar(xs, ys, yerr=[lo, hi], marker=markers[j % len(markers)], markersize=min(20, 5 + 4 * (m - 1 - j)),
+                           markerfacecolor="none", markeredgewidth=1.6, linestyle=":", linewidth=1.0, alpha=0.9,
+                           capsize=3, label=f"{f.cell}: {_short_verdict(f)}")
         if f.b is not None and f.a is not None:
             pos = [e for e, _, _ in f.points if e > 0]
             x0, x1 = min(pos), max(pos) * 2
             grid = [x0 * (x1 / x0) ** (i / 30) for i in range(31)]
             ys_fit = [y if 0.0 <= y <= 1.0 else math.nan for y in (f.a + f.b * math.log(g) for g in grid)]
             solid = f.needed is not None or "includes 0" not in f.verdict
-            ax.plot([g * nudge for g in grid], ys_fit, color=line[0].get_color(), linewidth=2.2 if solid else 1.4,
+            ax.plot(grid, ys_fit, color=line[0].get_color(), linewidth=2.2 if solid else 1.4,
                     linestyle="-" if solid else (0, (4, 3)), alpha=0.55)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: "0" if abs(x - 1) < 1e-9 else f"{x:,.0f}"))

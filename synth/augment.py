@@ -10,7 +10,12 @@ Methods (``TEMPLATES``; name + version recorded in each row's provenance):
 3. ``xwin``: a new question, checked step by step, corrected if flawed.
 
 Every teacher reply must give the problem after ``New problem:`` (xwin: ``Corrected problem:`` wins when
-present and not "none"). Bad outputs (empty, no marker, garbage) are counted and skipped, never fatal.
+present and not "none"). Bad outputs are counted by reason and skipped, never fatal, and never become rows:
+empty (``bad_empty``), no usable problem (``bad_unparseable``), a reply cut at ``max_tokens``
+(``bad_truncated``: a cut problem is not a problem), a "problem" that reads as a solution (it states a final
+answer: ``bad_not_a_problem``) or that repeats one of its own solutions (``bad_echo``: a teacher that returns
+the same text for every request). Solutions cut at ``max_tokens`` do not vote, and identical solution texts
+are one vote, not several (k copies of one reply verify nothing), so the vote counts distinct solutions.
 
 The work is split into :class:`Unit` s (seed x method, stable ``key``): :func:`plan_units` renders them,
 :func:`run_units` streams them through the teacher and yields each unit's JSON-able record as soon as
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from harness.answers import equivalent, extract_answer
-from harness.backends.base import Backend, Request, SamplingParams, stream
+from harness.backends.base import Backend, Generation, Request, SamplingParams, stream
 from harness.data import Problem
 from harness.prompts import get_prompt
 
@@ -196,7 +201,8 @@ class Unit:
         return self.template.name == "metamath/fobar"
 
 
-OUTCOMES = ("bad_empty", "bad_unparseable", "no_answer", "disagree", "accepted")
+OUTCOMES = ("bad_empty", "bad_unparseable", "bad_truncated", "bad_not_a_problem", "bad_echo", "no_answer",
+            "disagree", "accepted")
 
 
 def unit_key(p: Problem, cell: dict, stage: str, method: str) -> str:
@@ -243,30 +249,57 @@ def _new_record(u: Unit) -> dict:
             "outcome": None, "agreement": None, "item": None}
 
 
-def _take_problem(u: Unit, rec: dict, text: str | None) -> str | None:
+def _family(u: Unit) -> str:
+    return "gsm8k" if u.cell.get("task") == "gsm8k" else "math"
+
+
+def _take_problem(u: Unit, rec: dict, text: str | None, finish_reason: str = "stop") -> str | None:
     """Record the teacher's reply (None for FOBAR) and parse the new problem; None (outcome set) if unusable."""
     if not u.by_code:
         rec["teacher_text"] = (text or "")[: 4 * MAX_QUESTION_CHARS]
         if not rec["teacher_text"].strip():
             rec["outcome"] = "bad_empty"
             return None
+        if finish_reason == "length":  # cut at max_tokens: whatever follows "New problem:" may be cut too
+            rec["outcome"] = "bad_truncated"
+            return None
     q = parse_problem(rec["teacher_text"] or "", u.template, u.prompt)
     if q is None:
         rec["outcome"] = "bad_unparseable"
+    elif not u.by_code and extract_answer(q, _family(u), "strict") is not None:
+        rec["outcome"], q = "bad_not_a_problem", None  # it states a final answer: a solution, not a problem
     rec["question"] = q
     return q
 
 
-def _judge(u: Unit, rec: dict, texts: list[str], k: int, teacher: str) -> None:
-    """Vote over the K solutions of the unit's new problem; set the outcome (and the item when accepted)."""
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+def _judge(u: Unit, rec: dict, texts: list[str], k: int, teacher: str,
+           truncated: Sequence[bool] = ()) -> None:
+    """Vote over the K solutions of the unit's new problem; set the outcome (and the item when accepted).
+
+    A solution cut at ``max_tokens`` (``truncated[i]``) does not vote; a solution whose text repeats an
+    earlier one is the same vote (it is not counted again), so ``agreement`` is distinct agreeing solutions
+    over K. A problem that repeats one of its solutions is ``bad_echo``.
+    """
     p, cell = u.problem, u.cell
-    family = "gsm8k" if cell.get("task") == "gsm8k" else "math"
-    extracted = [extract_answer(t, family) for t in texts]
-    rec["solutions"], rec["extracted"] = texts, extracted
+    family = _family(u)
+    rec["solutions"] = texts
+    if rec["question"] is not None and any(_same_text(rec["question"], t) for t in texts):
+        rec["outcome"], rec["extracted"] = "bad_echo", [None] * len(texts)
+        return
+    cut = [bool(truncated[i]) if i < len(truncated) else False for i in range(len(texts))]
+    first = [not any(_same_text(t, texts[j]) for j in range(i)) for i, t in enumerate(texts)]
+    extracted = [extract_answer(t, family) if first[i] and not cut[i] else None for i, t in enumerate(texts)]
+    rec["extracted"] = extracted
+    rec["solutions_truncated"] = sum(cut)
+    rec["solutions_repeated"] = len(texts) - sum(first)
     if all(a is None for a in extracted):  # also: a backend that returned no solution at all
         rec["outcome"] = "no_answer"
         return
-    ans, agreement, idx = vote(extracted, family)
+    ans, agreement, idx = vote(extracted + [None] * max(0, k - len(extracted)), family)
     rec["agreement"] = round(agreement, 4)
     if ans is None or (u.known is not None and not equivalent(ans, u.known, family)):
         rec["outcome"] = "disagree"
@@ -323,8 +356,9 @@ def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int 
     fresh = iter(range(len(units)))
     in_flight = 0
 
-    def problem_back(i: int, text: str | None) -> None:
-        q = _take_problem(units[i], recs[i], text)
+    def problem_back(i: int, gen: Generation | None) -> None:  # None: FOBAR, built by code
+        q = _take_problem(units[i], recs[i], None if gen is None else gen.text,
+                          "stop" if gen is None else gen.finish_reason)
         if q is None:
             ready.append(recs[i])
         else:
@@ -357,9 +391,9 @@ def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int 
         in_flight -= 1
         stage, i = cast(tuple[str, int], req.key)
         if stage == "problem":
-            problem_back(i, gens[0].text if gens else "")
+            problem_back(i, gens[0] if gens else Generation(""))
         else:
-            _judge(units[i], recs[i], [g.text for g in gens], k, teacher)
+            _judge(units[i], recs[i], [g.text for g in gens], k, teacher, [g.finish_reason == "length" for g in gens])
             ready.append(recs[i])
         if progress is not None:
             progress.finished(0, sum(int(g.tokens) for g in gens))
@@ -370,12 +404,16 @@ def run_units(units: Sequence[Unit], backend: Backend, *, k: int = 4, seed: int 
 
 
 def counts_from_records(records: Sequence[dict]) -> Counter:
-    """Outcome counts of finished units (each unit once): ``units, teacher_prompts, built_by_code`` + outcomes."""
+    """Outcome counts of finished units (each unit once): ``units, teacher_prompts, built_by_code`` + outcomes,
+    and over their solutions ``solutions_truncated`` (cut at max_tokens: no vote) and ``solutions_repeated``
+    (the same text as an earlier solution of the unit: the same vote)."""
     c: Counter = Counter()
     for r in records:
         c["units"] += 1
         c["teacher_prompts" if r["sent"] else "built_by_code"] += 1
         c[r["outcome"]] += 1
+        c["solutions_truncated"] += r.get("solutions_truncated", 0)
+        c["solutions_repeated"] += r.get("solutions_repeated", 0)
     return c
 
 

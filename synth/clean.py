@@ -409,7 +409,7 @@ def write_outputs(chunks: list[Chunk], reason: np.ndarray, partner: np.ndarray, 
 
 def _stages(inputs, out: Path, work: Path, cfg: CleanConfig, index, progress: bool):
     """The three stages, under the work folder's lock."""
-    from tqdm import tqdm
+    from harness.progress import bar as progress_bar
 
     key = work_key(cfg, index, inputs)
     kpath = work / "key.json"
@@ -425,8 +425,8 @@ def _stages(inputs, out: Path, work: Path, cfg: CleanConfig, index, progress: bo
     reused = len(chunks) - len(pending)
     log.info("%s: %d of %d chunks done earlier, %d to run", work, reused, len(chunks), len(pending))
     total = sum(c.end - c.start for c in chunks)
-    bar = tqdm(total=total, initial=total - sum(c.end - c.start for c in pending), unit="B", unit_scale=True,
-               desc="clean: signatures", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=total, initial=total - sum(c.end - c.start for c in pending), unit="B",
+                       unit_scale=True, desc="clean: signatures", disable=not progress, dynamic_ncols=True)
     if cfg.engine == "datatrove":
         try:
             from synth.clean_datatrove import run_datatrove
@@ -443,8 +443,8 @@ def _stages(inputs, out: Path, work: Path, cfg: CleanConfig, index, progress: bo
     by_n = ({n: int((a["match"][:, j] != NO_MATCH).sum()) for j, n in enumerate(index.ns)}
             if index is not None else {})
     del a
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc="clean: write", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(total=total, unit="B", unit_scale=True, desc="clean: write", disable=not progress,
+                       dynamic_ncols=True)
     examples, by_set = write_outputs(chunks, reason, partner, out, index, cfg, bar)
     bar.close()
     if not cfg.keep_work:

@@ -118,7 +118,7 @@ def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | No
     return items, None
 
 
-SIDECAR_VERSION = 2  # 2: sampling seeded per run (was per batch), so a unit no longer depends on its batch
+SIDECAR_VERSION = 3  # 2: sampling seeded per run (was per batch); 3: truncated/echoed/solution-like problems rejected, distinct solutions vote
 TEMPERATURE = 0.7
 
 
@@ -335,6 +335,21 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
     }
     atomic_write_json(report["report_path"], report)
     return report
+
+
+def report_warnings(report: dict) -> list[str]:
+    """One line per kind of teacher output that was rejected or discounted, with what to do about it."""
+    c = report["counts"]
+    said = {
+        "bad_truncated": "teacher replies were cut at max_tokens and rejected (a cut problem is not a problem): "
+                         "raise --max-new-tokens",
+        "solutions_truncated": "teacher solutions were cut at max_tokens and did not vote: raise --max-new-tokens",
+        "bad_not_a_problem": "teacher 'problems' state a final answer (a solution, not a problem) and were rejected",
+        "bad_echo": "teacher problems repeat one of their own solutions word for word and were rejected",
+        "solutions_repeated": "teacher solutions repeat an earlier solution of the same problem word for word "
+                              "(counted as one vote: identical replies verify nothing)",
+    }
+    return [f"{c[k]} {text}" for k, text in said.items() if c.get(k)]
 
 
 def report_table(report: dict) -> str:

@@ -70,15 +70,17 @@ def test_scaling_command_without_records_is_one_error(tmp_path):
 
 
 def test_plot_keeps_equal_points_apart_and_draws_the_fits():
-    """Two cells with the same points stay visible side by side; a fitted cell gets its fit line."""
+    """Every point is drawn at its true x (no jitter); two cells with the same points stay visible as
+    nested hollow markers of different sizes; a fitted cell gets its fit line."""
     from harness.scaling import scaling_figure
 
     same = [(0, 40, 40), (400, 40, 40), (800, 40, 40), (1600, 40, 40)]
     rising = [(0, 5, 40), (1600, 20, 40), (3200, 30, 40), (6400, 38, 40)]
     fits = [fit_cell("a", same, None), fit_cell("b", same, None), fit_cell("c", rising, 0.95)]
     ax = scaling_figure(fits).axes[0]
-    xa, xb = (list(c.lines[0].get_xdata()) for c in ax.containers[:2])
-    assert all(a < b for a, b in zip(xa, xb))  # nudged apart on x, never on top of each other
+    la, lb = (c.lines[0] for c in ax.containers[:2])
+    assert list(la.get_xdata()) == list(lb.get_xdata()) == [1, 400, 800, 1600]  # true x (0 drawn at 1)
+    assert la.get_markersize() != lb.get_markersize() and la.get_markerfacecolor() == "none"
     assert fits[2].b is not None and fits[2].b > 0
     fit_lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 10]
     assert len(fit_lines) == 3  # c's fit, and the flat (dashed) fits of a and b

@@ -36,7 +36,7 @@ from harness.answers import grade
 from harness.cli import main
 from harness.errors import ConfigError
 from harness.prompts import get_prompt
-from synth.augment import TEMPLATES, parse_problem, plan_units, vote
+from synth.augment import OUTCOMES, TEMPLATES, parse_problem, plan_units, vote
 from synth.dedup import build_test_index
 from synth.pipeline import SynthConfig, run_synth, sidecar_path
 from synth.seeds import select_seeds
@@ -144,7 +144,7 @@ class Teacher(BaseHTTPRequestHandler):
             if "odd" in prompt:
                 texts = [f"Work.\nThe answer is $\\boxed{{{j}}}$." for j in range(n)]
             else:
-                texts = ["Step 1.\nSo $\\boxed{7}$."] * (n - 1) + ["I think $\\boxed{8}$."]
+                texts = [f"Step {j}.\nSo $\\boxed{{7}}$." for j in range(n - 1)] + ["I think $\\boxed{8}$."]
         elif i % 5 == 0:
             texts = [""]
         elif i % 5 == 1:
@@ -228,7 +228,7 @@ def test_tiny_hf_teacher_garbage_is_counted(tmp_path, tiny_checkpoint, data_dir)
                     test_index=build_test_index([], ns=(10, 13, 20, 30)))
     c = rep["counts"]
     assert c["units"] == 3 and c.get("accepted", 0) == 0
-    assert c.get("bad_empty", 0) + c.get("bad_unparseable", 0) + c.get("no_answer", 0) + c.get("disagree", 0) == 3
+    assert sum(c.get(o, 0) for o in OUTCOMES if o != "accepted") == 3  # garbage: mostly cut at 16 tokens
     assert (tmp_path / "h.jsonl").read_text() == ""
 
 

@@ -117,16 +117,17 @@ class StageLog:
     the Trainer's printed log dicts."""
 
     def __new__(cls, log_: ResumableLog, stage: int, progress: bool):
-        from tqdm.auto import tqdm
         from transformers import TrainerCallback
+
+        from harness.progress import bar
 
         class _Cb(TrainerCallback):
             bar = None
 
             def on_train_begin(self, args, state, control, **kw):
                 if state.is_world_process_zero:
-                    self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=f"train stage {stage}",
-                                    unit="step", disable=not progress, dynamic_ncols=True)
+                    self.bar = bar(total=state.max_steps, initial=state.global_step, desc=f"train stage {stage}",
+                                   unit="step", disable=not progress, dynamic_ncols=True)
 
             def on_step_end(self, args, state, control, **kw):
                 if self.bar is not None:

@@ -59,7 +59,7 @@ def synth(plan_path, out, no_progress, **flags):
     """
     from harness.eval import hide_loading_bars
     from harness.options import from_mapping, given
-    from synth.pipeline import SynthConfig, report_table, run_synth
+    from synth.pipeline import SynthConfig, report_table, report_warnings, run_synth
 
     cfg = from_mapping(SynthConfig, given(flags), where="flags")
     if no_progress:
@@ -67,3 +67,5 @@ def synth(plan_path, out, no_progress, **flags):
     report = run_synth(plan_path, out, cfg, progress=not no_progress)
     click.echo(report_table(report))
     click.echo(f"\n{report['counts']['written']} rows written to {out}; report: {report['report_path']}")
+    for w in report_warnings(report):
+        click.echo(f"Warning: {w}.", err=True)
