@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from harness.errors import BackendError, ConfigError
 from harness.options import check
@@ -445,7 +445,7 @@ def judge_items(items: Sequence[JudgeItem], cfg: JudgeConfig,
     try:
         for req, gens in client.stream(requests(), window=cfg.judge_concurrency):
             inflight -= 1
-            i, attempt = req.key  # type: ignore[misc]
+            i, attempt = cast(tuple[int, int], req.key)
             gen = gens[0]
             spent[i][0] += 1
             spent[i][1] += int(gen.prompt_tokens)

@@ -389,14 +389,16 @@ def test_judge_pass_killed_by_a_failing_server_resumes_without_asking_again(tmp_
     first = [tag(b) for b in judge.take()]
     out = tmp_path / "run"
     kept = [json.loads(x)["id"] for x in (out / "judge.jsonl").read_text().splitlines()]
-    assert len(kept) == len(set(first)) - 1 and "5" not in kept  # every verdict received is on disk
+    # every verdict received is on disk: P3 and P4 finished before P5 was refused; P6 (which never gives a
+    # clear verdict) may have been in flight with P5 and then had no try left in this pass
+    assert {"3", "4"} <= set(kept) <= {"3", "4", "6"} and "5" not in kept and {"[P3]", "[P4]", "[P5]"} <= set(first)
     assert not any("judge_verdict" in s for s in load_run(out).samples)
     assert "judge" not in json.loads((out / "manifest.json").read_text())
 
     judge.refuse = set()
     res = evaluate(cfg, progress=False, judge=judge_config(judge, judge_concurrency=1))
     second = [tag(b) for b in judge.take()]
-    assert set(first) & set(second) == {"[P5]"}  # only the refused one is asked again
+    assert set(second) == {"[P3]", "[P4]", "[P5]", "[P6]"} - {f"[P{k}]" for k in kept}  # only what has no verdict
     assert set(first) | set(second) == {"[P3]", "[P4]", "[P5]", "[P6]"}
     assert res["tasks"][next(iter(res["tasks"]))]["judge"]["verdicts"] == {"correct": 2, "incorrect": 1,
                                                                            "undecided": 1}
