@@ -102,7 +102,7 @@ def grade_file(
             extraction rules and, for id rows, the gold answers.
         data_dir: benchmark data folder for id joins (default ``$HARNESS_DATA_DIR``).
         skip_bad: skip malformed lines (counted in ``bad_lines``) instead of raising.
-        progress: show a progress bar (periodic lines when stderr is not a terminal).
+        progress: show a progress bar on a terminal.
 
     Returns:
         A :class:`GradeReport`.
@@ -125,7 +125,7 @@ def grade_file(
     seen_docs: set[Any] = set()
     with p.open("rb") as f:
         lines = list(enumerate(f, 1))
-    for lineno, raw in progress_bar(iterable=lines, desc=f"grading {p.name}", unit="row", disable=not progress):
+    for lineno, raw in progress_bar(iterable=lines, desc=f"grading {p.name}", unit="row", disable=None if progress else True):
         if not raw.strip():
             continue
         try:

@@ -39,11 +39,13 @@ class _Lines:
 
 def bar(**kwargs: Any) -> Any:
     """A tqdm bar (same arguments as ``tqdm.tqdm``) that prints periodic lines instead of redraws when
-    stderr is not a terminal."""
+    stderr is not a terminal (``disable=None`` keeps tqdm's meaning: shown on terminals only)."""
     from tqdm import tqdm
 
     stream = kwargs.pop("file", None) or sys.stderr
     if not getattr(stream, "isatty", lambda: False)():
+        if kwargs.get("disable", False) is None:  # tqdm's "terminals only"
+            kwargs["disable"] = True
         kwargs.update(file=_Lines(stream), mininterval=LOG_INTERVAL_S, maxinterval=LOG_INTERVAL_S,
                       dynamic_ncols=False, ncols=100, ascii=True)
     return tqdm(**kwargs)
