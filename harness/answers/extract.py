@@ -371,11 +371,11 @@ def _clean(ans: str | None, *, boxed: bool = False) -> str | None:
     """
     if ans is None:
         return None
-    a = ans.strip()
+    a = strip_spacing(ans)
     trailing = _TRAILING.replace("!", "") if boxed else _TRAILING
     for _ in range(3):
         prev = a
-        a = a.rstrip(trailing)
+        a = strip_spacing(_rstrip_unescaped(a, trailing))
         if a.startswith("**") and a.endswith("**") and len(a) > 4:
             a = a[2:-2].strip()
         if len(a) >= 2 and a.startswith("$") and a.endswith("$") and a.count("$") == 2:
@@ -390,6 +390,39 @@ def _clean(ans: str | None, *, boxed: bool = False) -> str | None:
     if not a or len(a) > MAX_ANSWER_CHARS:
         return None
     return a
+
+
+#: Spacing commands at either end of an answer (``\\boxed{\\, 5\\,}``): dropped whole, never cut
+#: as punctuation (``\\,`` is not a comma after a lone ``\\``).
+_EDGE_SPACING_RE = re.compile(r"^(?:\s|\\[,;:! >]|\\q?quad(?![A-Za-z])|~)+|(?<!\\)(?:\s|\\[,;:! >]|\\q?quad|~)+$")
+
+
+def strip_spacing(s: str) -> str:
+    """``s`` without whitespace and LaTeX spacing commands (``\\,`` ``\\;`` ``\\:`` ``\\!``
+    ``\\ `` ``\\quad`` ``\\qquad`` ``~``) at either end.
+
+    Examples:
+        >>> strip_spacing("\\,\\dfrac{1}{2}\\, ")
+        '\\dfrac{1}{2}'
+    """
+    while True:
+        t = _EDGE_SPACING_RE.sub("", s)
+        if t == s:
+            return t
+        s = t
+
+
+def _rstrip_unescaped(a: str, chars: str) -> str:
+    """``a.rstrip(chars)``, except that a character escaped by a backslash (``\\,``) stays."""
+    end = len(a)
+    while end > 0 and a[end - 1] in chars:
+        k = end - 1  # count the backslashes before a[end - 1]: an odd count escapes it
+        while k > 0 and a[k - 1] == "\\":
+            k -= 1
+        if (end - 1 - k) % 2:
+            break
+        end -= 1
+    return a[:end]
 
 
 def _last_phrase(text: str, phrases: tuple[str, ...], family: str, *, nocase: bool = False) -> str | None:
@@ -448,7 +481,7 @@ def _sentence_answer(s: str, family: str) -> str | None:
     if not cands:
         return _clean(sentence)  # "Final Answer: odd"
     cands.sort()
-    tail = sentence.rstrip(_TRAILING)
+    tail = _rstrip_unescaped(sentence, _TRAILING)
     if cands[-1][1] >= len(tail) or len(cands) == 1:
         return _clean(cands[-1][2], boxed=True)
     return None
