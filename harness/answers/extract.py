@@ -392,24 +392,37 @@ def _clean(ans: str | None, *, boxed: bool = False) -> str | None:
     return a
 
 
-#: Spacing commands at either end of an answer (``\\boxed{\\, 5\\,}``): dropped whole, never cut
-#: as punctuation (``\\,`` is not a comma after a lone ``\\``).
-_EDGE_SPACING_RE = re.compile(r"^(?:\s|\\[,;:! >]|\\q?quad(?![A-Za-z])|~)+|(?<!\\)(?:\s|\\[,;:! >]|\\q?quad|~)+$")
+#: Spacing commands at the start of an answer (``\\boxed{\\, 5\\,}``); see :func:`strip_spacing`.
+_LEAD_SPACING_RE = re.compile(r"^(?:\s|\\[,;:! >]|\\q?quad(?![A-Za-z])|~)+")
+_SPACING_TAILS = ("\\qquad", "\\quad", "\\,", "\\;", "\\:", "\\!", "\\ ", "\\>", "~")
 
 
 def strip_spacing(s: str) -> str:
     """``s`` without whitespace and LaTeX spacing commands (``\\,`` ``\\;`` ``\\:`` ``\\!``
-    ``\\ `` ``\\quad`` ``\\qquad`` ``~``) at either end.
+    ``\\ `` ``\\quad`` ``\\qquad`` ``~``) at either end: dropped whole, never cut as punctuation
+    (a trailing ``\\,`` is not a comma after a lone ``\\``), and never half of a ``\\\\``.
 
     Examples:
         >>> strip_spacing("\\,\\dfrac{1}{2}\\, ")
         '\\dfrac{1}{2}'
     """
+    s = _LEAD_SPACING_RE.sub("", s)
     while True:
-        t = _EDGE_SPACING_RE.sub("", s)
-        if t == s:
-            return t
-        s = t
+        tail = next((t for t in _SPACING_TAILS if s.endswith(t)), None)
+        if tail is None:
+            if not s or not s[-1].isspace():
+                return s
+            tail = " "
+        k = len(s) - len(tail)  # a backslash before it must not be escaped, nor escape it
+        n = 0
+        while k - n - 1 >= 0 and s[k - n - 1] == "\\":
+            n += 1
+        if n % 2 and tail[0] == "\\":  # "x\\\\ ": a row break, then a plain space
+            if tail != "\\ ":
+                return s
+            s = s[:-1]
+            continue
+        s = s[:k - 1] if n % 2 else s[:k]  # "5\\ " drops the control space whole
 
 
 def _rstrip_unescaped(a: str, chars: str) -> str:

@@ -154,7 +154,7 @@ _NEGATIONS = {"not", "no", "never", "neither", "nor", "none", "cannot", "except"
 EXTREMES = {"max": "max", "maximum": "max", "largest": "max", "greatest": "max", "biggest": "max",
             "highest": "max", "min": "min", "minimum": "min", "smallest": "min", "least": "min",
             "lowest": "min"}
-_EXTREME_FILLER = {"the", "a", "value", "values", "possible", "is", "of", ":", "="}
+_EXTREME_FILLER = {"the", "a", "value", "values", "possible", "of"}
 #: Qualifier openers after a stated function or value: "for all x", "for some constant k", "\forall x".
 _QUANT = {"all", "every", "each", "any", "some", "arbitrary", "an", "a"}
 
@@ -193,9 +193,14 @@ def _lead_in(seg: list) -> list:
             return seg
         if _low(t) in _LEAD_END or t[1] == ":":
             end = i
-    if end < 0 or end + 1 >= len(seg) or not any(t[0] == "word" for t in seg[:end]) and seg[end][1] != ":":
+    if end < 0 or end + 1 >= len(seg) or not any(_wordy(t) for t in seg[:end + 1]) and seg[end][1] != ":":
         return seg
     return seg[end + 1:]
+
+
+def _wordy(t: tuple) -> bool:
+    """A word of text: a ``\\text{}`` word or a run of three or more letters in math mode."""
+    return t[0] == "word" or t[0] == "id" and len(t[1]) >= 3
 
 
 def _qualifier_at(seg: list, i: int) -> bool:
@@ -205,7 +210,8 @@ def _qualifier_at(seg: list, i: int) -> bool:
     if t[0] != "word":
         return False
     w = t[1].lower()
-    if w in ("where", "with") or w == "for" and i + 1 < len(seg) and _low(seg[i + 1]) in _QUANT:
+    if w in ("where", "with") or w == "for" and i + 1 < len(seg) and seg[i + 1][0] == "word" \
+            and seg[i + 1][1].lower() in _QUANT:
         return True
     return False
 
@@ -234,10 +240,10 @@ def _extreme(seg: list) -> tuple[str | None, list]:
     rest = seg[:i] + seg[i + 1:]
     if 0 < i < len(seg) - 1 and seg[i - 1][:2] == ("op", "(") and seg[i + 1][:2] == ("op", ")"):
         rest = seg[:i - 1] + seg[i + 2:]  # "60 (maximum)"
-    rest = [t for t in rest if _low(t) not in _EXTREME_FILLER or t[0] == "op" and t[1] == "="]
-    while rest and rest[0][:2] == ("op", "="):
+    rest = _lead_in([t for t in rest if not (t[0] in ("word", "id") and t[1].lower() in _EXTREME_FILLER)])
+    while rest and rest[0][0] == "op" and rest[0][1] in ("=", ":"):
         rest = rest[1:]
-    if not rest or any(t[0] == "word" for t in rest):
+    if not rest or any(_wordy(t) or t[0] == "word" for t in rest):
         return None, seg
     return label, rest
 
