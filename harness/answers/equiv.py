@@ -349,7 +349,7 @@ class _Comparer:
 
     # -- answers and items
     def answers(self, a: tuple, b: tuple) -> bool:
-        a, b = self.alternatives(a), self.alternatives(b)
+        a, b = self.alternatives(self.prose(a)), self.alternatives(self.prose(b))
         if a[0] == b[0] == "rel" and self.relation(a, b):  # "y = 2x" vs "2x = y"
             return True
         A, B = _top_items(a), _top_items(b)
@@ -363,6 +363,15 @@ class _Comparer:
         if len(A) == 1:
             return self.item(A[0], B[0])
         return self.multiset(A, B)
+
+    def prose(self, node: tuple) -> tuple:
+        """``\\text{Yes, such a coloring exists}`` reads as a list of text items: one text when it
+        opens with a single yes/no (see :func:`_polarity`)."""
+        if node[0] in ("list", "alt") and all(x[0] == "text" for x in node[1]):
+            joined = ("text", " ".join(x[1] for x in node[1]))
+            if _polarity(joined) is not None:
+                return joined
+        return node
 
     def alternatives(self, node: tuple) -> tuple:
         """``65537 \\text{ or } 2^{16}+1``: items joined by "or" that are all equal are one value

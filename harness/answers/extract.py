@@ -530,6 +530,8 @@ def _strict_math(text: str) -> str | _Refused | None:
     i1, a1 = _last_answer_is(text, "math")
     i2, a2 = _final_answer(text, "math")
     i, a = (i1, a1) if i1 > i2 else (i2, a2)
+    if start >= 0 and i > start and i < _box_at(text, start, _last_box_start(text)[1])[1]:
+        i = -1  # "\boxed{\text{The answer is } 7}": the phrase is inside the box
     if start >= 0 and not (i > start and _mathlike(a)):
         return boxed  # an unclosed / too long last box is REFUSED, not half an answer
     return a
