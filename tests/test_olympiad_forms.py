@@ -12,7 +12,9 @@ Run: python3 -m pytest -q tests/test_olympiad_forms.py
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +22,8 @@ from hypothesis import strategies as st
 
 from harness.answers import ENGINE_VERSION, equivalent, extract_answer, grade
 from harness.answers.extract import strip_spacing
+
+OLYMPIAD = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "olympiad_outputs.jsonl"
 
 SPACING = [
     # a box that opens or closes with a spacing command (the trailing \, lost its comma before 1.3)
@@ -92,6 +96,8 @@ WORDS = [
     (r"\text{Yes}", r"\text{No such integers exist}", False),
     (r"\text{Yes}", r"\text{yes}", True),
     (r"\text{No}", r"\text{No for (a), yes for (b)}", False),  # two answers in one
+    (r"\text{Yes}", r"\text{Yes, such a coloring exists}", True),  # the comma does not make a list
+    (r"\text{No}", r"\text{Yes, such a coloring exists}", False),
     # a value wrapped in words
     (r"12", r"\text{The least such } n \text{ is } 12", True),
     (r"12", r"\text{The least such } n \text{ is } 13", False),
@@ -155,6 +161,26 @@ def test_strip_spacing_keeps_an_escaped_character() -> None:
     assert strip_spacing(r"\, x \qquad") == "x"
     assert strip_spacing(r"x\\ ") == r"x\\"  # a row break followed by a space keeps its backslashes
     assert extract_answer(r"So the set is $\boxed{\{1, 2\}}$.", "math") == r"\{1, 2\}"
+
+
+def test_answer_phrase_inside_the_box_is_not_a_new_answer() -> None:
+    out = "Hence\n\\[\n\\boxed{\\text{The answer is } 2017}\n\\]"
+    assert extract_answer(out, "math") == r"\text{The answer is } 2017"
+    assert grade(out, "2017").status == "correct"
+    assert grade(out, "2016").status == "wrong"
+
+
+def test_olympiad_set_labels_and_verdicts() -> None:
+    """The olympiad benchmark set (benchmarks/data/olympiad_outputs.jsonl): every dev output is graded
+    as labelled, and no incorrect output in either split is graded correct."""
+    rows = [json.loads(line) for line in OLYMPIAD.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 140 and {r["split"] for r in rows} == {"dev", "heldout"}
+    for r in rows:
+        correct = grade(r["output"], r["gold"]).correct
+        if r["label"] == "incorrect":
+            assert not correct, r["id"]
+        elif r["split"] == "dev":
+            assert correct, r["id"]
 
 
 def test_two_part_question_last_yes_does_not_hide_an_earlier_no() -> None:
