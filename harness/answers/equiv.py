@@ -96,10 +96,12 @@ def _parse(s: str, family: str, fuse_ambiguous: bool) -> tuple | None:
     if prep is None:
         return None
     toks, _ = fuse_thousands(list(prep.tokens), family, fuse_ambiguous)
+    toks, alternatives = F.rewrite(toks)
     try:
-        return parse_tokens(toks)
+        node = parse_tokens(toks)
     except ParseError:
         return None
+    return ("alt", node[1]) if alternatives and node[0] == "list" else node
 
 
 def _valid_base_numeral(digits: str, base: int) -> bool:
@@ -270,6 +272,13 @@ def _top_items(node: tuple) -> list[tuple]:
     items = F.solutions(node[1]) if node[0] in ("list", "set") else (node,)
     out: list[tuple] = []
     for it in items:
+        fn = F.function_def(it)
+        if fn is not None:  # "f(x) = x^2": compared as a function (its variable renamed)
+            out.append(fn)
+            continue
+        if it[0] == "lab":  # "Maximum 60": the value keeps its label
+            out.extend(("lab", it[1], x) for x in _expand_pm(_strip_lhs(it[2])))
+            continue
         it = _strip_lhs(it)
         if it[0] == "set" and node[0] == "list" or it[0] == "set" and node[0] != "set" and len(items) == 1:
             inner = [_strip_lhs(x) for x in it[1]]
@@ -309,6 +318,23 @@ def _flat(node: tuple) -> str | None:
     return None
 
 
+_YES_NO = {"yes": "yes", "no": "no"}
+
+
+def _polarity(node: tuple) -> str | None:
+    """"yes"/"no" for a text answer that opens with Yes or No and names no other yes/no
+    ("No such integers exist" -> no; "No for (a), yes for (b)" -> None: two answers)."""
+    if node[0] == "text":
+        words = re.findall(r"[a-z]+", node[1])
+    elif node[0] in ("sym", "mul") and _flat(node) in _YES_NO:  # No written in math mode: N o
+        words = [_flat(node) or ""]
+    else:
+        return None
+    if not words or words[0] not in _YES_NO or sum(w in _YES_NO for w in words) != 1:
+        return None
+    return _YES_NO[words[0]]
+
+
 _DELIM = {"\\langle": "(", "\\rangle": ")"}
 _FLIP = {">": "<", "\\ge": "\\le", "<": ">", "\\le": "\\ge"}
 
@@ -323,14 +349,75 @@ class _Comparer:
 
     # -- answers and items
     def answers(self, a: tuple, b: tuple) -> bool:
+        a, b = self.alternatives(self.prose(a)), self.alternatives(self.prose(b))
         if a[0] == b[0] == "rel" and self.relation(a, b):  # "y = 2x" vs "2x = y"
             return True
         A, B = _top_items(a), _top_items(b)
+        if any(x[0] == "lab" for x in A + B):
+            labelled = self.labelled(A, B)
+            if labelled is not None:
+                return labelled
+            A, B = [x[2] if x[0] == "lab" else x for x in A], [x[2] if x[0] == "lab" else x for x in B]
         if len(A) != len(B):
             return False
         if len(A) == 1:
             return self.item(A[0], B[0])
         return self.multiset(A, B)
+
+    def prose(self, node: tuple) -> tuple:
+        """``\\text{Yes, such a coloring exists}`` reads as a list of text items: one text when it
+        opens with a single yes/no (see :func:`_polarity`)."""
+        if node[0] in ("list", "alt") and all(x[0] == "text" for x in node[1]):
+            joined = ("text", " ".join(x[1] for x in node[1]))
+            if _polarity(joined) is not None:
+                return joined
+        return node
+
+    def alternatives(self, node: tuple) -> tuple:
+        """``65537 \\text{ or } 2^{16}+1``: items joined by "or" that are all equal are one value
+        written two ways; otherwise they are a list (``x = 1 \\text{ or } x = 2``)."""
+        if node[0] != "alt":
+            return node
+        items = node[1]
+        if len(items) <= MAX_PM_VARIANTS and all(self.item(items[0], x) for x in items[1:]):
+            return items[0]
+        return ("list", items)
+
+    def labelled(self, A: list[tuple], B: list[tuple]) -> bool | None:
+        """Both sides label every value with a distinct extreme ("Maximum 60 and Minimum 12" vs
+        "12 (minimum), 60 (maximum)"): equal when the same labels carry equal values. None when the
+        labels do not decide (one side unlabelled: the values are compared as a list)."""
+        la = {x[1]: x[2] for x in A if x[0] == "lab"}
+        lb = {x[1]: x[2] for x in B if x[0] == "lab"}
+        if len(la) != len(A) or len(lb) != len(B):
+            return None
+        return la.keys() == lb.keys() and all(self.item(la[k], lb[k]) for k in la)
+
+    def function(self, a: tuple, b: tuple) -> bool:
+        """Labelled functions (``("fn", name, vars, body)``): same name and arity, bodies equal with
+        the variables renamed alike (``g(n) = 2`` = ``g(x) = 2``); a labelled function against a bare
+        expression compares its body (``f(x) = x^2`` vs ``x^2``)."""
+        if a[0] == b[0] == "fn":
+            if a[1] != b[1] or len(a[2]) != len(b[2]):
+                return False
+            names = [f"\\arg{i}" for i in range(len(a[2]))]
+            return self.item(F.rename(a[3], dict(zip(a[2], names))), F.rename(b[3], dict(zip(b[2], names))))
+        return self.item(a[3], b) if a[0] == "fn" else self.item(a, b[3])
+
+    def cases(self, a: tuple, b: tuple) -> bool:
+        """Piecewise values: the same rows in any order, each with an equal value and condition."""
+        left = list(b[1])
+        if len(a[1]) != len(left):
+            return False
+        for va, ca in a[1]:
+            for j, (vb, cb) in enumerate(left):
+                self.budget.check()
+                if self.item(va, vb) and (ca == cb or ca is not None and cb is not None and self.item(ca, cb)):
+                    del left[j]
+                    break
+            else:
+                return False
+        return True
 
     def multiset(self, A: list[tuple], B: list[tuple]) -> bool:
         """Unordered match (greedy; equality is transitive). Lengths must agree."""
@@ -358,7 +445,14 @@ class _Comparer:
             b = b[1]
         if a == b:
             return True
+        a, b = self.alternatives(a), self.alternatives(b)
         ka, kb = a[0], b[0]
+        if ka == "fn" or kb == "fn":
+            return self.function(a, b)
+        if ka == "lab" or kb == "lab":
+            return self.item(a[2] if ka == "lab" else a, b[2] if kb == "lab" else b)
+        if ka == "cases" or kb == "cases":
+            return ka == kb and self.cases(a, b)
         if ka == "pct" or kb == "pct":
             if ka == "pct" and kb == "pct":
                 return self.item(a[1], b[1])
@@ -369,6 +463,9 @@ class _Comparer:
             la, lb = _choice_of(a), _choice_of(b)
             return la is not None and la == lb
         if ka == "text" or kb == "text":
+            ya, yb = _polarity(a), _polarity(b)
+            if ya is not None and yb is not None:  # "No such integers exist" vs "No"
+                return ya == yb
             fa, fb = _flat(a), _flat(b)
             return fa is not None and fa == fb
         if ka == "base" or kb == "base":

@@ -371,11 +371,11 @@ def _clean(ans: str | None, *, boxed: bool = False) -> str | None:
     """
     if ans is None:
         return None
-    a = ans.strip()
+    a = strip_spacing(ans)
     trailing = _TRAILING.replace("!", "") if boxed else _TRAILING
     for _ in range(3):
         prev = a
-        a = a.rstrip(trailing)
+        a = strip_spacing(_rstrip_unescaped(a, trailing))
         if a.startswith("**") and a.endswith("**") and len(a) > 4:
             a = a[2:-2].strip()
         if len(a) >= 2 and a.startswith("$") and a.endswith("$") and a.count("$") == 2:
@@ -390,6 +390,52 @@ def _clean(ans: str | None, *, boxed: bool = False) -> str | None:
     if not a or len(a) > MAX_ANSWER_CHARS:
         return None
     return a
+
+
+#: Spacing commands at the start of an answer (``\\boxed{\\, 5\\,}``); see :func:`strip_spacing`.
+_LEAD_SPACING_RE = re.compile(r"^(?:\s|\\[,;:! >]|\\q?quad(?![A-Za-z])|~)+")
+_SPACING_TAILS = ("\\qquad", "\\quad", "\\,", "\\;", "\\:", "\\!", "\\ ", "\\>", "~")
+
+
+def strip_spacing(s: str) -> str:
+    """``s`` without whitespace and LaTeX spacing commands (``\\,`` ``\\;`` ``\\:`` ``\\!``
+    ``\\ `` ``\\quad`` ``\\qquad`` ``~``) at either end: dropped whole, never cut as punctuation
+    (a trailing ``\\,`` is not a comma after a lone ``\\``), and never half of a ``\\\\``.
+
+    Examples:
+        >>> strip_spacing("\\,\\dfrac{1}{2}\\, ")
+        '\\dfrac{1}{2}'
+    """
+    s = _LEAD_SPACING_RE.sub("", s)
+    while True:
+        tail = next((t for t in _SPACING_TAILS if s.endswith(t)), None)
+        if tail is None:
+            if not s or not s[-1].isspace():
+                return s
+            tail = " "
+        k = len(s) - len(tail)  # a backslash before it must not be escaped, nor escape it
+        n = 0
+        while k - n - 1 >= 0 and s[k - n - 1] == "\\":
+            n += 1
+        if n % 2 and tail[0] == "\\":  # "x\\\\ ": a row break, then a plain space
+            if tail != "\\ ":
+                return s
+            s = s[:-1]
+            continue
+        s = s[:k - 1] if n % 2 else s[:k]  # "5\\ " drops the control space whole
+
+
+def _rstrip_unescaped(a: str, chars: str) -> str:
+    """``a.rstrip(chars)``, except that a character escaped by a backslash (``\\,``) stays."""
+    end = len(a)
+    while end > 0 and a[end - 1] in chars:
+        k = end - 1  # count the backslashes before a[end - 1]: an odd count escapes it
+        while k > 0 and a[k - 1] == "\\":
+            k -= 1
+        if (end - 1 - k) % 2:
+            break
+        end -= 1
+    return a[:end]
 
 
 def _last_phrase(text: str, phrases: tuple[str, ...], family: str, *, nocase: bool = False) -> str | None:
@@ -448,7 +494,7 @@ def _sentence_answer(s: str, family: str) -> str | None:
     if not cands:
         return _clean(sentence)  # "Final Answer: odd"
     cands.sort()
-    tail = sentence.rstrip(_TRAILING)
+    tail = _rstrip_unescaped(sentence, _TRAILING)
     if cands[-1][1] >= len(tail) or len(cands) == 1:
         return _clean(cands[-1][2], boxed=True)
     return None
@@ -484,6 +530,8 @@ def _strict_math(text: str) -> str | _Refused | None:
     i1, a1 = _last_answer_is(text, "math")
     i2, a2 = _final_answer(text, "math")
     i, a = (i1, a1) if i1 > i2 else (i2, a2)
+    if start >= 0 and i > start and i < _box_at(text, start, _last_box_start(text)[1])[1]:
+        i = -1  # "\boxed{\text{The answer is } 7}": the phrase is inside the box
     if start >= 0 and not (i > start and _mathlike(a)):
         return boxed  # an unclosed / too long last box is REFUSED, not half an answer
     return a

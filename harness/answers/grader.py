@@ -13,7 +13,7 @@ from harness.answers.types import AnswerTimeout, Budget, Grade
 logger = logging.getLogger(__name__)
 
 #: Bump on any change that can move a verdict; recorded in every run manifest (see CHANGELOG.md).
-ENGINE_VERSION = "1.2"
+ENGINE_VERSION = "1.3"
 
 DEFAULT_BUDGET_S = 0.5
 

@@ -177,6 +177,9 @@ class Parser:
                 raise ParseError(f"unexpected {tok[1]!r}")
 
     def parse_item(self) -> tuple:
+        if self.at("label"):  # "Maximum 60" (see harness.answers.forms.rewrite)
+            label = self.take()[1]
+            return ("lab", label, self.parse_item())
         start = self.p
         while self.at_op("=", "\\approx") or self.at("op", ":"):
             self.p += 1  # "= 5", "\approx 8.24"
@@ -632,6 +635,8 @@ class Parser:
     def parse_env(self, env: str) -> tuple:
         kind = {"pmatrix": "matrix", "bmatrix": "matrix", "matrix": "matrix", "Bmatrix": "matrix",
                 "smallmatrix": "matrix", "array": "matrix", "vmatrix": "det", "Vmatrix": "norm"}
+        if env in LINE_ENVS or env == "cases":
+            return self.parse_lines(env)
         if env not in kind:
             raise ParseError(f"environment {env}")
         if env == "array" and self.at("op", "{"):
@@ -668,7 +673,54 @@ class Parser:
             rows.append(tuple(row))
         if not rows or len({len(r) for r in rows}) != 1:
             raise ParseError("ragged matrix")
+        if env == "array" and len(rows[0]) == 1 and len(rows) > 1 and any(r[0][0] == "rel" for r in rows):
+            return ("list", tuple(r[0] for r in rows))  # one equation a row: a list of answers
         return ("matrix", kind[env], tuple(rows))
+
+    def parse_lines(self, env: str) -> tuple:
+        """``aligned``/``gathered``/... rows are a list of answers (``&`` is alignment only);
+        ``cases`` rows are ``("cases", ((value, condition | None), ...))``."""
+        rows: list[list[Token]] = [[]]
+        while True:
+            if self.done():
+                raise ParseError("unclosed environment")
+            tok = self.take()
+            if tok[0] == "end":
+                break
+            if tok[:2] == ("op", "\\\\"):
+                rows.append([])
+            elif tok[0] == "begin":
+                raise ParseError("nested environment")
+            else:
+                rows[-1].append(tok)
+        rows = [r for r in rows if r]
+        if not rows:
+            raise ParseError("empty environment")
+        if env != "cases":
+            items = [Parser([t for t in r if t[:2] != ("op", "&")]).parse_answer() for r in rows]
+            return items[0] if len(items) == 1 else ("list", tuple(items))
+        out = []
+        for r in rows:
+            amp = next((i for i, t in enumerate(r) if t[:2] == ("op", "&")), len(r))
+            value = Parser(r[:amp]).parse_answer()
+            cond = [t for t in r[amp + 1:] if t[:2] != ("op", "&")]
+            while cond and (cond[0][0] == "word" and cond[0][1].lower() in ("if", "for", "when")
+                            or cond[0][:2] == ("op", ",")):
+                cond = cond[1:]
+            if cond and all(t[0] == "word" for t in cond):
+                out.append((value, ("text", " ".join(t[1].lower() for t in cond))))  # "otherwise"
+            elif cond:
+                try:
+                    out.append((value, Parser(cond).parse_answer()))
+                except ParseError:  # "x \text{ is rational}"
+                    out.append((value, ("text", " ".join(str(t[1]).lower() for t in cond))))
+            else:
+                out.append((value, None))
+        return ("cases", tuple(out))
+
+
+#: Environments whose rows are separate answers (``\\begin{aligned} f(x) &= x \\\\ f(x) &= -x \\end{aligned}``).
+LINE_ENVS = {"aligned", "align", "gathered", "gather", "split", "eqnarray", "alignat", "flalign"}
 
 
 def _letter(v: str) -> tuple:

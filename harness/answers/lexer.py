@@ -42,7 +42,7 @@ ALIASES = {
 DROP = {
     "\\left", "\\right", "\\big", "\\Big", "\\bigg", "\\Bigg", "\\bigl", "\\bigr", "\\Bigl",
     "\\Bigr", "\\biggl", "\\biggr", "\\Biggl", "\\Biggr", "\\middle", "\\displaystyle",
-    "\\textstyle", "\\scriptstyle", "\\limits", "\\nolimits", "\\quad", "\\qquad", "\\enspace",
+    "\\textstyle", "\\scriptstyle", "\\limits", "\\nolimits", "\\enspace",
     "\\thinspace", "\\negthinspace", "\\hfill", "\\hspace", "\\$", "\\boxed", "\\fbox",
     "\\mathbf", "\\boldsymbol", "\\bm", "\\mathit", "\\mathsf", "\\pmb", "\\displaylines",
 }
@@ -52,6 +52,11 @@ TEXT_CMDS = {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\mb
              "\\textsf", "\\texttt", "\\emph", "\\operatorname", "\\textup", "\\hbox"}
 ARG_DROP = {"\\phantom", "\\hphantom", "\\vphantom", "\\label", "\\tag"}
 SPACING = {"\\,", "\\!", "\\;", "\\:", "\\ ", "\\>", "~"}
+# \quad and \qquad: wide spaces that often join list items (``(1,2) \quad (2,1)``); kept as the token
+# ``("op", "\\quad")`` for :func:`harness.answers.forms.rewrite`, which makes it a separator or drops it.
+QUADS = {"\\quad", "\\qquad"}
+# Display-math delimiters ``\[ \]`` and ``\( \)`` are math mode, never brackets: dropped like ``$``.
+DISPLAY_DELIMS = {"\\[", "\\]", "\\(", "\\)"}
 OPEN = {"(", "[", "{", "\\{", "\\langle", "\\lfloor", "\\lceil"}
 CLOSE = {")", "]", "}", "\\}", "\\rangle", "\\rfloor", "\\rceil"}
 RELOPS = {"=", "<", ">", "\\le", "\\ge", "\\ne", "\\approx", "\\in", "\\equiv", "\\sim",
@@ -230,6 +235,8 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
                     out.append(("op", "\\\\", spaced))
                 elif two in SPACING:
                     out.append(("sp", two, spaced))
+                elif two in DISPLAY_DELIMS:
+                    pass
                 elif two == "\\%":
                     out.append(("op", "%", spaced))
                 elif two in ("\\$", "\\#", "\\&", "\\_"):
@@ -274,6 +281,10 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
                 spaced = False
                 continue
             if name in DROP:
+                continue
+            if name in QUADS:
+                out.append(("op", "\\quad", spaced))
+                spaced = True
                 continue
             if name in ("\\lfloor", "\\rfloor", "\\lceil", "\\rceil", "\\langle", "\\rangle",
                         "\\{", "\\}") or not name.startswith("\\") and name not in ("and", "or"):
