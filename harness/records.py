@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import DataError
-from harness.io import atomic_write_json, read_jsonl_tolerant
+from harness.io import atomic_write_json, read_jsonl
 
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"
@@ -87,6 +87,7 @@ SAMPLE_OPTIONAL_FIELDS = {
     "unclosed_think": "bool: the output opened a <think> block it never closed",
     "correct_tol_strict": "bool: strict verdict under the task's numeric tolerance (tasks with rel_tol only)",
     "correct_tol_flexible": "bool: flexible verdict under the task's numeric tolerance (tasks with rel_tol only)",
+    "replaced_chars": "int: characters of the reply no file can hold (lone surrogates) replaced by U+FFFD",
 }
 
 #: Grading modes a :class:`Sample` can be scored in. ``tol_*`` exist only for tasks with a tolerance.
@@ -106,6 +107,16 @@ Cell = tuple[str, str | None, int | None]
 
 def _opt_bool(v: Any) -> bool | None:
     return None if v is None else bool(v)
+
+
+def _numeric_ok(v: Any, key: str) -> bool:
+    """Whether ``v`` reads as the number field ``key`` of a sample holds (for error messages)."""
+    try:
+        if v is not None and v != "":
+            float(v) if key == "gen_s" else int(v)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _opt_int(v: Any) -> int | None:
@@ -153,6 +164,7 @@ class Sample:
     unclosed_think: bool | None = None
     correct_tol_strict: bool | None = None
     correct_tol_flexible: bool | None = None
+    replaced_chars: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     present: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -232,6 +244,7 @@ class Sample:
             unclosed_think=_opt_bool(d.get("unclosed_think")),
             correct_tol_strict=_opt_bool(d.get("correct_tol_strict")),
             correct_tol_flexible=_opt_bool(d.get("correct_tol_flexible")),
+            replaced_chars=_opt_int(d.get("replaced_chars")),
             extra={k: v for k, v in d.items() if k not in known},
             present=frozenset(k for k in d if k in known),
         )
@@ -292,14 +305,27 @@ def load_run(run_dir: str | os.PathLike, *, require_manifest: bool = True) -> Ru
     try:
         manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
     except ValueError as e:
-        raise DataError(f"{mpath} is not valid JSON ({e}). Re-run the evaluation into a new directory.") from None
-    rows, n_bad = read_jsonl_tolerant(p / SAMPLES)
+        if require_manifest:
+            raise DataError(f"{mpath} is not valid JSON ({e}). Re-run the same `harness eval` command into this "
+                            "directory: it rebuilds the manifest when the samples match its config.") from None
+        manifest = {}  # the caller (a resuming eval) decides what to do with it
+    bad: list = []
+    linenos: list[int] = []
+    rows = read_jsonl(p / SAMPLES, skip_bad=True, bad=bad, linenos=linenos) if (p / SAMPLES).exists() else []
+    n_bad = len(bad)
     seen: dict[Key, tuple[dict, Sample]] = {}
-    for i, r in enumerate(rows):
+    for r, lineno in zip(rows, linenos):
         try:
             rec = Sample.from_dict(r)
-        except (KeyError, TypeError, ValueError):
-            raise DataError(f"{p / SAMPLES}: record {i + 1} lacks task/id/sample_idx; found keys {sorted(r)}.") from None
+        except KeyError:
+            raise DataError(f"{p / SAMPLES}:{lineno}: expected a sample with task and id, found keys {sorted(r)}; "
+                            "fix or delete that line (a deleted sample is generated again).") from None
+        except (TypeError, ValueError):
+            bad_field = next((k for k in ("sample_idx", "level", "tokens", "prompt_tokens", "gen_s")
+                              if not _numeric_ok(r.get(k), k)), "a field")
+            raise DataError(f"{p / SAMPLES}:{lineno}: expected a number for {bad_field}, found "
+                            f"{r.get(bad_field)!r}; fix or delete that line (a deleted sample is generated "
+                            "again).") from None
         seen.setdefault(rec.key, (r, rec))
     return Run(path=p, manifest=manifest, samples=[r for r, _ in seen.values()], n_bad_lines=n_bad,
                records=[s for _, s in seen.values()])
