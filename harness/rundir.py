@@ -171,7 +171,7 @@ class RunDir:
                 lock.acquire(timeout=self.wait_s)
             except Timeout:
                 stop = f" or stop it (kill {other})" if other else ""
-                raise ConfigError(f"Another {self.what}{f' (pid {other})' if other else ''} is writing "
+                raise ConfigError(f"Another {self.what}{f' (pid {other})' if other else ''} is still writing "
                                   f"{self.path} (lock {self.lock_path}); wait for it to finish{stop}, then "
                                   f"re-run; or {self.fix}.") from None
         self._lock = lock
