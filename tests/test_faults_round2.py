@@ -381,3 +381,36 @@ def test_timeout_message_names_request_timeout(server):
     with pytest.raises(BackendError) as e:
         list(be.stream([Request(0, "q", SamplingParams(max_new_tokens=8))]))
     assert "--request-timeout" in str(e.value) and "--backend-arg" not in str(e.value)
+
+
+# --- item 9: truncation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cut,limit,warned", [(2, 6, True), (1, 20, False), (0, 4, False)])
+def test_truncation_above_five_percent_ends_report_and_console_with_one_warning(server, tmp_path, data_dir,
+                                                                               cut, limit, warned):
+    """Before: a run where a third of the samples stopped at the limit printed no word about it."""
+    seen: list[str] = []
+
+    def script(prompt, h):
+        seen.append(prompt)
+        return reply("Let me think step by", "length") if len(seen) <= cut else reply("The answer is 2.")
+
+    srv = server(script)
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, eval_args(srv.url, out, data_dir, limit, "--concurrency", "1",
+                                             "--max-new-tokens", "64"))
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text())
+    warnings = [ln for ln in res.output.splitlines() if "WARNING" in ln]
+    if not warned:
+        assert "warnings" not in results and not warnings
+        return
+    assert len(results["warnings"]) == 1 and len(warnings) == 1
+    w = warnings[0]
+    assert res.output.rstrip().endswith(w) and w == results["warnings"][0]
+    assert f"gsm8k {cut / limit:.1%}" in w and "--max-new-tokens" in w and "64 tokens" in w
+    from harness.records import load_run
+    from harness.reports import format_tables, summarize
+
+    assert format_tables(summarize(load_run(out))).rstrip().endswith(w)

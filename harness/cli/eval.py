@@ -37,10 +37,12 @@ def eval_cmd(no_progress, **flags) -> None:
     if no_progress:
         hide_loading_bars()
     results = evaluate(from_mapping(EvalConfig, given(flags), where="flags"), progress=not no_progress)
-    click.echo(format_tables(results))
+    click.echo(format_tables(results, warnings=False))
     g = results["generation"]
     click.echo(f"\n{results['output_dir']}: generated {g['samples']} samples this run"
                + (f", {g['tokens_per_s']} tokens/s" if g["tokens_per_s"] else "") + ".")
+    for w in results.get("warnings") or []:
+        click.echo(f"\n{w}", err=True)
 
 
 @click.command("merge")
