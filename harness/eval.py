@@ -61,8 +61,8 @@ from harness.io import (
     refuse_changed_config,
 )
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
-from harness.rundir import RunDir
 from harness.records import MANIFEST, MODES, RESULTS, SAMPLES, Sample, load_run, sample_key, write_manifest
+from harness.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

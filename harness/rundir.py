@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import ConfigError
-from harness.io import ResumableLog, atomic_write_json, config_hash, diff_fields, now_iso, refuse_changed_config
+from harness.io import (
+    ResumableLog,
+    atomic_write_json,
+    config_hash,
+    diff_fields,
+    now_iso,
+    refuse_changed_config,
+)
 
 log = logging.getLogger(__name__)
 

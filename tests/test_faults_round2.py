@@ -414,3 +414,39 @@ def test_truncation_above_five_percent_ends_report_and_console_with_one_warning(
     from harness.reports import format_tables, summarize
 
     assert format_tables(summarize(load_run(out))).rstrip().endswith(w)
+
+
+# --- item 11: training resumed on changed data --------------------------------------------------------
+
+
+def _sft_rows(path: Path, n: int, offset: int) -> Path:
+    from harness.prompts import get_prompt
+
+    t = get_prompt("qwen-boxed")
+    path.write_text("".join(json.dumps({"prompt": t.render(f"What is {a}+{a}?").text,
+                                        "response": t.format_response(f"{a}+{a}={2 * a}.", str(2 * a))}) + "\n"
+                            for a in range(offset, offset + n)))
+    return path
+
+
+@pytest.mark.slow
+def test_train_resume_on_changed_data_is_refused_naming_the_file(tiny_checkpoint, tmp_path):
+    """Before: the resume trained the remaining steps on the new content, exit 0, and train_config.json
+    was rewritten with only the new hash."""
+    data = _sft_rows(tmp_path / "sft.jsonl", 16, 1)
+    out = tmp_path / "ckpt"
+    args = ["train", "--model", str(tiny_checkpoint), "--data", str(data), "--output", str(out),
+            "--deepspeed", "none", "--batch-size", "4", "--global-batch", "4", "--epochs", "1",
+            "--max-length", "512", "--save-steps", "2", "--max-steps", "2", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cli = [sys.executable, "-c", "from harness.cli import main; main()"]
+    r = subprocess.run(cli + args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    first = (out / "train_config.json").read_text()
+    _sft_rows(data, 16, 50)  # same path, other content
+    r = subprocess.run(cli + [*args, "--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    err = error_lines(r.stderr)
+    assert len(err) == 1 and str(data) in err[0] and "data_sha256" in err[0], err
+    assert "refusing to mix results" in err[0] and "new --output" in err[0]
+    assert (out / "train_config.json").read_text() == first
