@@ -110,12 +110,17 @@ def resume_policy(
     if saved is None or isinstance(saved, Unreadable):
         if not has_work:
             return new, "new"
-        why = rebuild() if rebuild is not None else "this stage cannot check its work against a config"
+        why = rebuild() if rebuild is not None else None
         state = "no manifest" if saved is None else f"an unusable manifest ({saved})"
-        if why is None:
+        if rebuild is not None and why is None:
             log.warning("%s had %s; its work matches this command's config, so the manifest was rebuilt "
                         "from it", where, state)
             return {**new, "rebuilt": now_iso()}, "rebuild"
+        if on_change == "restart":
+            log.warning("%s had %s; starting over", where, state)
+            return new, "restart"
+        if rebuild is None:
+            raise ConfigError(f"{where} holds finished work but {state}; restore it, or {fix}.")
         raise ConfigError(f"{where} holds finished work but {state}, and the work does not match this "
                           f"command ({why}): re-run the command that made it (the manifest is then rebuilt), "
                           f"or {fix}.")
@@ -145,19 +150,20 @@ class RunDir:
         what: who writes it, for messages ("`harness eval`").
         fix: what to do instead when refused ("use a new --output-dir").
         manifest: the manifest's file name in the folder.
-        lock: the lock file: a name in the folder, or a path (clean keeps it outside a folder it deletes).
+        lock: the lock file: a name (``str``) in the folder, or a ``Path`` (clean keeps it outside the
+            folder, which it may delete).
         wait_s: wait this long for another holder before refusing (train: an orphan of a killed launcher
             dies within moments).
         pid_file: a file name in the folder that holds the holder's pid while open (named in refusals).
     """
 
     def __init__(self, path: str | os.PathLike, *, what: str, fix: str, manifest: str = "manifest.json",
-                 lock: str | os.PathLike = "run.lock", wait_s: float = 0.0, pid_file: str | None = None) -> None:
+                 lock: str | Path = "run.lock", wait_s: float = 0.0, pid_file: str | None = None) -> None:
         self.path = Path(path)
         self.what = what
         self.fix = fix
         self.manifest_path = self.path / manifest
-        self.lock_path = Path(lock) if Path(lock).is_absolute() or os.sep in str(lock) else self.path / lock
+        self.lock_path = lock if isinstance(lock, Path) else self.path / str(lock)
         self.wait_s = wait_s
         self.pid_path = self.path / pid_file if pid_file else None
         self._lock: Any = None

@@ -519,7 +519,7 @@ def parse_response(data: object, params: SamplingParams, *, chat: bool = False) 
         if cut >= 0:
             text = text[:cut]
         tokens = c.get("completion_tokens")
-        meta = {}
+        meta: dict[str, bool | int] = {}
         if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
             tokens = round(total / len(choices))
             if len(choices) > 1:
