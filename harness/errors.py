@@ -26,6 +26,11 @@ class BackendError(HarnessError):
     """A model backend failed: not a checkpoint, server unreachable, missing optional dependency."""
 
 
+class StorageError(HarnessError):
+    """A file could not be written (disk full, quota, read-only folder): the message names the file and
+    the free space there; everything written before stays intact and the same command resumes."""
+
+
 class UnusableInputError(HarnessError):
     """Inputs that cannot be compared (``harness check`` exits 2 on these)."""
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import logging
 import os
 import time
@@ -62,6 +63,7 @@ from harness.io import (
 from harness.judge import JudgeConfig, judge_run
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
 from harness.records import MANIFEST, MODES, RESULTS, SAMPLES, Sample, load_run, sample_key, write_manifest
+from harness.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -306,36 +308,42 @@ def _without_limit(config: Mapping) -> dict:
     return {k: v for k, v in config.items() if k != "limit"}
 
 
-def _check_resume(out: Path, manifest: dict) -> dict:
-    """Return the manifest to keep: the existing one if compatible (updated when ``limit`` grew), else raise.
+def _accept_larger_limit(out: Path) -> Any:
+    """The eval stage's one allowed change (for :func:`harness.rundir.resume_policy`): a larger ``limit``
+    keeps the finished samples and adds the rest; any other change gets the one refusal.
 
     Raises:
-        ConfigError: the run holds samples of another config, or of a larger ``limit``.
+        ConfigError: other fields differ (the refusal), or ``limit`` shrank.
     """
-    import json
 
-    mpath = out / MANIFEST
-    if not mpath.is_file():
-        if (out / SAMPLES).exists():
-            raise ConfigError(f"{out} has {SAMPLES} but no {MANIFEST}; it is not a run this harness can resume. "
-                              "Use a new --output-dir.")
-        return manifest
-    try:
-        old = json.loads(mpath.read_text())
-    except ValueError as e:
-        raise ConfigError(f"{mpath} is not valid JSON ({e}); use a new --output-dir.") from None
-    if old.get("config_hash") == manifest["config_hash"]:
-        return old  # same config: keep the original manifest (its date is when the run started)
-    samples = out / SAMPLES
-    if not (samples.exists() and samples.stat().st_size > 0):
-        return manifest  # a different config over an empty run (e.g. a mistyped --model that never loaded)
-    old_cfg, new_cfg = old.get("config") or {}, manifest["config"]
-    refuse_changed_config(out, _without_limit(old_cfg), _without_limit(new_cfg), "use a new --output-dir")
-    was, now = old_cfg.get("limit"), new_cfg.get("limit")
-    if now is not None and (was is None or now < was):
-        raise ConfigError(_shrink_message(out, was, now))
-    log.info("%s: --limit %s -> %s: keeping the finished samples, adding the rest", out, was, now)
-    return {**manifest, "date": old.get("date", manifest["date"])}
+    def accept(old: Mapping, new: Mapping) -> dict:
+        old_cfg, new_cfg = old.get("config") or {}, new["config"]
+        refuse_changed_config(out, _without_limit(old_cfg), _without_limit(new_cfg), "use a new --output-dir")
+        was, now = old_cfg.get("limit"), new_cfg.get("limit")
+        if now is not None and (was is None or now < was):
+            raise ConfigError(_shrink_message(out, was, now))
+        log.info("%s: --limit %s -> %s: keeping the finished samples, adding the rest", out, was, now)
+        return {**new, "date": old.get("date", new["date"])}
+
+    return accept
+
+
+def _samples_mismatch(run: Any, tasks: Sequence[ResolvedTask], cfg: EvalConfig) -> str | None:
+    """None when every recorded sample could have been made by this config (its task, problem and sample
+    index are in the selection, its prompt holds the problem's question, its tokens fit
+    ``max_new_tokens``), else what does not fit. Sampling settings (temperature, seed) leave no trace
+    in a sample and cannot be checked."""
+    problems = {(t.name, str(p.id)): p for t in tasks for p in t.problems}
+    for s in run.records:
+        if (s.task, s.id) not in problems or s.sample_idx >= cfg.n:
+            return f"sample {s.key} is not in this command's selection"
+        text = s.prompt if isinstance(s.prompt, str) else json.dumps(s.prompt, ensure_ascii=False)
+        question = problems[(s.task, s.id)].question
+        if question not in text and json.dumps(question, ensure_ascii=False)[1:-1] not in text:
+            return f"the prompt of sample {s.key} does not hold its problem's question"
+        if s.tokens is not None and s.tokens > cfg.max_new_tokens:
+            return f"sample {s.key} has {s.tokens} tokens, more than --max-new-tokens {cfg.max_new_tokens}"
+    return None
 
 
 def _shrink_message(out: Path, was: int | None, now: int) -> str:
@@ -363,6 +371,7 @@ def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen
         prompt_tokens=int(gen.prompt_tokens), tokens=int(gen.tokens),
         finish_reason=gen.finish_reason, truncated=gen.finish_reason == "length",
         unclosed_think=unclosed_think(gen.text), gen_s=round(gen_s, 6),
+        replaced_chars=gen.meta.get("replaced_chars"),
     ).to_dict()
 
 
@@ -434,16 +443,20 @@ def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool 
     manifest = build_manifest(cfg, tasks)
     own_backend = backend is None
     gen = {"samples": 0, "tokens": 0, "seconds": 0.0}
-    samples_log = ResumableLog(out / SAMPLES, what="`harness eval`", fix="use a new --output-dir")
+    rundir = RunDir(out, what="`harness eval`", fix="use a new --output-dir")
+    samples_log = rundir.log(SAMPLES)
     try:
-        with samples_log:
-            manifest = _check_resume(out, manifest)
+        with rundir, samples_log:
             run = load_run(out, require_manifest=False)
-            if run.n_bad_lines:
-                log.warning("%s: %d malformed line(s) ignored; their samples are regenerated", out / SAMPLES,
-                            run.n_bad_lines)
+            has_work = (out / SAMPLES).is_file() and (out / SAMPLES).stat().st_size > 0
+            manifest = rundir.resume(manifest, has_work=has_work, write=False, accept=_accept_larger_limit(out),
+                                     rebuild=lambda: _samples_mismatch(run, tasks, cfg))
             todo, total = _missing(tasks, set(run.by_key()), cfg.n)
             n_missing = sum(len(m) for _, _, m in todo)
+            if run.n_bad_lines:
+                log.warning("%s: ignored %d malformed line(s) (no sample can be read from them); %s", out / SAMPLES,
+                            run.n_bad_lines, f"{n_missing} missing sample(s) are generated now" if n_missing
+                            else "no sample is missing")
             log.info("%s: %d of %d samples done, %d to generate", out, total - n_missing, total, n_missing)
             if todo and backend is None:
                 backend = make_backend(cfg.backend, model=cfg.model, base_url=cfg.base_url, window=cfg.window,

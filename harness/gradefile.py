@@ -27,13 +27,15 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness import metrics
 from harness.errors import BackendError, DataError
 from harness.io import decode_line
+from harness.metrics import Accuracy
+from harness.records import JUDGED, Sample
 
 if TYPE_CHECKING:
     from harness.judge import JudgeConfig
@@ -84,6 +86,19 @@ class GradeReport:
 
     def n_correct(self, mode: str) -> int:
         return sum(1 for r in self.rows if r.correct(mode))
+
+    def samples(self) -> list[Sample]:
+        """Each graded row as a :class:`harness.records.Sample`, the record every metric reads (one
+        problem per row: the file's rows are graded independently, keyed by their file line)."""
+        return [Sample(task=self.task, id=str(r.lineno), subject=r.subject, level=r.level,
+                       gold=list(r.gold) if isinstance(r.gold, tuple) else r.gold,
+                       extracted_strict=r.grades["strict"].extracted,
+                       extracted_flexible=r.grades["flexible"].extracted,
+                       correct_strict=bool(r.grades["strict"].correct),
+                       correct_flexible=bool(r.grades["flexible"].correct),
+                       status_strict=r.grades["strict"].status, status_flexible=r.grades["flexible"].status,
+                       **(r.judge or {}))
+                for r in self.rows]
 
 
 def grade_file(
@@ -329,63 +344,49 @@ def _level(v: Any) -> int | None:
 # --- reporting ----------------------------------------------------------------------------------
 
 
-def _acc_cell(k: int, n: int) -> str:
-    from harness.stats import wilson_interval
-
-    if n == 0:
+def _acc_cell(a: Accuracy) -> str:
+    if a.acc is None or a.ci[0] is None or a.ci[1] is None:
         return "-"
-    lo, hi = wilson_interval(k, n)
-    return f"{100 * k / n:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
-
-
-def _group_table(rows: Sequence[GradedRow], key: str) -> list[list]:
-    groups: dict[Any, list[GradedRow]] = {}
-    for r in rows:
-        v = getattr(r, key)
-        if v is not None:
-            groups.setdefault(v, []).append(r)
-    out = []
-    for v in sorted(groups, key=str):
-        g = groups[v]
-        out.append([v, len(g)] + [_acc_cell(sum(x.grades[m].correct for x in g), len(g)) for m in MODES])
-    return out
+    return f"{100 * a.acc:.1f} [{100 * a.ci[0]:.1f}, {100 * a.ci[1]:.1f}]"
 
 
 def summarize(report: GradeReport, mode: str = "strict") -> str:
-    """Human-readable summary: headline in ``mode``, then tables (accuracy %, Wilson 95% CI).
+    """Human-readable summary: headline in ``mode``, then tables (accuracy %, 95% CI). Every figure comes
+    from :mod:`harness.metrics` over :meth:`GradeReport.samples`, as for an eval run.
 
     Returns:
         The text to print.
     """
     from tabulate import tabulate
 
-    n = len(report.rows)
-    k = report.n_correct(mode)
+    samples = report.samples()
+    acc = {m: metrics.accuracy(samples, m) for m in MODES}
+    a = acc[mode]
     fmts = Counter(r.fmt for r in report.rows)
-    from harness.stats import wilson_interval
-
-    lo, hi = wilson_interval(k, n)
+    ci = f"{100 * (a.ci[0] or 0):.1f}-{100 * (a.ci[1] or 0):.1f}"
     lines = [
-        (f"{report.task}: accuracy ({mode}) {100 * k / max(n, 1):.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}), "
-        f"{k}/{n} outputs from {report.path} "
-        f"({', '.join(f'{v} {f}' for f, v in fmts.items())})")
+        (f"{report.task}: accuracy ({mode}) {100 * (a.acc or 0):.1f}% (95% CI {ci}), "
+         f"{a.correct}/{a.n} outputs from {report.path} "
+         f"({', '.join(f'{v} {f}' for f, v in fmts.items())})")
     ]
     if report.bad_lines:
         lines.append(f"skipped {len(report.bad_lines)} bad line(s): " + ", ".join(str(ln) for ln, _ in report.bad_lines[:10]))
     if report.n_duplicates:
         lines.append(f"ignored {report.n_duplicates} repeated lm-eval rows (same doc_id, another filter)")
-    shown = (*MODES, "judged") if report.judge else MODES  # judged: its own column, never mixed into the others
+    shown = (*MODES, JUDGED) if report.judge else MODES  # judged: its own column, never mixed into the others
     head = ["", "n"] + [f"{m} acc % [95% CI]" for m in shown]
-    table = [["all", n] + [_acc_cell(report.n_correct(m), n) for m in shown]]
+    table = [["all", a.n] + [_acc_cell(metrics.accuracy(samples, m)) for m in shown]]
     lines += ["", tabulate(table, headers=head)]
     if report.judge:
         lines.append(_judge_line(report))
     from harness.answers import STATUSES
 
-    status_rows = [[s] + [report.counts(m).get(s, 0) for m in MODES] for s in STATUSES]
+    counts = {m: metrics.status_counts(samples, m) for m in MODES}
+    status_rows = [[s] + [counts[m].get(s, 0) for m in MODES] for s in STATUSES]
     lines += ["", tabulate(status_rows, headers=["status"] + list(MODES))]
     for key in ("subject", "level"):
-        t = _group_table(report.rows, key)
+        by = {m: metrics.accuracy_by(samples, key, m) for m in MODES}
+        t = [[v, by["strict"][v].n] + [_acc_cell(by[m][v]) for m in MODES] for v in by["strict"]]
         if t:
             lines += ["", tabulate(t, headers=[key, "n"] + [f"{m} acc %" for m in MODES])]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, DataError
+from harness.errors import ConfigError, DataError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -81,53 +81,128 @@ def read_jsonl(path: str | os.PathLike, **kw: Any) -> list[dict]:
     return list(iter_jsonl(path, **kw))
 
 
+def json_text(obj: Any, **kw: Any) -> str:
+    """``json.dumps`` keeping non-ASCII text as it is, except text that UTF-8 cannot hold (a lone
+    surrogate such as a server's JSON-escaped ``\\ud800``): then the whole object is written with
+    ``\\uXXXX`` escapes, which is valid JSON that reads back the same. So a record never fails to be
+    written because of its text."""
+    text = json.dumps(obj, ensure_ascii=False, **kw)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        log.debug("text UTF-8 cannot hold (a lone surrogate): written with \\u escapes")
+        return json.dumps(obj, ensure_ascii=True, **kw)
+    return text
+
+
+def free_space(path: str | os.PathLike) -> str:
+    """The free space on the disk holding ``path`` (or its nearest existing parent), e.g. ``"12.0 kB"``."""
+    import shutil
+
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        n = float(shutil.disk_usage(p).free)
+    except OSError:
+        return "unknown"
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return "unknown"  # unreachable
+
+
+def storage_error(path: str | os.PathLike, e: OSError, kept: str = "") -> StorageError:
+    """The one message for a file that could not be written: the file, the system's reason, the free
+    space there, what is kept and how to go on."""
+    reason = e.strerror or type(e).__name__
+    return StorageError(f"could not write {path}: {reason} ({free_space(path)} free there). "
+                        f"Everything written before is intact{kept}; free space (or fix the folder) and re-run "
+                        "the same command to resume.")
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, rename).
 
     The file gets the usual permissions (0666 less the umask), not ``mkstemp``'s 0600.
+
+    Raises:
+        StorageError: the file could not be written (disk full, ...); the old file, if any, is untouched.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.parent / f"{p.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise storage_error(p, e, f" ({p.name} keeps its previous content)" if p.exists() else "") from None
         raise
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json_text(obj, indent=2, sort_keys=True) + "\n")
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> int:
     """Atomically write rows as JSONL; returns the row count."""
-    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    lines = [json_text(r) for r in rows]
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def append_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
     """Append rows as complete lines in one write, then fsync.
 
     A process killed mid-write can leave at most one partial final line; readers of
-    append-only logs use :func:`read_jsonl_tolerant` to drop it.
+    append-only logs use :func:`read_jsonl_tolerant` to drop it. A write that fails part-way (disk
+    full) is cut back to where it started, so the file holds whole lines only.
+
+    Raises:
+        StorageError: the rows could not be written (none of them is in the file then, unless even the
+            cut failed; :class:`ResumableLog` cuts again before its next write).
     """
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    try:
+        _append_lines(path, rows)
+    except OSError as e:
+        raise storage_error(path, e) from None
+
+
+def _append_lines(path: str | os.PathLike, rows: Iterable[dict]) -> None:
+    """:func:`append_jsonl` raising the ``OSError`` itself."""
+    data = b"".join((json_text(r) + "\n").encode("utf-8") for r in rows)
     if not data:
         return
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                log.debug("%s: could not cut a failed write back to %d bytes", path, start)
+            raise
+    finally:
+        os.close(fd)
 
 
 def read_jsonl_tolerant(path: str | os.PathLike) -> tuple[list[dict], int]:
@@ -276,6 +351,7 @@ class ResumableLog:
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._timer_error: BaseException | None = None
+        self._cut_to: int | None = None  # where a failed write must be cut back to before the next one
 
     def __enter__(self) -> ResumableLog:  # noqa: PYI034
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -283,14 +359,20 @@ class ResumableLog:
         self.torn_bytes_cut = repair_tail(self.path)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         try:
             if self._timer is not None:
                 self._stop.set()
                 self._timer.join()
                 self._timer = None
             if self._lock is not None:
-                self.flush()
+                try:
+                    self.flush()
+                except StorageError:
+                    if exc_type is None:
+                        raise
+                    # leaving by an error already: that one is reported; these rows are redone on resume
+                    log.debug("%s: %d waiting row(s) not written", self.path, len(self._buf))
         finally:
             if self._lock is not None:
                 self._lock.release()
@@ -310,7 +392,8 @@ class ResumableLog:
         """Queue rows for a grouped append (see the class docstring).
 
         Raises:
-            OSError: an earlier grouped write failed (disk full, ...).
+            StorageError: a grouped write failed (disk full, ...); the rows stay queued, so a later
+                :meth:`flush` that succeeds still writes every one of them, once.
         """
         if self._timer_error is not None:
             raise self._timer_error
@@ -328,11 +411,30 @@ class ResumableLog:
             self._write_locked()
 
     def _write_locked(self) -> None:
+        """Write the waiting rows; on failure they stay waiting (never dropped) and the file is cut back
+        to its last whole line before the next try, so a retried group is never written twice."""
         if self._lock is None:
             raise RuntimeError(f"ResumableLog({self.path}) is not open; use it as a context manager")
-        if self._buf:
-            append_jsonl(self.path, self._buf)
-            self._buf = []
+        if not self._buf:
+            return
+        if self._cut_to is not None:  # an earlier failed write could not be cut back then
+            try:
+                os.truncate(self.path, self._cut_to)
+            except OSError as e:
+                raise storage_error(self.path, e, self._kept()) from None
+            self._cut_to = None
+        start = self.path.stat().st_size if self.path.exists() else 0
+        try:
+            _append_lines(self.path, self._buf)
+        except OSError as e:
+            if self.path.exists() and self.path.stat().st_size != start:
+                self._cut_to = start
+            raise storage_error(self.path, e, self._kept()) from None
+        self._buf = []
+
+    def _kept(self) -> str:
+        return (f" (the {len(self._buf)} newest record(s) wait in memory: written once space frees up, "
+                "else redone on resume)")
 
     def _tick(self) -> None:
         while not self._stop.wait(self.group_seconds):

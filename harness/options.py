@@ -6,6 +6,7 @@ A field's type annotation gives its type check (``int``, ``float``, ``bool``, ``
 
 - ``help``: the one documentation of the option (CLI help);
 - ``min`` / ``max`` (inclusive), ``gt`` / ``lt`` (exclusive): the allowed range of a number;
+- ``nonfinite``: a ``float`` field also takes ``inf`` and ``nan`` (refused unless declared);
 - ``required``: a value is needed (an empty default is not enough);
 - ``sep``: a ``tuple[str, ...]`` field also accepts one string of items joined by ``sep`` (``--tasks a,b``);
 - ``repeat``: with ``sep``, the flag may also be repeated (``--base-url a,b --base-url c``);
@@ -34,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import operator
 import os
 import re
@@ -151,6 +153,8 @@ def _well_typed(cls: type, name: str, v: Any) -> bool:
 
 
 def _in_range(meta: Mapping, v: float) -> bool:
+    if not (meta.get("nonfinite") or math.isfinite(v)):  # inf/nan pass every comparison above or none
+        return False
     return not (("min" in meta and v < meta["min"]) or ("max" in meta and v > meta["max"])
                 or ("gt" in meta and v <= meta["gt"]) or ("lt" in meta and v >= meta["lt"]))
 
@@ -253,6 +257,8 @@ def problems(cls: type, values: Mapping[str, Any], *, prefix: str = "", required
             hint = ""
             if isinstance(v, str) and kind in ("int", "float") and parse_text(cls, key, v) != v:
                 hint = f" (write {v} without quotes)"
+            elif isinstance(v, float) and not math.isfinite(v):
+                hint = " (a finite number is needed)"
             out.append(f"{prefix}{key}: expected {expected(cls, key)}, found {_describe(v)}{hint}")
     if required:
         for key, f in flds.items():

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import DataError
-from harness.io import atomic_write_json, read_jsonl_tolerant
+from harness.io import atomic_write_json, read_jsonl
 
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"
@@ -95,6 +95,7 @@ SAMPLE_OPTIONAL_FIELDS = {
     "judge_requests": "int: judge replies received for this sample (a reply without a clear verdict is asked again)",
     "judge_prompt_tokens": "int: prompt tokens of those requests",
     "judge_tokens": "int: completion tokens of those requests",
+    "replaced_chars": "int: characters of the reply no file can hold (lone surrogates) replaced by U+FFFD",
 }
 
 #: Grading modes a :class:`Sample` can be scored in. ``tol_*`` exist only for tasks with a tolerance.
@@ -119,6 +120,16 @@ Cell = tuple[str, str | None, int | None]
 
 def _opt_bool(v: Any) -> bool | None:
     return None if v is None else bool(v)
+
+
+def _numeric_ok(v: Any, key: str) -> bool:
+    """Whether ``v`` reads as the number field ``key`` of a sample holds (for error messages)."""
+    try:
+        if v is not None and v != "":
+            float(v) if key == "gen_s" else int(v)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _opt_int(v: Any) -> int | None:
@@ -173,6 +184,7 @@ class Sample:
     judge_requests: int | None = None
     judge_prompt_tokens: int | None = None
     judge_tokens: int | None = None
+    replaced_chars: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     present: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -259,6 +271,7 @@ class Sample:
             judge_model=d.get("judge_model"), judge_prompt=d.get("judge_prompt"),
             judge_requests=_opt_int(d.get("judge_requests")),
             judge_prompt_tokens=_opt_int(d.get("judge_prompt_tokens")), judge_tokens=_opt_int(d.get("judge_tokens")),
+            replaced_chars=_opt_int(d.get("replaced_chars")),
             extra={k: v for k, v in d.items() if k not in known},
             present=frozenset(k for k in d if k in known),
         )
@@ -319,14 +332,27 @@ def load_run(run_dir: str | os.PathLike, *, require_manifest: bool = True) -> Ru
     try:
         manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
     except ValueError as e:
-        raise DataError(f"{mpath} is not valid JSON ({e}). Re-run the evaluation into a new directory.") from None
-    rows, n_bad = read_jsonl_tolerant(p / SAMPLES)
+        if require_manifest:
+            raise DataError(f"{mpath} is not valid JSON ({e}). Re-run the same `harness eval` command into this "
+                            "directory: it rebuilds the manifest when the samples match its config.") from None
+        manifest = {}  # the caller (a resuming eval) decides what to do with it
+    bad: list = []
+    linenos: list[int] = []
+    rows = read_jsonl(p / SAMPLES, skip_bad=True, bad=bad, linenos=linenos) if (p / SAMPLES).exists() else []
+    n_bad = len(bad)
     seen: dict[Key, tuple[dict, Sample]] = {}
-    for i, r in enumerate(rows):
+    for r, lineno in zip(rows, linenos):
         try:
             rec = Sample.from_dict(r)
-        except (KeyError, TypeError, ValueError):
-            raise DataError(f"{p / SAMPLES}: record {i + 1} lacks task/id/sample_idx; found keys {sorted(r)}.") from None
+        except KeyError:
+            raise DataError(f"{p / SAMPLES}:{lineno}: expected a sample with task and id, found keys {sorted(r)}; "
+                            "fix or delete that line (a deleted sample is generated again).") from None
+        except (TypeError, ValueError):
+            bad_field = next((k for k in ("sample_idx", "level", "tokens", "prompt_tokens", "gen_s")
+                              if not _numeric_ok(r.get(k), k)), "a field")
+            raise DataError(f"{p / SAMPLES}:{lineno}: expected a number for {bad_field}, found "
+                            f"{r.get(bad_field)!r}; fix or delete that line (a deleted sample is generated "
+                            "again).") from None
         seen.setdefault(rec.key, (r, rec))
     return Run(path=p, manifest=manifest, samples=[r for r, _ in seen.values()], n_bad_lines=n_bad,
                records=[s for _, s in seen.values()])

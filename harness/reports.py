@@ -13,6 +13,7 @@ results.json schema (additive changes only)::
     {
       "manifest": {...},                       # the run's manifest.json, verbatim
       "n_bad_lines": int,                      # malformed samples.jsonl lines ignored
+      "warnings": [str],                       # only when there is one: > 5% of a task's samples truncated
       "tasks": {
         "<task>": {
           "strict":   {"acc", "ci": [lo, hi], "n", "n_samples", "correct"},   # n counts problems
@@ -128,7 +129,27 @@ def summarize(run: Run) -> dict:
     order = list(run.manifest.get("tasks") or {}) + sorted(set(by_task) - set(run.manifest.get("tasks") or {}))
     judged = "judge" in run.manifest
     tasks = {t: summarize_task(by_task[t], families.get(t, t), judged=judged) for t in order if t in by_task}
-    return {"manifest": run.manifest, "n_bad_lines": run.n_bad_lines, "tasks": tasks}
+    out = {"manifest": run.manifest, "n_bad_lines": run.n_bad_lines, "tasks": tasks}
+    warning = truncation_warning(out)
+    return out | ({"warnings": [warning]} if warning else {})
+
+
+#: A task whose share of samples stopped at the token limit is above this gets the truncation warning.
+TRUNCATION_WARN = 0.05
+
+
+def truncation_warning(results: Mapping) -> str | None:
+    """One warning for every task where more than :data:`TRUNCATION_WARN` of the samples stopped at the
+    token limit (their answers are cut off: the run reads as a weaker model than it is), else None."""
+    over = [(t, r["truncation_rate"]) for t, r in (results.get("tasks") or {}).items()
+            if (r.get("truncation_rate") or 0) > TRUNCATION_WARN]
+    if not over:
+        return None
+    limit = ((results.get("manifest") or {}).get("sampling") or {}).get("max_new_tokens")
+    rates = ", ".join(f"{t} {rate:.1%}" for t, rate in over)
+    return (f"WARNING: samples stopped at the token limit{f' ({limit} tokens)' if limit else ''} in more than "
+            f"{TRUNCATION_WARN:.0%} of a task ({rates}); their answers are cut off and graded as they are. "
+            "Raise --max-new-tokens (reasoning models need several thousand).")
 
 
 def _pct(x: float | None) -> str:
@@ -227,12 +248,13 @@ def judge_lines(results: Mapping) -> list[str]:
     return [""] + out if out else []
 
 
-def format_tables(results: Mapping, tablefmt: str = "github") -> str:
+def format_tables(results: Mapping, tablefmt: str = "github", *, warnings: bool = True) -> str:
     """Render results as text tables: an overview (every status counted; tolerant accuracy, judged accuracy,
     unclosed think rate and pass@k/maj@k columns when the run has them; a line per judged task), a sampling table for ``--n`` > 1, then
     per-subject x level and per-level tables for tasks whose samples carry them (Skywork-Math Tables 2
     and 12 style; cells "acc% (n)"). A task with a single subject and no levels (GSM8K) gets no subject
-    table: it would repeat the overview row."""
+    table: it would repeat the overview row. The run's warnings (:func:`truncation_warning`) end the text
+    unless ``warnings`` is False (a caller that prints more lines after the tables prints them last)."""
     from tabulate import tabulate
 
     m = results.get("manifest") or {}
@@ -265,4 +287,6 @@ def format_tables(results: Mapping, tablefmt: str = "github") -> str:
             lines += ["", f"{t}: accuracy by level",
                       tabulate(body, headers=["level", "n", "strict % [95% CI] ±", "flexible % [95% CI] ±"],
                                tablefmt=tablefmt, disable_numparse=True)]
+    if warnings and results.get("warnings"):
+        lines += ["", *results["warnings"]]
     return "\n".join(lines)

@@ -33,7 +33,6 @@ import numpy as np
 
 from harness.errors import ConfigError, DataError
 from harness.io import (
-    acquire_or_refuse,
     atomic_write_json,
     config_hash,
     git_commit,
@@ -41,6 +40,7 @@ from harness.io import (
     set_parent_death_signal,
 )
 from harness.options import check
+from harness.rundir import RunDir, hashed
 from synth.dedup import (
     NO_MATCH,
     REPORT_NS,
@@ -407,19 +407,19 @@ def write_outputs(chunks: list[Chunk], reason: np.ndarray, partner: np.ndarray, 
     return examples, by_set
 
 
-def _stages(inputs, out: Path, work: Path, cfg: CleanConfig, index, progress: bool):
-    """The three stages, under the work folder's lock."""
+def _stages(inputs, out: Path, rundir: RunDir, cfg: CleanConfig, index, progress: bool):
+    """The three stages, under the work folder's lock. Saved chunks are kept only for the same work key
+    (the run-directory policy with ``on_change="restart"``: other inputs or options start over)."""
     from harness.progress import bar as progress_bar
 
-    key = work_key(cfg, index, inputs)
-    kpath = work / "key.json"
-    if kpath.is_file() and json.loads(kpath.read_text()) != key:
-        old = json.loads(kpath.read_text())
-        log.warning("%s was made with other inputs or options (%s); starting over", work,
-                    ", ".join(k for k in key if key[k] != old.get(k)))
+    work = rundir.path
+    has_work = any(work.glob("chunk-*.npz"))
+    rundir.resume(hashed(work_key(cfg, index, inputs)), has_work=has_work, write=False, on_change="restart")
+    if rundir.action == "restart":
         shutil.rmtree(work)
         work.mkdir()
-    atomic_write_json(kpath, key)
+    if rundir.action != "resume":
+        rundir.write_manifest(hashed(work_key(cfg, index, inputs)))
     chunks = plan_chunks(list(inputs), max(1, int(cfg.chunk_mb * 2**20)))
     pending = [c for c in chunks if not chunk_file(work, c.k).is_file()]
     reused = len(chunks) - len(pending)
@@ -481,12 +481,10 @@ def clean(inputs: list[str], out: str | os.PathLike, cfg: CleanConfig = CleanCon
     if index is None:
         index = build_index(cfg, data_dir, against)
     work = Path(str(out) + ".work")
-    work.mkdir(parents=True, exist_ok=True)
-    lock = acquire_or_refuse(f"{work}.lock", what="`harness clean`", subject=work, fix="use another --out")
-    try:  # one run per work folder
-        reason, chunks, reused, by_n, examples, by_set = _stages(inputs, out, work, cfg, index, progress)
-    finally:
-        lock.release()
+    # one run per work folder; the lock sits beside it, as the folder is removed when the run succeeds
+    with RunDir(work, what="`harness clean`", fix="use another --out", manifest="key.json",
+                lock=Path(f"{work}.lock")) as rundir:
+        reason, chunks, reused, by_n, examples, by_set = _stages(inputs, out, rundir, cfg, index, progress)
     counts = {"rows_in": len(reason), "kept": int((reason == 0).sum()),
               **{f"removed_{r}": int((reason == i + 1).sum()) for i, r in enumerate(REASONS)}}
     report = {

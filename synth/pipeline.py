@@ -28,7 +28,6 @@ from harness.io import (
     ResumableLog,
     atomic_write_json,
     config_hash,
-    diff_fields,
     git_commit,
     now_iso,
     read_jsonl_tolerant,
@@ -145,18 +144,25 @@ def teacher_config(cfg: SynthConfig) -> dict:
 def load_sidecar(path: Path, tcfg: dict) -> tuple[dict[str, dict], int]:
     """Finished units of an earlier run with the same teacher config: ``(key -> record, bad lines)``.
 
+    The sidecar's header line is its manifest; every unit line carries the config hash too. Whether the
+    work may be continued is the one run-directory policy (:func:`harness.rundir.resume_policy`).
+
     Raises:
-        ConfigError: the sidecar was made with a different teacher config.
+        ConfigError: the sidecar was made with a different teacher config (every changed field named).
     """
+    from harness.rundir import hashed, resume_policy
+
     rows, n_bad = read_jsonl_tolerant(path)
-    want = config_hash(tcfg)
+    new = hashed(tcfg)
+    header = next((r for r in rows if r.get("header")), None)
+    fix = f"use a new --out, or delete {path} to start over"
+    for h in dict.fromkeys(r.get("config_hash") for r in rows):
+        made = header if header is not None and header.get("config_hash") == h else \
+            next(r for r in rows if r.get("config_hash") == h)
+        old = made.get("config") or (header or {}).get("config") or {}
+        resume_policy(path, {"config": old, "config_hash": h}, new, has_work=True, fix=fix)
     done: dict[str, dict] = {}
     for r in rows:
-        if r.get("config_hash") != want:
-            old = r.get("config") or next((x.get("config") for x in rows if x.get("header")), None) or {}
-            diffs = diff_fields(old, tcfg) or ["config_hash"]
-            raise ConfigError(f"{path} holds teacher work made with a different config ({'; '.join(diffs)}); "
-                              f"refusing to mix: use a new --out, or delete {path} to start over.")
         if not r.get("header"):
             done.setdefault(r["key"], r)  # first record per unit wins: nothing counted twice
     if n_bad:

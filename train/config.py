@@ -226,9 +226,3 @@ def grad_accum_for(cfg: TrainConfig, world_size: int) -> int:
             f"{world_size} process(es); change --batch-size or pass --grad-accum."
         )
     return max(1, cfg.global_batch // per_step)
-
-
-def resume_mismatch(old: Mapping[str, Any], new: TrainConfig) -> list[str]:
-    """Fields (other than :data:`RESUME_FREE`) whose value differs between a saved config and ``new``."""
-    cur = new.to_dict()
-    return sorted(k for k in cur if k not in RESUME_FREE and k in old and old[k] != cur[k])

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError, HarnessError
-from harness.io import set_parent_death_signal
+from harness.io import file_sha256, set_parent_death_signal
+from harness.rundir import RunDir, hashed, resume_policy
 
 if TYPE_CHECKING:
     from train.config import TrainConfig
@@ -51,6 +52,8 @@ PARENT_ENV = "HARNESS_TRAIN_PARENT_PID"
 ERROR_ENV = "HARNESS_TRAIN_ERROR_FILE"
 LOCK_FILE = "train.lock"
 PID_FILE = "train.pid"
+#: The run's manifest: config, data hashes and counts, versions, commit, dates (written by rank 0).
+CONFIG_FILE = "train_config.json"
 #: How long a run waits for another process's lock on its output (an orphan dies within milliseconds).
 LOCK_WAIT_S = 20.0
 #: How long a process waits for another one's build of DeepSpeed's CPU op.
@@ -125,7 +128,7 @@ def run(cfg: TrainConfig, nproc: int | None = None) -> dict[str, Any]:
         ConfigError: bad base model path, output/``--resume`` conflicts (checked before launching).
         HarnessError: the error a rank reported (one line), or its exit status when it crashed.
     """
-    from train.sft import SUMMARY_FILE, check_base_model, prepare_run_dir
+    from train.sft import SUMMARY_FILE, check_base_model
 
     nproc = nproc or cfg.nproc
     check_base_model(cfg.model)
@@ -202,9 +205,10 @@ def die_with_parent() -> None:
 
 
 @contextlib.contextmanager
-def hold_output(output: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
-    """Hold ``<output>/train.lock`` (a kernel ``flock``: freed when its holder dies, even by ``kill -9``)
-    and write this pid to ``<output>/train.pid`` while training writes ``output``.
+def hold_output(output: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> Iterator[RunDir]:
+    """Hold the output folder as a :class:`~harness.rundir.RunDir` while training writes it:
+    ``<output>/train.lock`` (a kernel ``flock``: freed when its holder dies, even by ``kill -9``) with this
+    pid in ``<output>/train.pid``.
 
     Args:
         output: the run folder.
@@ -214,28 +218,58 @@ def hold_output(output: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> It
     Raises:
         ConfigError: another process kept the lock for ``wait_s`` seconds (its pid named).
     """
-    from filelock import FileLock, Timeout
+    with run_dir(output, wait_s=wait_s) as rd:
+        yield rd
 
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    lock, pid_file = FileLock(str(out / LOCK_FILE)), out / PID_FILE
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        other = pid_file.read_text().strip() if pid_file.is_file() else "?"
-        log.warning("waiting for process %s, still training into %s, to exit", other, out)
-        try:
-            lock.acquire(timeout=wait_s)
-        except Timeout:
-            raise ConfigError(
-                f"Another training process (pid {other}) is still writing {out} (lock {out / LOCK_FILE}). "
-                f"Wait for it to finish or stop it (kill {other}), then re-run; or use a new --output."
-            ) from None
-    try:
-        pid_file.write_text(f"{os.getpid()}\n")
-        yield
-    finally:
-        lock.release()
+
+def run_dir(output: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> RunDir:
+    """The training output folder under the run-directory contract (manifest ``train_config.json``)."""
+    return RunDir(output, what="training process", fix="use a new --output", manifest=CONFIG_FILE,
+                  lock=LOCK_FILE, wait_s=wait_s, pid_file=PID_FILE)
+
+
+def _resumed_config(config: dict, data: Sequence[str], shas: Sequence[str]) -> dict:
+    """What a resume must match: every option but :data:`~train.config.RESUME_FREE`, and each data
+    file's content hash by its path (so a refusal names the file)."""
+    from train.config import RESUME_FREE
+
+    return {**{k: v for k, v in config.items() if k not in RESUME_FREE},
+            "data_sha256": {str(p): h[:16] for p, h in zip(data, shas)}}
+
+
+def prepare_run_dir(cfg: TrainConfig) -> dict | None:
+    """Check the output folder against ``--resume`` (through :func:`harness.rundir.resume_policy`, the
+    one policy and refusal of every stage); return the saved record when resuming.
+
+    A resume must match the saved options (all but :data:`~train.config.RESUME_FREE`) and the content of
+    every data file (sha256): training resumed on a changed file would mix two data sets.
+
+    Raises:
+        ConfigError: the folder holds a run and ``--resume`` is off, or the saved run's options or data
+            differ (each named).
+    """
+    out = Path(cfg.output)
+    rd = run_dir(out)
+    saved = rd.saved()
+    has_work = out.exists() and any(p.name.startswith("stage") for p in out.iterdir())
+    if saved is not None and not cfg.resume:
+        raise ConfigError(f"Output {out} already holds a training run. Pass --resume to continue it, "
+                          "or choose a new --output.")
+    if saved is None:
+        if has_work and not cfg.resume:
+            raise ConfigError(f"Output {out} holds stage folders from another run; pass --resume or a new --output.")
+        return None
+    if not isinstance(saved, dict):
+        raise ConfigError(f"{rd.manifest_path}: {saved}; it records the run being resumed. "
+                          "Restore it, or use a new --output.")
+    old_cfg = saved.get("config") or {}
+    old_shas = [d.get("sha256", "") for d in saved.get("data") or []]
+    old = _resumed_config(old_cfg, old_cfg.get("data") or [], old_shas)
+    new = _resumed_config(cfg.to_dict(), cfg.data, [file_sha256(p) if Path(p).is_file() else "missing"
+                                                    for p in cfg.data])
+    new = {k: v for k, v in new.items() if k in old}  # an option added since the run started is not a change
+    resume_policy(out, hashed(old), hashed(new), has_work=True, fix="use the original settings and data, or a new --output")
+    return saved
 
 
 # --- DeepSpeed's CPU op ----------------------------------------------------------------------

@@ -43,14 +43,20 @@ from train.config import (
     cli_options,
     deepspeed_config,
     grad_accum_for,
-    resume_mismatch,
 )
 from train.data import DataStats, PackCollator, PadCollator, load_sft_dataset, pack_examples
-from train.launch import ERROR_ENV, die_with_parent, ensure_dist_env, hold_output, prepare_deepspeed_ops
+from train.launch import (
+    CONFIG_FILE,
+    ERROR_ENV,
+    die_with_parent,
+    ensure_dist_env,
+    hold_output,
+    prepare_deepspeed_ops,
+    prepare_run_dir,
+)
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "train_config.json"
 LOSSES_FILE = "losses.jsonl"
 SUMMARY_FILE = "train_summary.json"
 
@@ -82,33 +88,6 @@ def check_base_model(model: str) -> None:
         raise ConfigError(
             f"Expected a model checkpoint folder at {model}, found nothing there. Check the --model path."
         )
-
-
-def prepare_run_dir(cfg: TrainConfig) -> dict | None:
-    """Check the output folder against ``--resume``; return the saved config when resuming.
-
-    Raises:
-        ConfigError: the folder holds a run and ``--resume`` is off, or the saved run's config differs.
-    """
-    out = Path(cfg.output)
-    saved = out / CONFIG_FILE
-    if saved.is_file():
-        old = json.loads(saved.read_text())
-        if not cfg.resume:
-            raise ConfigError(
-                f"Output {out} already holds a training run. Pass --resume to continue it, "
-                "or choose a new --output."
-            )
-        diff = resume_mismatch(old.get("config", {}), cfg)
-        if diff:
-            raise ConfigError(
-                f"--resume: the run in {out} was started with different {', '.join(diff)}. "
-                "Use the original settings, or a new --output."
-            )
-        return old
-    if out.exists() and any(p.name.startswith("stage") for p in out.iterdir()) and not cfg.resume:
-        raise ConfigError(f"Output {out} holds stage folders from another run; pass --resume or a new --output.")
-    return None
 
 
 class StageLog:
@@ -372,8 +351,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     check_base_model(cfg.model)
     if _rank() != 0:
         return _run(cfg, None, None)
-    old = prepare_run_dir(cfg)
     with hold_output(cfg.output):
+        old = prepare_run_dir(cfg)  # under the lock: nothing changes the folder between check and training
         with ResumableLog(Path(cfg.output) / LOSSES_FILE, what="`harness train`", fix="use a new --output") as lg:
             return _run(cfg, old, lg)
 
@@ -395,19 +374,21 @@ def _run(cfg: TrainConfig, old: dict | None, losses: ResumableLog | None) -> dic
         import torch
         import transformers
 
-        atomic_write_json(
-            out / CONFIG_FILE,
-            {
-                "config": cfg.to_dict(),
-                "data": [{"sha256": file_sha256(p), **s.as_dict()} for p, (_, s) in zip(cfg.data, datasets)],
-                "world_size": _world(),
-                "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                             "deepspeed": deepspeed.__version__},
-                "commit": git_commit(),
-                "started": (old or {}).get("started") or now_iso(),
-                "resumed": now_iso() if old else None,
-            },
-        )
+        this = {
+            "world_size": _world(),
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                         "deepspeed": deepspeed.__version__},
+            "commit": git_commit(),
+        }
+        if old:  # the first record stays (its config and data hashes are what was checked); resumes are added
+            record = {**old, "resumed": now_iso(),
+                      "resumes": [*old.get("resumes", []), {"date": now_iso(), **this,
+                                                            "config": cfg.to_dict()}]}
+        else:
+            record = {"config": cfg.to_dict(),
+                      "data": [{"sha256": file_sha256(p), **s.as_dict()} for p, (_, s) in zip(cfg.data, datasets)],
+                      **this, "started": now_iso(), "resumed": None}
+        atomic_write_json(out / CONFIG_FILE, record)
     t0 = time.time()
     base = cfg.model
     stages = []

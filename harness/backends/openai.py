@@ -9,11 +9,16 @@ cost one thread.
 
 Several base URLs (data parallel: one server per GPU or node): each try goes to the least-loaded
 server that is not cooling down. Each request is retried (``max_retries`` tries in all, ``backoff``
-seconds doubling) on connection errors, timeouts, 429 (honouring ``Retry-After``), 5xx and replies that
-are not a generation (null or non-string text, missing or malformed ``choices``, a wrong number of
-choices); a server that drops connections is avoided for a while and the try goes to another one. A
+seconds doubling) on connection errors, timeouts, 429 (honouring ``Retry-After``), 5xx, replies cut off
+mid-body and replies that are not a generation (null or non-string text, missing or malformed
+``choices``, a wrong number of choices); a server that drops connections is avoided for a while and the try goes to another one. A
 4xx other than 408/409/429 is never retried. When a request keeps failing, :class:`BackendError` names
 the server and what it answered; everything yielded before stays valid.
+
+Text no file can hold (a lone UTF-16 surrogate, which JSON can escape as ``\\ud800``) is replaced by
+U+FFFD and the generation flagged (``meta["replaced_chars"]``, recorded as the sample's
+``replaced_chars``). Not retried: a greedy request would send the same text again, and the run could
+never finish; the rest of the text is a real generation and is graded as it is.
 
 Chat prompts (message lists) always go to ``/chat/completions``; plain strings go to ``/completions``
 unless ``endpoint="chat"`` (then each string is sent as one user message).
@@ -33,6 +38,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -65,7 +71,7 @@ class _Server:
 
 @dataclass
 class _Failure:
-    kind: Literal["connect", "timeout", "status", "reply"]
+    kind: Literal["connect", "timeout", "status", "reply", "cut"]
     url: str
     detail: str
     retry_after: float | None = None
@@ -183,13 +189,17 @@ class OpenAIBackend:
 
         url = server.url + path
         timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=min(self.timeout, 30.0))
+        status = None
         try:
             async with session.post(url, json=body, timeout=timeout) as r:
-                raw = await r.read()
                 status, retry_after = r.status, _retry_after(r.headers.get("Retry-After"))
+                raw = await r.read()
         except asyncio.TimeoutError:
             return _Failure("timeout", url, f"no reply within {self.timeout:g} s")
         except (aiohttp.ClientError, OSError) as e:
+            if status is not None:  # the server answered, then the body stopped short
+                return _Failure("cut", url, f"HTTP {status} whose body was cut off ({type(e).__name__}: "
+                                            f"{_first_line(e)})")
             return _Failure("connect", url, f"ConnectionError ({type(e).__name__}: {_first_line(e)})")
         if status == 200:
             try:
@@ -419,8 +429,14 @@ def _give_up(failure: _Failure, tries: int, n_servers: int) -> str:
         )
     if failure.kind == "timeout":
         return (
-            f"expected a reply from {failure.url}, found {failure.detail} {where}; raise the per-request "
-            "timeout (--backend-arg timeout=SECONDS) or lower the load."
+            f"expected a reply from {failure.url}, found {failure.detail} {where}; raise --request-timeout "
+            "(seconds one request may take) or lower --concurrency."
+        )
+    if failure.kind == "cut":
+        return (
+            f"expected a whole reply from {failure.url}, found an {failure.detail} {where}: the server answered "
+            "but closed the connection before the end of its reply; see the server's log (a crash, or a proxy "
+            "limit on reply size or time)."
         )
     if failure.kind == "status":
         return f"expected HTTP 200 from {failure.url}, found {failure.detail} {where}; see the server's log."
@@ -428,6 +444,11 @@ def _give_up(failure: _Failure, tries: int, n_servers: int) -> str:
         f"expected a generation from {failure.url}, found {failure.detail} {where}; the server is not "
         "OpenAI-compatible or is failing (nothing of it was recorded as a sample)."
     )
+
+
+#: Text no file can hold: a UTF-16 surrogate not part of a pair (a JSON reply may escape one, ``"\\ud800"``;
+#: ``json.loads`` joins escaped pairs into their character, so whatever is left here is alone).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _choice_text(c: dict, i: int, chat: bool) -> str:
@@ -468,7 +489,8 @@ def parse_response(data: object, params: SamplingParams, *, chat: bool = False) 
     Raises:
         MalformedReply: ``data`` is not a generation: no ``choices`` list, a number of choices other
             than ``params.n``, a choice that is not an object, bad or repeated indices, or text that
-            is not a string.
+            is not a string. (Lone surrogates in the text are replaced, not refused: see the module
+            docstring.)
     """
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list):
@@ -484,6 +506,8 @@ def parse_response(data: object, params: SamplingParams, *, chat: bool = False) 
     ):
         raise MalformedReply(f"choice indices {idx}, not 0..{len(choices) - 1}")
     texts = [_choice_text(c, i, chat) for i, c in enumerate(choices)]
+    replaced = [len(_LONE_SURROGATE.findall(t)) for t in texts]
+    texts = [_LONE_SURROGATE.sub("\ufffd", t) if k else t for t, k in zip(texts, replaced)]
     raw_usage = data.get("usage") if isinstance(data, dict) else None
     usage: dict = raw_usage if isinstance(raw_usage, dict) else {}
     total = _count(usage.get("completion_tokens"))
@@ -495,11 +519,13 @@ def parse_response(data: object, params: SamplingParams, *, chat: bool = False) 
         if cut >= 0:
             text = text[:cut]
         tokens = c.get("completion_tokens")
-        meta = {}
+        meta: dict[str, bool | int] = {}
         if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
             tokens = round(total / len(choices))
             if len(choices) > 1:
                 meta["tokens_estimated"] = True
+        if replaced[i]:
+            meta["replaced_chars"] = replaced[i]
         reason = "length" if c.get("finish_reason") == "length" else "stop"
         gen = Generation(text=text, tokens=tokens, prompt_tokens=prompt_tokens, finish_reason=reason, meta=meta)
         out.append((idx[i], gen))

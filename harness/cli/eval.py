@@ -41,7 +41,7 @@ def eval_cmd(no_progress, **flags) -> None:
         hide_loading_bars()
     judge = judge_from_flags(flags)  # takes the --judge-* flags out
     results = evaluate(from_mapping(EvalConfig, given(flags), where="flags"), progress=not no_progress, judge=judge)
-    click.echo(format_tables(results))
+    click.echo(format_tables(results, warnings=False))
     g = results["generation"]
     click.echo(f"\n{results['output_dir']}: generated {g['samples']} samples this run"
                + (f", {g['tokens_per_s']} tokens/s" if g["tokens_per_s"] else "") + ".")
@@ -49,6 +49,8 @@ def eval_cmd(no_progress, **flags) -> None:
         j = results["judge_pass"]
         click.echo(f"judge: {j['samples']} samples judged this run, {j['requests']} requests, "
                    f"{j['prompt_tokens']} prompt + {j['tokens']} completion tokens.")
+    for w in results.get("warnings") or []:
+        click.echo(f"\n{w}", err=True)
 
 
 @click.command("merge")

@@ -34,8 +34,9 @@ from typing import Any, ClassVar, Literal
 
 from harness.errors import ConfigError
 from harness.eval import hide_loading_bars
-from harness.io import ResumableLog, atomic_write_json, config_hash, now_iso, refuse_changed_config
+from harness.io import ResumableLog, atomic_write_json, now_iso
 from harness.options import check, from_mapping, load_yaml, to_dict
+from harness.rundir import RunDir, hashed
 
 log = logging.getLogger(__name__)
 
@@ -169,16 +170,13 @@ def load_yaml_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _check_state(cfg: LoopConfig) -> None:
-    """Create loop.json, or refuse a changed config on resume (naming every changed field)."""
-    path = Path(cfg.run_dir) / STATE
-    new = cfg.hashed()
-    if path.is_file():
-        old = json.loads(path.read_text())
-        refuse_changed_config(path, old.get("config", {}), new,
-                              "re-run with the original settings to resume, or use a new --run-dir")
-        return
-    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, {"config": new, "config_hash": config_hash(new), "created": now_iso()})
+    """Create loop.json, or refuse a changed config on resume (naming every changed field): the one
+    run-directory policy (:func:`harness.rundir.resume_policy`); rounds already started are the work."""
+    rd = RunDir(cfg.run_dir, what="`harness loop`", manifest=STATE,
+                fix="re-run with the original settings to resume, or use a new --run-dir")
+    has_work = rd.path.is_dir() and any(rd.path.glob("round_*"))
+    rd.path.mkdir(parents=True, exist_ok=True)
+    rd.resume({**hashed(cfg.hashed()), "created": now_iso()}, has_work=has_work)
 
 
 def round_dir(cfg: LoopConfig, r: int) -> Path:
