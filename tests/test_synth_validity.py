@@ -45,6 +45,8 @@ class Teacher(BaseHTTPRequestHandler):
         reason = "stop"
         if Teacher.mode == "same":  # the same text for every request, problem or solution
             texts = ["The answer is 1. #### 1"] * n
+        elif Teacher.mode == "surrogate" and SOLVE not in prompt:  # a lone surrogate: text no file can hold
+            texts = [f"Sure.\nNew problem: A shop sells {i} pencils \ud800 to 7 students every day. How many?"]
         elif SOLVE in prompt:
             if Teacher.mode == "identical":
                 texts = ["Step 1.\nSo $\\boxed{7}$."] * n
@@ -130,3 +132,13 @@ def test_k_identical_solutions_are_one_vote(tmp_path, teacher, data_dir):
 def test_a_solution_is_not_a_problem(tmp_path, teacher, data_dir):
     rep, rows = _synth(tmp_path, teacher, data_dir, "solution_as_problem")
     assert rows == [] and rep["counts"]["bad_not_a_problem"] == rep["counts"]["teacher_prompts"] > 0
+
+
+@pytest.mark.slow
+def test_lone_surrogate_teacher_reply_is_kept_replaced_not_a_crash(tmp_path, teacher, data_dir):
+    """A 200 reply holding a JSON-escaped lone surrogate (as in eval, issue 20 item 1): the openai client
+    replaces it with U+FFFD where replies are validated, so the sidecar and the rows are written."""
+    rep, rows = _synth(tmp_path, teacher, data_dir, "surrogate")
+    assert rows and rep["counts"]["accepted"] > 0
+    assert all("\ufffd" in r["question"] and "\ud800" not in r["question"] for r in rows)
+    (tmp_path / "surrogate.jsonl").read_text(encoding="utf-8")  # whole, valid UTF-8
