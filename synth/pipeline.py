@@ -83,15 +83,15 @@ class SynthConfig:
 def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | None]:
     """Items from the verified generators for a cell; ``(items, reason-if-none)``.
 
-    The topics follow the cell's seed source (:data:`synth.seeds.SEED_SOURCES`): its own MATH subject,
+    The topics follow the cell's seed source (:attr:`harness.data.Task.seeds`): its own MATH subject,
     GSM8K's word problems, or every MATH subject at the source's level for evaluation-only sets; a task
     with no source uses the cell's subject as a topic name (benchmarks made by the generators).
     """
     from harness.data import MATH_SUBJECTS, TASKS
     from synth.generators import SUBJECT_TOPICS, generate, topics_for
-    from synth.seeds import SEED_SOURCES, no_source_reason
+    from synth.seeds import no_source_reason, seed_source
 
-    src = SEED_SOURCES.get(str(cell["task"]))
+    src = seed_source(str(cell["task"]))
     if src is not None and src.task == "gsm8k":
         topics = topics_for("GSM8K")
     elif src is not None and not src.same_subject:
@@ -278,11 +278,11 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
     skipped_cells = []
     resume = None
     if cfg.teacher_backend:
-        from synth.seeds import SEED_SOURCES, no_source_reason
+        from synth.seeds import no_source_reason, seed_source
 
         skipped_cells += [{**c, "why": no_source_reason(c["task"])}
-                          for c in cells if c["task"] not in SEED_SOURCES]
-        cells = [c for c in cells if c["task"] in SEED_SOURCES]
+                          for c in cells if seed_source(c["task"]) is None]
+        cells = [c for c in cells if seed_source(c["task"]) is not None]
         items, resume = teacher_items(cells, cfg, counts, out=out, progress=progress) if cells else ([], None)
         quota = None
     else:

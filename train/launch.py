@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError, HarnessError
 from harness.io import set_parent_death_signal
+from train.rundir import SUMMARY_FILE, check_base_model, prepare_run_dir
 
 if TYPE_CHECKING:
     from train.config import TrainConfig
@@ -125,8 +126,6 @@ def run(cfg: TrainConfig, nproc: int | None = None) -> dict[str, Any]:
         ConfigError: bad base model path, output/``--resume`` conflicts (checked before launching).
         HarnessError: the error a rank reported (one line), or its exit status when it crashed.
     """
-    from train.sft import SUMMARY_FILE, check_base_model, prepare_run_dir
-
     nproc = nproc or cfg.nproc
     check_base_model(cfg.model)
     prepare_run_dir(cfg)

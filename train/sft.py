@@ -43,17 +43,12 @@ from train.config import (
     cli_options,
     deepspeed_config,
     grad_accum_for,
-    resume_mismatch,
 )
 from train.data import DataStats, PackCollator, PadCollator, load_sft_dataset, pack_examples
 from train.launch import ERROR_ENV, die_with_parent, ensure_dist_env, hold_output, prepare_deepspeed_ops
+from train.rundir import CONFIG_FILE, LOSSES_FILE, SUMMARY_FILE, check_base_model, prepare_run_dir
 
 log = logging.getLogger(__name__)
-
-CONFIG_FILE = "train_config.json"
-LOSSES_FILE = "losses.jsonl"
-SUMMARY_FILE = "train_summary.json"
-
 
 def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
@@ -61,54 +56,6 @@ def _rank() -> int:
 
 def _world() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def check_base_model(model: str) -> None:
-    """Raise one clear line when ``model`` is not a local checkpoint directory (or a hub-style id).
-
-    Raises:
-        ConfigError: a path that does not exist, or a folder without ``config.json``.
-    """
-    p = Path(model)
-    if p.is_dir():
-        if not (p / "config.json").is_file():
-            raise ConfigError(
-                f"Expected a model checkpoint folder with config.json at {p}, found a folder without one. "
-                "Pass --model the output of save_pretrained (or a finished harness train --output)."
-            )
-        return
-    hub_like = model.count("/") == 1 and not model.startswith((".", "/", "~")) and not p.suffix
-    if not hub_like:
-        raise ConfigError(
-            f"Expected a model checkpoint folder at {model}, found nothing there. Check the --model path."
-        )
-
-
-def prepare_run_dir(cfg: TrainConfig) -> dict | None:
-    """Check the output folder against ``--resume``; return the saved config when resuming.
-
-    Raises:
-        ConfigError: the folder holds a run and ``--resume`` is off, or the saved run's config differs.
-    """
-    out = Path(cfg.output)
-    saved = out / CONFIG_FILE
-    if saved.is_file():
-        old = json.loads(saved.read_text())
-        if not cfg.resume:
-            raise ConfigError(
-                f"Output {out} already holds a training run. Pass --resume to continue it, "
-                "or choose a new --output."
-            )
-        diff = resume_mismatch(old.get("config", {}), cfg)
-        if diff:
-            raise ConfigError(
-                f"--resume: the run in {out} was started with different {', '.join(diff)}. "
-                "Use the original settings, or a new --output."
-            )
-        return old
-    if out.exists() and any(p.name.startswith("stage") for p in out.iterdir()) and not cfg.resume:
-        raise ConfigError(f"Output {out} holds stage folders from another run; pass --resume or a new --output.")
-    return None
 
 
 class StageLog:
