@@ -226,7 +226,9 @@ def plan_units(seeds: Sequence[tuple[Problem, dict, str]], methods: Sequence[str
     """
     by_method = {m: sorted((t for t in TEMPLATES.values() if t.method == m), key=lambda t: t.name)
                  for m in methods}
-    units, counts, seen = [], Counter(), set()
+    units: list[Unit] = []
+    counts: Counter[str] = Counter()
+    seen: set[str] = set()
     for p, cell, stage in seeds:
         for m in methods:
             key = unit_key(p, cell, stage, m)

@@ -146,10 +146,10 @@ def plan_test_sets(plan: dict) -> tuple[list, list[dict]]:
         pre, post = "", ""
         try:
             marker = "\x00QUESTION\x00"
-            pre, post = get_prompt(name).render(marker, run.manifest.get("n_shot")).text.split(marker)
+            pre, post = get_prompt(str(name)).render(marker, run.manifest.get("n_shot")).text.split(marker)
         except (HarnessError, ValueError, TypeError):
             pass
-        items = {}
+        items: dict[str, str] = {}
         for s in run.samples:
             if s.get("task") == t and isinstance(s.get("prompt"), str):
                 p = s["prompt"]
