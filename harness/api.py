@@ -136,14 +136,16 @@ def load_run(run_dir: str | os.PathLike) -> EvalRun:
                    n_bad_lines=run.n_bad_lines)
 
 
-def evaluate(model: str, tasks: str | Sequence[str] = ("math500",), *, backend: Backend | None = None,
+def evaluate(model: str, tasks: str | Sequence[str] = ("math500",), *, backend_object: Backend | None = None,
              progress: bool = False, **config: Any) -> dict[str, Any]:
     """Evaluate ``model`` on ``tasks`` (:func:`harness.eval.evaluate` with an :class:`~harness.eval.EvalConfig`).
 
     Args:
         model: checkpoint folder, hub id, or served model name (``backend="openai"``).
         tasks: task names, group aliases or JSONL paths (a list, or one comma-separated string).
-        backend: an already built backend object (default: built from ``config["backend"]``).
+        backend_object: an already built backend (an object with the streaming backend protocol, e.g. an
+            in-process fake); default: built from the ``backend`` name in ``config`` (``hf``, ``vllm``,
+            ``openai``).
         progress: show a progress bar.
         **config: any other :class:`~harness.eval.EvalConfig` field (``limit``, ``n``, ``output_dir``, ...;
             ``backend="vllm"`` picks the backend by name); every bad value is reported at once.
@@ -163,7 +165,7 @@ def evaluate(model: str, tasks: str | Sequence[str] = ("math500",), *, backend: 
 
     names = tuple(t.strip() for t in tasks.split(",")) if isinstance(tasks, str) else tuple(tasks)
     cfg = from_mapping(EvalConfig, {**config, "model": model, "tasks": names}, where="harness.evaluate")
-    return _evaluate(cfg, backend=backend, progress=progress)
+    return _evaluate(cfg, backend=backend_object, progress=progress)
 
 
 def run_loop(config: Any = None, /, **fields: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.answers.rules import AnswerRules
@@ -94,9 +94,9 @@ class Task:
     rules: AnswerRules
     splits: Mapping[str, int]
     description: str
-    local_path: Callable[[Path, str], Path]
-    parse_row: Callable[[dict, str, str, int], Problem]
-    hub: Callable[[str], list[dict]] | None = None
+    local_path: Callable[[Path, str], Path] = field(repr=False)
+    parse_row: Callable[[dict, str, str, int], Problem] = field(repr=False)
+    hub: Callable[[str], list[dict]] | None = field(default=None, repr=False)
     hub_id: str | None = None
     prompt: str = DEFAULT_PROMPT
     eval_only: bool = False
