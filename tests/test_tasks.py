@@ -191,7 +191,8 @@ def test_synthesis_filters_a_cell_with_its_tasks_rules():
                     template=TEMPLATES["metamath/rephrase"], prompt="", known=None)
         rec = _new_record(unit)
         rec["question"] = "Ann has 7 pears and gets 5 more. How many pears does she have?"
-        _judge(unit, rec, ["7 + 5 = 12\n#### 12"] * 4, 4, "teacher")
+        solutions = [f"{a} + {b} = 12\n#### 12" for a, b in ((7, 5), (5, 7), (6, 6), (10, 2))]  # 4 distinct votes
+        _judge(unit, rec, solutions, 4, "teacher")
         if family == "gsm8k":
             assert rec["outcome"] == "accepted" and rec["item"]["answer"] == "12", (task, rec)
             assert rec["item"]["task"] == "gsm8k"
