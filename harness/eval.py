@@ -36,8 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
 
-from harness import __version__
-from harness.answers import ENGINE_VERSION, grade, unclosed_think
+from harness.answers import ENGINE_VERSION, AnswerRules, grade, unclosed_think
 from harness.backends import (
     DEFAULT_WINDOW,
     Backend,
@@ -49,7 +48,7 @@ from harness.backends import (
     parse_base_urls,
     stream,
 )
-from harness.data import Problem, expand_tasks, get_task, load_task, register_jsonl_task
+from harness.data import Problem, expand_tasks, get_task, load_task, register_jsonl_task, task_help
 from harness.errors import BackendError, ConfigError, DataError, HarnessError
 from harness.io import (
     ResumableLog,
@@ -64,6 +63,7 @@ from harness.judge import JudgeConfig, judge_run
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
 from harness.records import MANIFEST, MODES, RESULTS, SAMPLES, Sample, load_run, sample_key, write_manifest
 from harness.rundir import RunDir
+from harness.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class EvalConfig:
 
     model: str = field(metadata={"help": "checkpoint dir, hub id, or served model name (openai)"})
     tasks: tuple[str, ...] = field(default=("math500",), metadata={
-        "help": "task names (gsm8k, math500, math) or JSONL paths, comma-separated", "sep": ",", "repeat": True})
+        "help": f"task names ({task_help()}) or JSONL paths, comma-separated", "sep": ",", "repeat": True})
     backend: str = field(default="hf", metadata={"help": "hf | vllm | openai"})
     base_url: tuple[str, ...] = field(default=(), metadata={
         "help": "openai: server URL(s), e.g. http://127.0.0.1:8000/v1; repeat the flag or comma-separate "
@@ -197,10 +197,17 @@ def default_output_dir(model: str, backend: str = "hf", base_url: Sequence[str] 
 class ResolvedTask:
     name: str
     version: str
-    answer_task: str
     problems: tuple[Problem, ...]
     prompt: PromptTemplate
-    rel_tol: float | None = None  # the task's numeric tolerance setting (adds correct_tol_* verdicts)
+    rules: AnswerRules  # the task's own; with a rel_tol, samples also get correct_tol_* verdicts
+
+    @property
+    def answer_task(self) -> str:
+        return self.rules.family
+
+    @property
+    def rel_tol(self) -> float | None:
+        return self.rules.rel_tol
 
 
 def _is_path(t: str) -> bool:
@@ -254,8 +261,7 @@ def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
             raise DataError(f"Task {name!r} has duplicate problem id {dup!r}; ids must be unique.")
         prompt = get_prompt(cfg.prompt or default_prompt(name))
         prompt.render("check", cfg.num_fewshot)  # fail now, not after the model loaded, on a bad --num-fewshot
-        out.append(ResolvedTask(name, spec.version, spec.answer_task, tuple(problems), prompt,
-                                getattr(spec, "rel_tol", None)))
+        out.append(ResolvedTask(name, spec.version, tuple(problems), prompt, spec.rules))
     return out
 
 
@@ -357,8 +363,8 @@ def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen
                 gen_s: float) -> dict:
     """One samples.jsonl record (a :class:`harness.records.Sample`), graded strict and flexible (and,
     for a task with a numeric tolerance setting, also under that tolerance)."""
-    g = {mode: grade(gen.text, problem.answer, task.answer_task, mode) for mode in MODES}
-    tol = ({mode: bool(grade(gen.text, problem.answer, task.answer_task, mode, rel_tol=task.rel_tol).correct)
+    g = {mode: grade(gen.text, problem.answer, task.rules.exact(), mode) for mode in MODES}
+    tol = ({mode: bool(grade(gen.text, problem.answer, task.rules, mode).correct)
             for mode in MODES} if task.rel_tol is not None else {})
     return Sample(
         task=task.name, id=str(problem.id), sample_idx=idx, subject=problem.subject, level=problem.level,

@@ -131,7 +131,8 @@ def grade_file(
     from harness.progress import bar as progress_bar
 
     spec = get_task(task)
-    family = spec.answer_task
+    rules = spec.rules.exact()  # the task's own rules; exact, as eval's headline columns
+    family = rules.family
     p = Path(path)
     if not p.is_file():
         raise DataError(f"Expected a JSONL file at {p}, but it does not exist. Check --input.")
@@ -158,7 +159,7 @@ def grade_file(
                 report.n_duplicates += 1
                 continue
             seen_docs.add(key)
-        grades = {m: grade(output, gold, family, m) for m in MODES}
+        grades = {m: grade(output, gold, rules, m) for m in MODES}
         report.rows.append(GradedRow(lineno, row, fmt, gold, subject, level, grades, _question(row, fmt, golds),
                                      output))
     if not report.rows:
@@ -283,9 +284,9 @@ def _lm_eval_row(row: dict, where: str, family: str, task: str):
         raise DataError(f"{where}: expected lm-eval 'resps' as [[text]], found {str(resps)[:60]!r}.")
     if not isinstance(doc, dict):
         raise DataError(f"{where}: expected lm-eval 'doc' to be an object, found {type(doc).__name__}.")
-    from harness.data import EVAL_ONLY_TASKS, problem_from_row
+    from harness.data import get_task, problem_from_row
 
-    if task in EVAL_ONLY_TASKS:  # our harness_<task> rows, or lm-eval's aime24/aime25 rows: the task's own gold
+    if get_task(task).eval_only:  # our harness_<task> rows, or lm-eval's aime24/aime25 rows: the task's own gold
         try:
             p = problem_from_row(task, doc)
             return output, p.answer, p.subject, p.level

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from harness.data import DEFAULT_PROMPT, REGISTRY
 from harness.errors import HarnessError, did_you_mean
 
 
@@ -316,5 +317,17 @@ def get_prompt(name: str) -> PromptTemplate:
 
 
 def default_prompt(task: str) -> str:
-    """The default prompt for a task."""
-    return "qwen-boxed"
+    """The default prompt of a task (:attr:`harness.data.Task.prompt`).
+
+    Args:
+        task: a registered task; a group alias gives its members' prompt when they share one; any other
+            name (a custom JSONL path not registered yet) gets the prompt custom tasks default to.
+
+    Examples:
+        >>> default_prompt("svamp"), default_prompt("reasoning"), default_prompt("my_problems.jsonl")
+        ('qwen-boxed', 'qwen-boxed', 'qwen-boxed')
+    """
+    if task in REGISTRY:
+        return REGISTRY[task].prompt
+    members = {REGISTRY[t].prompt for t in REGISTRY.groups.get(task, ())}
+    return members.pop() if len(members) == 1 else DEFAULT_PROMPT

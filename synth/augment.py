@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from harness.answers import equivalent, extract_answer
+from harness.answers import AnswerRules, equivalent, extract_answer
 from harness.backends.base import Backend, Generation, Request, SamplingParams, stream
-from harness.data import Problem
+from harness.data import Problem, answer_rules
 from harness.prompts import get_prompt
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def _valid(q: str) -> str | None:
     return q
 
 
-def vote(answers: Sequence[str | None], family: str) -> tuple[str | None, float, int]:
+def vote(answers: Sequence[str | None], family: str | AnswerRules) -> tuple[str | None, float, int]:
     """Majority over extracted answers (equivalence classes via harness.answers).
 
     Returns:
@@ -226,7 +226,9 @@ def plan_units(seeds: Sequence[tuple[Problem, dict, str]], methods: Sequence[str
     """
     by_method = {m: sorted((t for t in TEMPLATES.values() if t.method == m), key=lambda t: t.name)
                  for m in methods}
-    units, counts, seen = [], Counter(), set()
+    units: list[Unit] = []
+    counts: Counter[str] = Counter()
+    seen: set[str] = set()
     for p, cell, stage in seeds:
         for m in methods:
             key = unit_key(p, cell, stage, m)
@@ -249,8 +251,9 @@ def _new_record(u: Unit) -> dict:
             "outcome": None, "agreement": None, "item": None}
 
 
-def _family(u: Unit) -> str:
-    return "gsm8k" if u.cell.get("task") == "gsm8k" else "math"
+def _rules(u: Unit) -> AnswerRules:
+    """The answer rules of the unit's cell: its task's own (SVAMP's are GSM8K's)."""
+    return answer_rules(str(u.cell.get("task")))
 
 
 def _take_problem(u: Unit, rec: dict, text: str | None, finish_reason: str = "stop") -> str | None:
@@ -266,7 +269,7 @@ def _take_problem(u: Unit, rec: dict, text: str | None, finish_reason: str = "st
     q = parse_problem(rec["teacher_text"] or "", u.template, u.prompt)
     if q is None:
         rec["outcome"] = "bad_unparseable"
-    elif not u.by_code and extract_answer(q, _family(u), "strict") is not None:
+    elif not u.by_code and extract_answer(q, _rules(u), "strict") is not None:
         rec["outcome"], q = "bad_not_a_problem", None  # it states a final answer: a solution, not a problem
     rec["question"] = q
     return q
@@ -285,28 +288,28 @@ def _judge(u: Unit, rec: dict, texts: list[str], k: int, teacher: str,
     over K. A problem that repeats one of its solutions is ``bad_echo``.
     """
     p, cell = u.problem, u.cell
-    family = _family(u)
+    rules = _rules(u)
     rec["solutions"] = texts
     if rec["question"] is not None and any(_same_text(rec["question"], t) for t in texts):
         rec["outcome"], rec["extracted"] = "bad_echo", [None] * len(texts)
         return
     cut = [bool(truncated[i]) if i < len(truncated) else False for i in range(len(texts))]
     first = [not any(_same_text(t, texts[j]) for j in range(i)) for i, t in enumerate(texts)]
-    extracted = [extract_answer(t, family) if first[i] and not cut[i] else None for i, t in enumerate(texts)]
+    extracted = [extract_answer(t, rules) if first[i] and not cut[i] else None for i, t in enumerate(texts)]
     rec["extracted"] = extracted
     rec["solutions_truncated"] = sum(cut)
     rec["solutions_repeated"] = len(texts) - sum(first)
     if all(a is None for a in extracted):  # also: a backend that returned no solution at all
         rec["outcome"] = "no_answer"
         return
-    ans, agreement, idx = vote(extracted + [None] * max(0, k - len(extracted)), family)
+    ans, agreement, idx = vote(extracted + [None] * max(0, k - len(extracted)), rules)
     rec["agreement"] = round(agreement, 4)
-    if ans is None or (u.known is not None and not equivalent(ans, u.known, family)):
+    if ans is None or (u.known is not None and not equivalent(ans, u.known, rules)):
         rec["outcome"] = "disagree"
         return
     rec["outcome"] = "accepted"
     rec["item"] = {
-        "question": rec["question"], "reasoning": strip_final(texts[idx]), "answer": ans, "task": family,
+        "question": rec["question"], "reasoning": strip_final(texts[idx]), "answer": ans, "task": rules.family,
         "subject": p.subject, "level": p.level,
         "provenance": {"method": u.template.method, "template": u.template.name,
                        "template_version": u.template.version, "teacher": teacher, "seed_id": p.id,

@@ -26,7 +26,7 @@ from pathlib import Path
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
-from synth.clean import Chunk, CleanConfig, chunk_file, process_chunk
+from synth.clean_signatures import Chunk, CleanConfig, chunk_file, process_chunk
 
 
 class SignatureStep(PipelineStep):

@@ -91,8 +91,8 @@ class Encoder:
         cache = self._cache
         if len(cache) > self._max:
             cache.clear()
-        for w in set(toks).difference(cache):
-            cache[w] = _h64(w)
+        for word in set(toks).difference(cache):
+            cache[word] = _h64(word)
         tok = np.fromiter((cache[w] for w in toks), dtype=np.uint64, count=len(toks))
         num = np.fromiter((w[0].isdigit() for w in toks), dtype=bool, count=len(toks))
         off = np.zeros(len(texts) + 1, dtype=np.int64)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from harness.data import Problem
 from harness.errors import ConfigError
 from harness.io import (
     ResumableLog,
@@ -82,15 +83,15 @@ class SynthConfig:
 def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | None]:
     """Items from the verified generators for a cell; ``(items, reason-if-none)``.
 
-    The topics follow the cell's seed source (:data:`synth.seeds.SEED_SOURCES`): its own MATH subject,
+    The topics follow the cell's seed source (:attr:`harness.data.Task.seeds`): its own MATH subject,
     GSM8K's word problems, or every MATH subject at the source's level for evaluation-only sets; a task
     with no source uses the cell's subject as a topic name (benchmarks made by the generators).
     """
     from harness.data import MATH_SUBJECTS, TASKS
     from synth.generators import SUBJECT_TOPICS, generate, topics_for
-    from synth.seeds import SEED_SOURCES, no_source_reason
+    from synth.seeds import no_source_reason, seed_source
 
-    src = SEED_SOURCES.get(str(cell["task"]))
+    src = seed_source(str(cell["task"]))
     if src is not None and src.task == "gsm8k":
         topics = topics_for("GSM8K")
     elif src is not None and not src.same_subject:
@@ -205,7 +206,8 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
     if cfg.batch_size < 1 or cfg.window < 1:
         raise ConfigError(f"Expected --batch-size >= 1 and --concurrency >= 1, found {cfg.batch_size} and "
                           f"{cfg.concurrency}.")
-    seeds, cache = [], {}
+    seeds: list[tuple[Problem, dict, str]] = []
+    cache: dict[str, list[Problem]] = {}
     for cell in cells:
         n_seeds = max(1, math.ceil(cell["n_new"] / len(cfg.methods)))
         chosen = select_seeds(cell, n_seeds, data_dir=cfg.data_dir, seed=cfg.seed, cache=cache)
@@ -227,7 +229,7 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
         log.info("%s: %d of %d teacher units done, %d to run", side, loaded, len(units), len(todo))
         if todo:
             backend = make_backend(
-                cfg.teacher_backend, model=cfg.teacher_model, window=cfg.window, request_timeout=cfg.request_timeout,
+                str(cfg.teacher_backend), model=cfg.teacher_model, window=cfg.window, request_timeout=cfg.request_timeout,
                 base_url=parse_base_urls(cfg.teacher_base_url or "http://localhost:8000/v1"),
                 batch_size=cfg.batch_size)
             try:
@@ -284,11 +286,11 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
     skipped_cells = []
     resume = None
     if cfg.teacher_backend:
-        from synth.seeds import SEED_SOURCES, no_source_reason
+        from synth.seeds import no_source_reason, seed_source
 
         skipped_cells += [{**c, "why": no_source_reason(c["task"])}
-                          for c in cells if c["task"] not in SEED_SOURCES]
-        cells = [c for c in cells if c["task"] in SEED_SOURCES]
+                          for c in cells if seed_source(c["task"]) is None]
+        cells = [c for c in cells if seed_source(c["task"]) is not None]
         items, resume = teacher_items(cells, cfg, counts, out=out, progress=progress) if cells else ([], None)
         quota = None
     else:
@@ -309,6 +311,7 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
     if cfg.decontam:
         # every registered task's test set, plus the plan's own custom tasks (from its source run)
         index = test_index or build_index(CleanConfig(decontam_n=cfg.decontam_n), cfg.data_dir, plan=plan)
+        assert index is not None  # build_index gives None only when its config turns decontam off
         keep, decon = decontaminate([it["question"] for it in items], index, cfg.decontam_n)
         items = [items[i] for i in keep]
     counts["removed_contaminated"] = decon["removed"]
@@ -339,7 +342,7 @@ def run_synth(plan_path: str | os.PathLike, out: str | os.PathLike, cfg: SynthCo
         "skipped_cells": skipped_cells, "commit": git_commit(), "date": now_iso(),
         "report_path": str(Path(str(out) + ".report.json")),
     }
-    atomic_write_json(report["report_path"], report)
+    atomic_write_json(Path(str(out) + ".report.json"), report)
     return report
 
 

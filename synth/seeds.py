@@ -11,11 +11,10 @@ import hashlib
 import logging
 import os
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
-from harness.data import Problem, load_task
+from harness.data import REGISTRY, Problem, SeedSource, load_task
 from harness.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -23,43 +22,17 @@ log = logging.getLogger(__name__)
 SEED_SPLIT = "train"
 
 
-@dataclass(frozen=True)
-class SeedSource:
-    """Where the weak cells of an eval task find training problems: seeds (teacher path) and generator
-    topics (generator path).
-
-    Attributes:
-        task: the task whose train split holds the seeds.
-        same_subject: seeds and topics of the cell's own subject (and level), as for MATH cells; False:
-            the whole train split (the eval task's cells, e.g. "AIME 2024 I", are not train subjects).
-        min_level: only train problems of this MATH level or harder (and generators at this level).
-    """
-
-    task: str
-    same_subject: bool = False
-    min_level: int | None = None
-
-
-#: eval task -> its seed source. MATH-500 is a subset of MATH test, so MATH train serves both. The
-#: evaluation-only competition sets have no train split: their stand-in is MATH train at the hardest
-#: levels (as Skywork-Math's stage 2 seeds from MATH level 4-5); SVAMP's is GSM8K train. Minerva Math
-#: (MIT OCW physics, chemistry, ...) has no stand-in here: its cells are reported, not filled.
-SEED_SOURCES: dict[str, SeedSource] = {
-    "math": SeedSource("math", same_subject=True),
-    "math500": SeedSource("math", same_subject=True),
-    "gsm8k": SeedSource("gsm8k"),
-    "svamp": SeedSource("gsm8k"),
-    "aime24": SeedSource("math", min_level=5),
-    "aime25": SeedSource("math", min_level=5),
-    "amc23": SeedSource("math", min_level=4),
-    "olympiadbench": SeedSource("math", min_level=5),
-}
+def seed_source(task: str) -> SeedSource | None:
+    """Where the weak cells of ``task`` find training problems (:attr:`harness.data.Task.seeds`); None for a
+    task with no source, or one not registered in this process (a custom task of an earlier run)."""
+    return REGISTRY[task].seeds if task in REGISTRY else None
 
 
 def no_source_reason(task: str) -> str:
     """Why a cell of ``task`` gets no training problems (for reports)."""
+    sources = [t for t in REGISTRY.names() if REGISTRY[t].seeds is not None]
     return (f"task {task!r} has no train split and no stand-in source of training problems "
-            f"(sources: {', '.join(sorted(SEED_SOURCES))}); bring your own data and clean it with "
+            f"(sources: {', '.join(sources)}); bring your own data and clean it with "
             "`harness clean`")
 
 
@@ -116,7 +89,7 @@ def select_seeds(cell: dict, k: int, *, split: str = SEED_SPLIT, data_dir: str |
     """
     if split != SEED_SPLIT:
         raise ConfigError(f"Seeds must come from the train split, found split={split!r}: never seed from test data.")
-    src = SEED_SOURCES.get(str(cell["task"]))
+    src = seed_source(str(cell["task"]))
     if src is None:
         log.warning("%s; no seeds for this cell", no_source_reason(str(cell["task"])))
         return []

@@ -27,6 +27,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from harness import metrics
 from harness.errors import ConfigError, DataError
@@ -138,13 +139,14 @@ def select_weak(samples: Iterable[Sample | Mapping], cfg: WeakConfig = WeakConfi
         raise DataError("The run has no samples; nothing to rank. Run `harness eval` first (or let it finish).")
     stats = cell_stats(samples, cfg.mode, cfg.confidence)
     overall = {c.task: c.task_acc for c in stats}
-    ranked, skipped = [], []
+    ranked: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     for c in stats:
         ref = cfg.target if cfg.target is not None else overall[c.task]
         lo, hi = c.ci
         gap = ref - c.acc
         share = c.n / c.task_n
-        row = {
+        row: dict[str, Any] = {
             "task": c.task,
             "subject": c.subject,
             "level": c.level,

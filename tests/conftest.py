@@ -21,14 +21,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _custom_task_registry():
-    """Custom JSONL tasks registered by one test (``register_jsonl_task``) do not leak into the next:
-    the registry is a process-wide dict, and decontamination indexes every task in it."""
-    import harness.data
+    """Custom JSONL tasks registered by one test (``register_jsonl_task``, or ``harness eval`` of a JSONL
+    path in-process) do not leak into the next: each test runs in a scope of the process's task registry,
+    whose custom tasks decontamination indexes. (Tests that need tasks of their own can also build a
+    registry instance: ``TaskRegistry.builtin()``.)"""
+    from harness.data import REGISTRY
 
-    before = dict(harness.data._CUSTOM)
-    yield
-    harness.data._CUSTOM.clear()
-    harness.data._CUSTOM.update(before)
+    with REGISTRY.scoped():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -102,11 +102,10 @@ def test_hashes_do_not_depend_on_batching():
 def custom_tasks(tmp_path):
     held = tmp_path / "held.jsonl"
     held.write_text('{"question": "' + LONG + '", "answer": "20000"}\n')
-    register_jsonl_task("held_custom", held)
-    register_jsonl_task("gone_custom", tmp_path / "missing.jsonl")
-    yield
-    for name in ("held_custom", "gone_custom"):
-        harness.data._CUSTOM.pop(name, None)
+    with harness.data.REGISTRY.scoped():
+        register_jsonl_task("held_custom", held)
+        register_jsonl_task("gone_custom", tmp_path / "missing.jsonl")
+        yield
 
 
 def test_custom_tasks_indexed_and_missing_data_reported(custom_tasks, data_dir):

@@ -1,4 +1,5 @@
-"""Dependency direction (STYLE.md): nothing imports upward. Checked with ``ast`` over every module.
+"""Dependency direction (STYLE.md): nothing imports upward, and no module imports itself through others
+(no import circle, function-level imports included). Checked with ``ast`` over every module.
 
 Run: ``python3 -m pytest -q tests/test_layering.py``.
 """
@@ -10,8 +11,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TOP_LEVEL = ("harness", "synth", "train")
-# Modules allowed to import synth/train: the CLI and the loop sit on top.
-TOP_OF_STACK = ("harness.cli", "harness.loop")
+# Modules allowed to import synth/train: the CLI, the loop and the public API sit on top.
+TOP_OF_STACK = ("harness.cli", "harness.loop", "harness.api")
 PURE = ("harness.answers", "harness.data", "harness.backends")
 
 
@@ -26,6 +27,7 @@ def _modules():
 
 
 def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth (module level, in functions, under TYPE_CHECKING)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     out: set[str] = set()
     for node in ast.walk(tree):
@@ -33,6 +35,72 @@ def _imports(path: Path) -> set[str]:
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.add(node.module)
+    return out
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports. ``from pkg import name`` points at ``pkg.name`` when that
+    is a module, else at ``pkg``; an import of a module's own package is not counted (Python runs the
+    package first anyway; what is checked is what each file names)."""
+    mods = dict(_modules())
+    graph: dict[str, set[str]] = {}
+    for mod, path in mods.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            assert not (isinstance(node, ast.ImportFrom) and node.level), f"{mod}: relative import"
+            if isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
+                               for a in node.names)
+        graph[mod] = set()
+        for t in targets:
+            while t and t not in mods:  # "harness.data.schema.Problem" -> "harness.data.schema"
+                t = t.rpartition(".")[0]
+            if t and t != mod and not _is(mod, t):
+                graph[mod].add(t)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    x = stack.pop()
+                    on.discard(x)
+                    comp.append(x)
+                    if x == v:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
     return out
 
 
@@ -83,4 +151,36 @@ def test_answers_is_pure():
                 name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
                 if name in {"eval", "exec", "sympify", "parse_expr", "open", "S"}:
                     bad.append(f"{mod}:{node.lineno} calls {name}()")
+    assert not bad, "\n".join(bad)
+
+
+def test_cycle_finder_finds_a_circle_through_a_function_level_import():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circles():
+    """Two modules that need each other (even through an import inside a function) share a piece that
+    belongs one floor down (as train.rundir under train.launch and train.sft)."""
+    graph = _graph()
+    assert "train.rundir" in graph["train.launch"] and "harness.api" in graph["harness"]
+    assert not _cycles(graph), "\n".join(" <-> ".join(c) for c in _cycles(graph))
+
+
+def test_public_api_sits_on_top():
+    """``harness/__init__.py`` serves the public names from harness.api, which may import any stage; so no
+    module below the top imports harness.api, or those names from the package."""
+    from harness import API
+
+    bad = []
+    for mod, path in _modules():
+        if mod == "harness" or any(_is(mod, t) for t in TOP_OF_STACK):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "harness":
+                bad += [f"{mod} imports harness.{a.name}" for a in node.names if a.name in (*API, "api")]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                bad += [f"{mod} imports {n}" for n in names if _is(n, "harness.api")]
     assert not bad, "\n".join(bad)

@@ -1,6 +1,7 @@
-"""lm-eval interop: `harness lm-eval-tasks` writes harness_gsm8k/harness_math500/harness_math YAMLs (and one
-per competition/robustness task: harness_aime24, ..., harness_svamp) whose prompts are our qwen-boxed text and whose scores come from harness.answers; lm-eval's
-``simple_evaluate`` runs them offline on the tiny checkpoint.
+"""lm-eval interop: `harness lm-eval-tasks` writes one YAML per task the registry exports (harness_gsm8k,
+harness_math500, harness_math, harness_aime24, ..., harness_svamp), each reading the task's own local file,
+prompting with the task's default prompt (its stop strings as `until`) and scoring with harness.answers under
+the task's own rules; lm-eval's ``simple_evaluate`` runs them offline on the tiny checkpoint.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_lmeval.py``.
 """
@@ -15,8 +16,8 @@ from click.testing import CliRunner
 
 from harness.answers import grade
 from harness.cli import main
-from harness.data import get_task, load_task
-from harness.lmeval_tasks import LMEVAL_TASKS, PARSED_TASKS, utils
+from harness.data import REGISTRY, get_task, load_task
+from harness.lmeval_tasks import lmeval_tasks, utils
 from harness.prompts import get_prompt
 
 
@@ -26,15 +27,18 @@ def test_cli_writes_yamls_with_absolute_data_files(tmp_path, data_dir):
     inc = Path(res.stdout.strip())
     assert inc == (tmp_path / "t").resolve()
     yaml = pytest.importorskip("yaml")
-    for name, (_, rel, family) in LMEVAL_TASKS.items():
+    exported = lmeval_tasks()
+    assert sorted(exported) == sorted(f"harness_{t}" for t in REGISTRY.builtin_names())  # every built-in task
+    for name, task in exported.items():
         text = (inc / f"{name}.yaml").read_text()
-        assert f"process_results: !function utils.process_results_{family}" in text
+        assert f"process_results: !function utils.process_results_{task.name}" in text
         loader = type("L", (yaml.SafeLoader,), {})
         loader.add_constructor("!function", lambda ld, node: ("function", ld.construct_scalar(node)))
         cfg = yaml.load(text, Loader=loader)
         f = Path(cfg["dataset_kwargs"]["data_files"]["test"])
-        assert f.is_absolute() and f == (data_dir / rel).resolve() and f.is_file()
+        assert f.is_absolute() and f == task.local_path(data_dir.resolve(), "test") and f.is_file()
         assert cfg["task"] == name and cfg["output_type"] == "generate_until"
+        assert cfg["generation_kwargs"]["until"] == list(get_prompt(task.prompt).stop) == ["\nQuestion:"]
         assert [m["metric"] for m in cfg["metric_list"]] == ["strict", "flexible"]
     assert (inc / "utils.py").read_text() == Path(utils.__file__).read_text()
 
@@ -49,20 +53,21 @@ def test_hooks_match_harness_loader_and_grader(data_dir):
     rows = [json.loads(x) for x in (data_dir / "math" / "math500.jsonl").open().readlines()[:20]]
     probs = load_task("math500", data_dir_=data_dir)[:20]
     for row, p in zip(rows, probs):
-        assert utils.doc_to_text_math(row) == get_prompt("qwen-boxed").render(p.question, 0).text
+        assert utils.doc_to_text_math500(row) == get_prompt("qwen-boxed").render(p.question, 0).text
         good = f"The final answer is $\\boxed{{{p.answer}}}$."
-        assert utils.process_results_math(row, [good]) == {
+        assert utils.process_results_math500(row, [good]) == {
             m: int(grade(good, p.answer, "math", m).correct) for m in ("strict", "flexible")}
-        assert utils.process_results_math(row, ["no idea"]) == {"strict": 0, "flexible": 0}
+        assert utils.process_results_math500(row, ["no idea"]) == {"strict": 0, "flexible": 0}
     g = json.loads((data_dir / "gsm8k" / "test.jsonl").open().readline())
     gold = load_task("gsm8k", data_dir_=data_dir)[0].answer
     assert utils.doc_to_target_gsm8k(g) == gold
     assert utils.process_results_gsm8k(g, [f"So the answer is $\\boxed{{{gold}}}$."])["strict"] == 1
 
 
-@pytest.mark.parametrize("task", PARSED_TASKS)
-def test_hooks_of_new_tasks_match_loader_and_grader(data_dir, task):
-    rows = [json.loads(x) for x in (data_dir / task / "test.jsonl").read_text().splitlines()[:15]]
+@pytest.mark.parametrize("task", REGISTRY.builtin_names())
+def test_hooks_of_every_task_match_loader_and_grader(data_dir, task):
+    with get_task(task).local_path(data_dir, "test").open() as f:
+        rows = [json.loads(next(f)) for _ in range(15)]
     probs = load_task(task, data_dir_=data_dir)[:15]
     family = get_task(task).answer_task
     to_text, to_target, results = (getattr(utils, f"{h}_{task}") for h in (

@@ -134,7 +134,7 @@ def test_loop_refuses_with_the_one_message(tmp_path):
 def test_train_refuses_changed_options_and_data_with_the_one_message(tmp_path):
     from harness.io import file_sha256
     from train.config import build_config
-    from train.launch import CONFIG_FILE, prepare_run_dir
+    from train.rundir import CONFIG_FILE, prepare_run_dir
 
     data = tmp_path / "sft.jsonl"
     data.write_text('{"prompt": "q", "response": "a"}\n')

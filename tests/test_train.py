@@ -420,7 +420,8 @@ with hold_output(sys.argv[1]):
 
 def test_output_lock_refuses_a_live_writer_and_frees_at_its_death(tmp_path):
     from harness.errors import ConfigError
-    from train.launch import LOCK_FILE, hold_output
+    from train.launch import hold_output
+    from train.rundir import LOCK_FILE
 
     out = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},

@@ -35,9 +35,10 @@ from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import ConfigError, HarnessError
-from harness.io import file_sha256, set_parent_death_signal
-from harness.rundir import RunDir, hashed, resume_policy
+from harness.errors import HarnessError
+from harness.io import set_parent_death_signal
+from harness.rundir import RunDir
+from train.rundir import LOCK_WAIT_S, SUMMARY_FILE, check_base_model, prepare_run_dir, run_dir
 
 if TYPE_CHECKING:
     from train.config import TrainConfig
@@ -50,12 +51,6 @@ DIST_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 PARENT_ENV = "HARNESS_TRAIN_PARENT_PID"
 #: Where rank 0 writes its one-line error for the launching process.
 ERROR_ENV = "HARNESS_TRAIN_ERROR_FILE"
-LOCK_FILE = "train.lock"
-PID_FILE = "train.pid"
-#: The run's manifest: config, data hashes and counts, versions, commit, dates (written by rank 0).
-CONFIG_FILE = "train_config.json"
-#: How long a run waits for another process's lock on its output (an orphan dies within milliseconds).
-LOCK_WAIT_S = 20.0
 #: How long a process waits for another one's build of DeepSpeed's CPU op.
 BUILD_WAIT_S = 900.0
 
@@ -128,8 +123,6 @@ def run(cfg: TrainConfig, nproc: int | None = None) -> dict[str, Any]:
         ConfigError: bad base model path, output/``--resume`` conflicts (checked before launching).
         HarnessError: the error a rank reported (one line), or its exit status when it crashed.
     """
-    from train.sft import SUMMARY_FILE, check_base_model
-
     nproc = nproc or cfg.nproc
     check_base_model(cfg.model)
     prepare_run_dir(cfg)
@@ -220,56 +213,6 @@ def hold_output(output: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> It
     """
     with run_dir(output, wait_s=wait_s) as rd:
         yield rd
-
-
-def run_dir(output: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> RunDir:
-    """The training output folder under the run-directory contract (manifest ``train_config.json``)."""
-    return RunDir(output, what="training process", fix="use a new --output", manifest=CONFIG_FILE,
-                  lock=LOCK_FILE, wait_s=wait_s, pid_file=PID_FILE)
-
-
-def _resumed_config(config: dict, data: Sequence[str], shas: Sequence[str]) -> dict:
-    """What a resume must match: every option but :data:`~train.config.RESUME_FREE`, and each data
-    file's content hash by its path (so a refusal names the file)."""
-    from train.config import RESUME_FREE
-
-    return {**{k: v for k, v in config.items() if k not in RESUME_FREE},
-            "data_sha256": {str(p): h[:16] for p, h in zip(data, shas)}}
-
-
-def prepare_run_dir(cfg: TrainConfig) -> dict | None:
-    """Check the output folder against ``--resume`` (through :func:`harness.rundir.resume_policy`, the
-    one policy and refusal of every stage); return the saved record when resuming.
-
-    A resume must match the saved options (all but :data:`~train.config.RESUME_FREE`) and the content of
-    every data file (sha256): training resumed on a changed file would mix two data sets.
-
-    Raises:
-        ConfigError: the folder holds a run and ``--resume`` is off, or the saved run's options or data
-            differ (each named).
-    """
-    out = Path(cfg.output)
-    rd = run_dir(out)
-    saved = rd.saved()
-    has_work = out.exists() and any(p.name.startswith("stage") for p in out.iterdir())
-    if saved is not None and not cfg.resume:
-        raise ConfigError(f"Output {out} already holds a training run. Pass --resume to continue it, "
-                          "or choose a new --output.")
-    if saved is None:
-        if has_work and not cfg.resume:
-            raise ConfigError(f"Output {out} holds stage folders from another run; pass --resume or a new --output.")
-        return None
-    if not isinstance(saved, dict):
-        raise ConfigError(f"{rd.manifest_path}: {saved}; it records the run being resumed. "
-                          "Restore it, or use a new --output.")
-    old_cfg = saved.get("config") or {}
-    old_shas = [d.get("sha256", "") for d in saved.get("data") or []]
-    old = _resumed_config(old_cfg, old_cfg.get("data") or [], old_shas)
-    new = _resumed_config(cfg.to_dict(), cfg.data, [file_sha256(p) if Path(p).is_file() else "missing"
-                                                    for p in cfg.data])
-    new = {k: v for k, v in new.items() if k in old}  # an option added since the run started is not a change
-    resume_policy(out, hashed(old), hashed(new), has_work=True, fix="use the original settings and data, or a new --output")
-    return saved
 
 
 # --- DeepSpeed's CPU op ----------------------------------------------------------------------

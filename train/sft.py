@@ -45,21 +45,10 @@ from train.config import (
     grad_accum_for,
 )
 from train.data import DataStats, PackCollator, PadCollator, load_sft_dataset, pack_examples
-from train.launch import (
-    CONFIG_FILE,
-    ERROR_ENV,
-    die_with_parent,
-    ensure_dist_env,
-    hold_output,
-    prepare_deepspeed_ops,
-    prepare_run_dir,
-)
+from train.launch import ERROR_ENV, die_with_parent, ensure_dist_env, hold_output, prepare_deepspeed_ops
+from train.rundir import CONFIG_FILE, LOSSES_FILE, SUMMARY_FILE, check_base_model, prepare_run_dir
 
 log = logging.getLogger(__name__)
-
-LOSSES_FILE = "losses.jsonl"
-SUMMARY_FILE = "train_summary.json"
-
 
 def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
@@ -67,27 +56,6 @@ def _rank() -> int:
 
 def _world() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def check_base_model(model: str) -> None:
-    """Raise one clear line when ``model`` is not a local checkpoint directory (or a hub-style id).
-
-    Raises:
-        ConfigError: a path that does not exist, or a folder without ``config.json``.
-    """
-    p = Path(model)
-    if p.is_dir():
-        if not (p / "config.json").is_file():
-            raise ConfigError(
-                f"Expected a model checkpoint folder with config.json at {p}, found a folder without one. "
-                "Pass --model the output of save_pretrained (or a finished harness train --output)."
-            )
-        return
-    hub_like = model.count("/") == 1 and not model.startswith((".", "/", "~")) and not p.suffix
-    if not hub_like:
-        raise ConfigError(
-            f"Expected a model checkpoint folder at {model}, found nothing there. Check the --model path."
-        )
 
 
 class StageLog:

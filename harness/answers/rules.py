@@ -36,6 +36,15 @@ class AnswerRules:
         if self.rel_tol is not None and not (isinstance(self.rel_tol, (int, float)) and self.rel_tol >= 0):
             raise ValueError(f"rel_tol must be a number >= 0 or None, got {self.rel_tol!r}")
 
+    def exact(self) -> AnswerRules:
+        """The same rules without the tolerance: the headline (exact) verdict of a task with a ``rel_tol``.
+
+        Examples:
+            >>> AnswerRules("math", 1e-5).exact()
+            AnswerRules(family='math', rel_tol=None)
+        """
+        return AnswerRules(self.family)
+
 
 def as_rules(task: str | AnswerRules, rel_tol: float | None = None) -> AnswerRules:
     """The rules for ``task`` (an :class:`AnswerRules`, a family or a legacy built-in name; other

@@ -14,8 +14,8 @@ import sys
 
 import click
 
-from harness import __version__
 from harness.errors import HarnessError
+from harness.version import __version__
 
 #: command name -> "module:attribute" of a click command.
 COMMANDS: dict[str, str] = {

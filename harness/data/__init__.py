@@ -1,8 +1,10 @@
-"""Benchmarks as data: the task registry and loaders.
+"""Benchmarks as data: one :class:`Task` per benchmark, the task registry and the loaders.
 
 Every task yields :class:`Problem` records with ``id``, ``question``, ``answer`` (the final
 reference answer; a tuple when several alternative answers are each accepted), ``solution``,
-``subject`` and ``level``.
+``subject`` and ``level``. A :class:`Task` owns every fact about its benchmark: data sources and
+splits, answer rules (:class:`~harness.answers.AnswerRules`), default prompt, evaluation-only flag,
+synthesis stand-in (:class:`SeedSource`) and lm-eval export.
 
 Sources, in order: ``data_dir`` argument, ``$HARNESS_DATA_DIR`` (both in the layout of
 ``../shared/data``: ``gsm8k/{train,test}.jsonl``, ``math/{train,test,math500}.jsonl``,
@@ -12,7 +14,9 @@ raises one :class:`~harness.errors.DataError` naming every place it looked and h
 A relative data folder is resolved to an absolute path once, where it is read (and written back to
 ``$HARNESS_DATA_DIR``), so subprocesses started in another directory find the same data.
 
-Group aliases (``reasoning``, ``classic``) name several tasks; :func:`expand_tasks` expands them.
+:data:`REGISTRY` (a :class:`TaskRegistry`; ``harness.tasks`` in the public API) holds the built-in
+tasks, the group aliases (``reasoning``, ``classic``; :func:`expand_tasks`) and custom tasks
+registered at run time (:func:`register_jsonl_task`). The functions below read it.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.answers.rules import AnswerRules
-from harness.data.schema import Gold, Problem, TaskSpec, hub_rows
+from harness.data.registry import TaskRegistry
+from harness.data.schema import Gold, Problem, hub_rows
 from harness.data.sets import (
+    BUILTIN_TASKS,
     EVAL_ONLY_TASKS,
     GROUPS,
     MATH_SUBJECTS,
@@ -34,24 +40,31 @@ from harness.data.sets import (
     math_gold,
     olympiadbench_gold,
 )
-from harness.errors import DataError, HarnessError, did_you_mean
-from harness.io import iter_jsonl
+from harness.data.task import DEFAULT_PROMPT, SeedSource, Task, TaskSpec, data_dir, jsonl_task
+from harness.errors import DataError
 
 __all__ = [
+    "DEFAULT_PROMPT",
     "EVAL_ONLY_TASKS",
     "GROUPS",
     "MATH_SUBJECTS",
     "MULTI_ANSWER_OVERRIDES",
+    "REGISTRY",
     "TASKS",
     "Gold",
     "Problem",
+    "SeedSource",
+    "Task",
+    "TaskRegistry",
     "TaskSpec",
+    "answer_rules",
     "data_dir",
     "expand_tasks",
     "get_task",
     "gsm8k_final_answer",
     "hub_rows",
     "integer_gold",
+    "jsonl_task",
     "load_task",
     "math_gold",
     "olympiadbench_gold",
@@ -59,31 +72,12 @@ __all__ = [
     "register_jsonl_task",
     "registered_test_sets",
     "require_data_dir",
+    "task_help",
     "task_names",
 ]
 
-# Custom tasks registered at run time (register_jsonl_task).
-_CUSTOM: dict[str, TaskSpec] = {}
-
-
-def data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The local data directory as an absolute path: the explicit argument, else ``$HARNESS_DATA_DIR``.
-
-    Users type relative paths (``HARNESS_DATA_DIR=../shared/data``, ``--data-dir ../x``); they are
-    resolved here, once, against the current directory. A relative ``$HARNESS_DATA_DIR`` is written
-    back as absolute, so subprocesses started in another directory read the same folder.
-
-    Returns:
-        The absolute folder, or None when neither is set.
-    """
-    env = os.environ.get("HARNESS_DATA_DIR")
-    d = explicit or env
-    if not d:
-        return None
-    path = Path(os.path.abspath(Path(d).expanduser()))  # also folds "a/../b"
-    if env and not explicit and env != str(path):
-        os.environ["HARNESS_DATA_DIR"] = str(path)
-    return path
+#: The registry of this process: the built-in tasks and groups, plus custom tasks registered at run time.
+REGISTRY = TaskRegistry(BUILTIN_TASKS, GROUPS)
 
 
 def require_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
@@ -101,7 +95,18 @@ def require_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
 
 
 def task_names() -> list[str]:
-    return sorted({**TASKS, **_CUSTOM})
+    """Every registered task name, sorted (built-in and custom)."""
+    return REGISTRY.names()
+
+
+def task_help() -> str:
+    """The registered task names and group aliases, for help texts (the one source of that list).
+
+    Examples:
+        >>> task_help()
+        'aime24, aime25, amc23, gsm8k, math, math500, minerva_math, olympiadbench, svamp; groups: classic, reasoning'
+    """
+    return REGISTRY.help()
 
 
 def registered_test_sets() -> list[tuple[str, str]]:
@@ -111,7 +116,7 @@ def registered_test_sets() -> list[tuple[str, str]]:
         >>> ("aime24", "test") in registered_test_sets() and ("svamp", "test") in registered_test_sets()
         True
     """
-    return [(name, "test") for name in sorted(TASKS) if "test" in TASKS[name].splits]
+    return [(name, "test") for name in REGISTRY.builtin_names() if "test" in REGISTRY[name].splits]
 
 
 def expand_tasks(names: str | Sequence[str]) -> list[str]:
@@ -127,35 +132,25 @@ def expand_tasks(names: str | Sequence[str]) -> list[str]:
         >>> expand_tasks("classic,gsm8k")
         ['gsm8k', 'math500', 'svamp']
     """
-    items = names.split(",") if isinstance(names, str) else list(names)
-    out: list[str] = []
-    for item in (x.strip() for x in items):
-        for t in GROUPS.get(item, (item,)) if item not in _CUSTOM else (item,):
-            if t and t not in out:
-                out.append(t)
-    return out
+    return REGISTRY.expand(names)
 
 
-def get_task(name: str) -> TaskSpec:
+def get_task(name: str) -> Task:
     """Look up a registered task, with "did you mean" on a miss."""
-    spec = _CUSTOM.get(name) or TASKS.get(name)
-    if spec is None:
-        if name in GROUPS:
-            members = ",".join(GROUPS[name])
-            raise HarnessError(f"{name!r} is a group of tasks, not one task: pass --tasks {members} "
-                               "(callers expand groups with harness.data.expand_tasks).")
-        raise HarnessError(did_you_mean(name, [*task_names(), *GROUPS], "task"))
-    return spec
+    return REGISTRY.get(name)
 
 
 def answer_rules(task: str) -> AnswerRules:
     """The answer rules of a registered task (built-in or custom), as the grader takes them.
 
+    Examples:
+        >>> answer_rules("svamp")
+        AnswerRules(family='gsm8k', rel_tol=None)
+
     Raises:
         HarnessError: unknown task (with "did you mean").
     """
-    spec = get_task(task)
-    return AnswerRules(spec.answer_task, spec.rel_tol)  # type: ignore[arg-type]
+    return REGISTRY.rules(task)
 
 
 def register_jsonl_task(
@@ -164,10 +159,11 @@ def register_jsonl_task(
     *,
     fields: Mapping[str, str] | None = None,
     answer_task: str = "math",
+    rel_tol: float | None = None,
     version: str = "custom",
     split: str = "test",
-) -> TaskSpec:
-    """Register a task from any JSONL file.
+) -> Task:
+    """Register a task from any JSONL file in :data:`REGISTRY` (:func:`jsonl_task` builds it).
 
     Args:
         name: the task name used by ``load_task`` and ``--tasks``.
@@ -175,59 +171,14 @@ def register_jsonl_task(
         fields: mapping from our field names (``id``, ``question``, ``answer``, ``solution``,
             ``subject``, ``level``) to the file's field names; unmapped fields use our names.
         answer_task: extraction rules, "math" (boxed) or "gsm8k" (#### / "The answer is").
+        rel_tol: relative numeric tolerance of the task's protocol (None: exact).
         version: recorded in run manifests.
 
     Examples:
         >>> register_jsonl_task("mine", "probs.jsonl", fields={"question": "prompt", "answer": "target"})  # doctest: +SKIP
     """
-    fmap = {k: k for k in ("id", "question", "answer", "solution", "subject", "level")}
-    unknown = set(fields or {}) - set(fmap)
-    if unknown:
-        raise DataError(f"Unknown field mapping keys {sorted(unknown)}; expected some of {sorted(fmap)}.")
-    fmap.update(fields or {})
-    src = Path(path)
-
-    def parse(row: dict, task: str, sp: str, idx: int) -> Problem:
-        missing = [ours for ours in ("question", "answer") if row.get(fmap[ours]) is None]
-        if missing:
-            hint = " ".join(f"--field {m}=THEIR_NAME" for m in missing)
-            raise DataError(
-                f"expected fields {', '.join(repr(fmap[m]) for m in missing)} (our {', '.join(missing)}); "
-                f"found fields {', '.join(sorted(row)) or '(none)'}. If the file names them differently, map "
-                f"them: {hint} (EvalConfig.fields / register_jsonl_task(fields=...))."
-            )
-        ans = row[fmap["answer"]]
-        gold: Gold = tuple(str(a) for a in ans) if isinstance(ans, list) else str(ans)
-        lvl = row.get(fmap["level"])
-        return Problem(
-            id=str(row.get(fmap["id"], f"{sp}/{idx}")),
-            question=str(row[fmap["question"]]),
-            answer=gold,
-            solution=str(row.get(fmap["solution"], "") or ""),
-            subject=row.get(fmap["subject"]),
-            level=int(lvl) if isinstance(lvl, (int, float, str)) and str(lvl).isdigit() else None,
-            task=task,
-        )
-
-    spec = TaskSpec(
-        name=name,
-        version=version,
-        answer_task=answer_task,
-        splits={split: 0},
-        description=f"custom JSONL task from {src}",
-        local_path=lambda d, s: src,
-        parse_row=parse,
-        hub=None,
-    )
-    _CUSTOM[name] = spec
-    return spec
-
-
-def _read_local(path: Path) -> tuple[list[dict], list[int]]:
-    """Rows of a local JSONL file and the file line number of each (blank lines are skipped)."""
-    linenos: list[int] = []
-    rows = list(iter_jsonl(path, linenos=linenos))
-    return rows, linenos
+    return REGISTRY.register(jsonl_task(name, path, fields=fields, answer_task=answer_task, rel_tol=rel_tol,
+                                        version=version, split=split))
 
 
 def load_task(
@@ -237,7 +188,7 @@ def load_task(
     data_dir_: str | os.PathLike | None = None,
     allow_hub: bool | None = None,
 ) -> list[Problem]:
-    """Load a task's problems.
+    """Load a task's problems (:meth:`Task.load` of a registered task).
 
     Args:
         name: a registered task (``gsm8k``, ``math``, ``math500``, ``aime24``, ... or a custom one).
@@ -249,55 +200,7 @@ def load_task(
         DataError: no source has the data (naming every place looked), a row misses a field
             (with file:line), or a line is not JSON or not UTF-8.
     """
-    spec = get_task(name)
-    if split not in spec.splits:
-        raise DataError(f"Task {name!r} has no split {split!r}; available: {', '.join(spec.splits)}.")
-    ddir = data_dir(data_dir_)
-    looked: list[str] = []
-    rows: list[dict] | None = None
-    linenos: list[int] = []
-    path: Path | None = None
-    if spec.name in _CUSTOM:
-        path = spec.local_path(Path("."), split)
-        rows, linenos = _read_local(path)
-    elif ddir is not None:
-        path = spec.local_path(ddir, split)
-        looked.append(f"{path} (not found)")
-        if path.is_file():
-            rows, linenos = _read_local(path)
-    else:
-        looked.append("no local folder (--data-dir / HARNESS_DATA_DIR unset)")
-    if rows is None:
-        path = None
-        hub_name = f"HF hub {spec.hub_id}" if spec.hub_id else "HF hub"
-        if allow_hub is None:
-            allow_hub = os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True")
-        if spec.hub is None:
-            looked.append("HF hub (no hub dataset for this task)")
-        elif allow_hub:
-            try:
-                rows = spec.hub(split)
-            except DataError as e:
-                looked.append(f"{hub_name} ({e})")
-        else:
-            looked.append(f"{hub_name} (offline: HF_HUB_OFFLINE=1)")
-    if rows is None:
-        raise DataError(
-            f"No data for task {name!r} split {split!r}. Looked in: {'; '.join(looked)}. "
-            f"Fix: pass --data-dir DIR or set HARNESS_DATA_DIR to a folder laid out like ../shared/data "
-            f"(gsm8k/test.jsonl, math/test.jsonl, {name}/...), or go online for the HF hub."
-        )
-    problems = []
-    for i, r in enumerate(rows):
-        try:
-            problems.append(spec.parse_row(r, spec.name, split, i))
-        except DataError as e:
-            if path is None:
-                raise
-            raise DataError(f"{path}:{linenos[i]}: {e}") from None
-    if not problems:
-        raise DataError(f"Task {name!r} split {split!r} has no problems (empty file?).")
-    return problems
+    return REGISTRY.load(name, split, data_dir_=data_dir_, allow_hub=allow_hub)
 
 
 def problem_from_row(task: str, row: dict, split: str = "test", idx: int = 0) -> Problem:
@@ -305,8 +208,7 @@ def problem_from_row(task: str, row: dict, split: str = "test", idx: int = 0) ->
 
     Used by the lm-eval hooks, which receive raw rows.
     """
-    spec = get_task(task)
-    return spec.parse_row(row, spec.name, split, idx)
+    return REGISTRY.get(task).problem(row, split, idx)
 
 
 data_dir()  # a relative HARNESS_DATA_DIR becomes absolute now, for every subprocess started later

@@ -1,13 +1,12 @@
-"""The records every task loader yields: :class:`Problem`, and :class:`TaskSpec` describing a task.
+"""The record every task loader yields: :class:`Problem`.
 
 Also the small row helpers the loaders share (field lookup with a clear error, hub download).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from harness.errors import DataError
 
@@ -42,29 +41,6 @@ class Problem:
             "level": self.level,
             "task": self.task,
         }
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A registered benchmark.
-
-    ``version`` changes whenever anything that can move scores changes (data, gold fixes);
-    see CHANGELOG.md.
-    """
-
-    name: str
-    version: str
-    answer_task: str  # which extraction rules harness.answers uses: "gsm8k" or "math"
-    splits: Mapping[str, int]  # split -> expected row count (0: unknown)
-    description: str
-    local_path: Callable[[Path, str], Path]
-    parse_row: Callable[[dict, str, str, int], Problem]
-    hub: Callable[[str], list[dict]] | None = None
-    #: the Hugging Face hub dataset the loader falls back to (named in errors and `harness tasks`)
-    hub_id: str | None = None
-    #: the task's documented numeric tolerance (relative), from the benchmark's own evaluator; None:
-    #: its protocol compares exactly. Exact stays the headline rule; see README "Grading rules".
-    rel_tol: float | None = None
 
 
 def need(row: dict, keys: Sequence[str], where: str) -> None:

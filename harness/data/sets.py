@@ -1,8 +1,9 @@
 """The built-in benchmarks: row parsers (gold answers as each benchmark's protocol defines them),
-the task registry :data:`TASKS` and the group aliases :data:`GROUPS`.
+the built-in :class:`~harness.data.task.Task` s (:data:`BUILTIN_TASKS`) and the group aliases :data:`GROUPS`.
 
 Per task: the local file under the data folder, the hub dataset it falls back to, the answer rules
-(``math`` boxed or ``gsm8k``), the cell label (``Problem.subject``) and any documented tolerance.
+(``math`` boxed or ``gsm8k``, and any documented tolerance), the cell label (``Problem.subject``),
+whether it is evaluation-only, and which training problems stand in for it in synthesis.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import re
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 
-from harness.data.schema import Gold, Problem, TaskSpec, first, hub_rows, need
+from harness.answers.rules import AnswerRules
+from harness.data.schema import Gold, Problem, first, hub_rows, need
+from harness.data.task import SeedSource, Task
 from harness.errors import DataError
 
 MATH_SUBJECTS = (
@@ -246,44 +249,59 @@ def _hub(repo: str, config: str | None = None, *splits: str) -> Callable[[str], 
 
 
 def _task(name: str, parse: Callable, splits: Mapping[str, int], desc: str, hub_id: str, hub, *,
-          answer_task: str = "math", path: str | None = None, rel_tol: float | None = None) -> TaskSpec:
-    """A built-in task at version 1.0 whose data is ``<data dir>/<name>/<split>.jsonl`` (or ``path``)."""
+          family: str = "math", path: str | None = None, rel_tol: float | None = None,
+          eval_only: bool = False, seeds: SeedSource | None = None) -> Task:
+    """A built-in task at version 1.0 whose data is ``<data dir>/<name>/<split>.jsonl`` (or ``path``),
+    exported to lm-eval."""
     folder, fixed = (path.split("/", 1) if path else (name, None))
     local = (lambda d, s: d / folder / fixed) if fixed else (lambda d, s: d / folder / f"{s}.jsonl")
-    return TaskSpec(name=name, version="1.0", answer_task=answer_task, splits=splits, description=desc,
-                    local_path=local, parse_row=parse, hub=hub, hub_id=hub_id, rel_tol=rel_tol)
+    return Task(name=name, version="1.0", rules=AnswerRules(family, rel_tol),  # type: ignore[arg-type]
+                splits=splits, description=desc, local_path=local, parse_row=parse, hub=hub, hub_id=hub_id,
+                eval_only=eval_only, seeds=seeds, lmeval=True)
 
 
-TASKS: dict[str, TaskSpec] = {t.name: t for t in (
+# Seed sources: MATH-500 is a subset of MATH test, so MATH train serves both. The evaluation-only
+# competition sets have no train split: their stand-in is MATH train at the hardest levels (as
+# Skywork-Math's stage 2 seeds from MATH level 4-5); SVAMP's is GSM8K train. Minerva Math (MIT OCW
+# physics, chemistry, ...) has no stand-in here: its cells are reported, not filled.
+_MATH_SAME = SeedSource("math", same_subject=True)
+
+BUILTIN_TASKS: tuple[Task, ...] = (
     _task("gsm8k", _gsm8k_row, {"test": 1319, "train": 7473},
           "GSM8K grade-school math word problems (Cobbe et al. 2021)", "openai/gsm8k", _hub("openai/gsm8k", "main"),
-          answer_task="gsm8k"),
+          family="gsm8k", seeds=SeedSource("gsm8k")),
     _task("math", _math_row, {"test": 5000, "train": 7500},
           "MATH competition problems, 7 subjects x 5 levels (Hendrycks et al. 2021)",
-          "nlile/hendrycks-MATH-benchmark", _hub("nlile/hendrycks-MATH-benchmark")),
+          "nlile/hendrycks-MATH-benchmark", _hub("nlile/hendrycks-MATH-benchmark"), seeds=_MATH_SAME),
     _task("math500", _math_row, {"test": 500}, "MATH-500, the PRM800K 500-problem subset of the MATH test set",
-          "HuggingFaceH4/MATH-500", _hub("HuggingFaceH4/MATH-500", None, "test"), path="math/math500.jsonl"),
+          "HuggingFaceH4/MATH-500", _hub("HuggingFaceH4/MATH-500", None, "test"), path="math/math500.jsonl",
+          seeds=_MATH_SAME),
     _task("aime24", _aime_row, {"test": 30}, "AIME 2024 I and II: integer answers 0-999",
-          "HuggingFaceH4/aime_2024", _hub("HuggingFaceH4/aime_2024", None, "train")),
+          "HuggingFaceH4/aime_2024", _hub("HuggingFaceH4/aime_2024", None, "train"),
+          eval_only=True, seeds=SeedSource("math", min_level=5)),
     _task("aime25", _aime_row, {"test": 30}, "AIME 2025 I and II: integer answers 0-999",
-          "math-ai/aime25", _hub("math-ai/aime25", None, "test")),
+          "math-ai/aime25", _hub("math-ai/aime25", None, "test"), eval_only=True, seeds=SeedSource("math", min_level=5)),
     _task("amc23", _amc_row, {"test": 40}, "AMC 12 2023 (A/B), the 40-problem set of Qwen2.5-Math",
-          "zwhe99/amc23", _hub("zwhe99/amc23", None, "test")),
+          "zwhe99/amc23", _hub("zwhe99/amc23", None, "test"), eval_only=True, seeds=SeedSource("math", min_level=4)),
     # Minerva's OCW evaluator (reproduced in EleutherAI/math-lm, citing arXiv:2206.14858) compares
     # numbers with np.isclose: relative 1e-5 of the gold (Qwen2.5-Math's harness uses 1e-4).
     _task("minerva_math", _minerva_row, {"test": 272}, "Minerva MIT OCW STEM problems (Lewkowycz et al. 2022)",
-          "math-ai/minervamath", _hub("math-ai/minervamath", None, "test"), rel_tol=1e-5),
+          "math-ai/minervamath", _hub("math-ai/minervamath", None, "test"), rel_tol=1e-5, eval_only=True),
     # OlympiadBench's own judge is exact at 1.01e-8 absolute (plus a per-problem `error`, kept in meta).
     _task("olympiadbench", _olympiad_row, {"test": 675},
           "OlympiadBench English text-only competition math, open-ended (He et al. 2024)",
-          "Hothan/OlympiadBench:OE_TO_maths_en_COMP", _hub("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train")),
+          "Hothan/OlympiadBench:OE_TO_maths_en_COMP", _hub("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train"),
+          eval_only=True, seeds=SeedSource("math", min_level=5)),
     _task("svamp", _svamp_row, {"test": 1000}, "SVAMP one-step arithmetic word problems (Patel et al. 2021)",
-          "ChilleD/SVAMP", _hub("ChilleD/SVAMP", None, "train", "test"), answer_task="gsm8k"),
-)}
+          "ChilleD/SVAMP", _hub("ChilleD/SVAMP", None, "train", "test"), family="gsm8k", eval_only=True,
+          seeds=SeedSource("gsm8k")),
+)
 
-#: The competition and robustness sets: evaluation only (no train split), rows parsed by the loaders above
-#: (lm-eval hooks and `harness grade` of lm-eval logs use them too, since lm-eval has no layout of its own).
-EVAL_ONLY_TASKS = ("aime24", "aime25", "amc23", "minerva_math", "olympiadbench", "svamp")
+#: The built-in tasks by name (read-only use; the registry is :data:`harness.data.REGISTRY`).
+TASKS: Mapping[str, Task] = {t.name: t for t in BUILTIN_TASKS}
+
+#: The competition and robustness sets: evaluation only (no train split; :attr:`Task.eval_only`).
+EVAL_ONLY_TASKS = tuple(t.name for t in BUILTIN_TASKS if t.eval_only)
 
 #: Group aliases for --tasks, expanded by expand_tasks().
 GROUPS: dict[str, tuple[str, ...]] = {
