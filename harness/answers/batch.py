@@ -108,6 +108,7 @@ def grade_batch(
     workers: int | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     rel_tol: float | None = None,
+    pool: GradingPool | None = None,
 ) -> list[Grade]:
     """Grade ``outputs[i]`` against ``golds[i]`` for every i; the verdicts of :func:`grade`, in order.
 
@@ -122,6 +123,8 @@ def grade_batch(
         timeout_s: with workers, the wall-clock limit of one item; an item past it is ``timeout`` (its
             worker is killed and replaced). Ignored in-process.
         rel_tol: relative numeric tolerance (overrides the rules' own).
+        pool: a :class:`GradingPool` of your own (its limits, its lifetime) instead of the shared one;
+            ``workers`` is then ignored.
 
     Returns:
         One :class:`Grade` per item, in input order.
@@ -134,7 +137,9 @@ def grade_batch(
         ['correct', 'no_answer']
     """
     rules, pairs, index = _prepare(outputs, golds, task, mode, rel_tol)
-    if workers is None or workers == 0:
+    if pool is not None:
+        graded = pool.grade_pairs(pairs, rules, mode, timeout_s)
+    elif workers is None or workers == 0:
         graded = [grade(out, gold, rules, mode) for out, gold in pairs]
     else:
         graded = shared_pool(workers).grade_pairs(pairs, rules, mode, timeout_s)
@@ -150,6 +155,7 @@ async def grade_batch_async(
     workers: int | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     rel_tol: float | None = None,
+    pool: GradingPool | None = None,
 ) -> list[Grade]:
     """:func:`grade_batch` for an event loop: with workers it awaits the pool's futures; in-process it
     grades on the loop's default thread executor. Same arguments, same verdicts.
@@ -160,7 +166,9 @@ async def grade_batch_async(
         ['correct']
     """
     rules, pairs, index = _prepare(outputs, golds, task, mode, rel_tol)
-    if workers is None or workers == 0:
+    if pool is not None:
+        graded = await pool.grade_pairs_async(pairs, rules, mode, timeout_s)
+    elif workers is None or workers == 0:
         loop = asyncio.get_running_loop()
         graded = await loop.run_in_executor(None, lambda: [grade(o, g, rules, mode) for o, g in pairs])
     else:
