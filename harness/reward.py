@@ -218,11 +218,11 @@ class Rewarder:
             gs = [gold_of(golds[i], rules, f"gold {i}") for i in idx]
             got = grade_batch([outputs[i] for i in idx], gs, rules, c.mode, workers=c.workers,
                               timeout_s=c.timeout_s, pool=self.pool)
-            for i, g in zip(idx, got):
-                grades[i] = g
+            for i, one in zip(idx, got):
+                grades[i] = one
         out = []
         for o, g in zip(outputs, grades):
-            assert g is not None
+            assert g is not None  # every index is in one group
             status = _status(o, g)
             out.append(Scored(c.value(status), status, g.extracted))
         self._count(out)

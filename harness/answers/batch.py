@@ -200,7 +200,7 @@ def _grade_chunk(
     grade_fn: GradeFn, rules: AnswerRules, mode: str, golds: list[str | tuple[str, ...]], items: list[tuple[Any, int]]
 ) -> list[tuple[bool, str | None, str]]:
     """Runs in a worker: grade each (output, index into golds); an exception is that item's ``error``."""
-    out = []
+    out: list[tuple[bool, str | None, str]] = []
     for output, gi in items:
         try:
             g = grade_fn(output, golds[gi], rules, mode)
