@@ -215,7 +215,16 @@ class Rewarder:
         grades: list[Grade | None] = [None] * len(outputs)
         c = self.config
         for rules, idx in groups.items():
-            gs = [gold_of(golds[i], rules, f"gold {i}") for i in idx]
+            read: dict[str, str | tuple[str, ...]] = {}  # a GRPO group repeats its gold: read it once
+            gs = []
+            for i in idx:
+                v = golds[i]
+                if isinstance(v, str):
+                    if v not in read:
+                        read[v] = gold_of(v, rules, f"gold {i}")
+                    gs.append(read[v])
+                else:
+                    gs.append(gold_of(v, rules, f"gold {i}"))
             got = grade_batch([outputs[i] for i in idx], gs, rules, c.mode, workers=c.workers,
                               timeout_s=c.timeout_s, pool=self.pool)
             for i, one in zip(idx, got):

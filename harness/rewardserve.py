@@ -33,7 +33,7 @@ from collections import Counter
 from http.server import ThreadingHTTPServer
 
 from harness.errors import HarnessError
-from harness.reward import RewardConfig, Rewarder
+from harness.reward import RewardConfig, Rewarder, rules_for
 from harness.serve import MAX_BODY_BYTES, Handler, RequestError
 
 log = logging.getLogger(__name__)
@@ -97,9 +97,14 @@ class RewardServer(ThreadingHTTPServer):
         assert prompts is not None and labels is not None
         texts = [response_text(q, p, i) for i, (q, p) in enumerate(zip(query, prompts))]
         try:
+            for t in set(tasks or ()):
+                rules_for(t)
+        except HarnessError as e:  # an unknown task: "did you mean"
+            raise RequestError(str(e), param="tasks") from None
+        try:
             scored = self.rewarder.score(texts, labels, tasks)
-        except HarnessError as e:  # an unknown task, a label without an answer
-            raise RequestError(str(e), param="tasks" if "task" in str(e) else "labels") from None
+        except HarnessError as e:  # a label without an answer
+            raise RequestError(str(e), param="labels") from None
         rewards = [s.reward for s in scored]
         return {
             "rewards": rewards,
