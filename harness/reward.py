@@ -107,6 +107,8 @@ def gold_of(value: Any, rules: AnswerRules, where: str = "gold") -> str | tuple[
         >>> gold_of("So $x = \\\\boxed{\\\\frac12}$.", rules_for("math"))
         '\\\\frac12'
     """
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy values (verl's non_tensor_batch)
+        value = value.tolist()
     if isinstance(value, (list, tuple)) and value:
         return tuple(str(gold_of(v, rules, where)) for v in value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -152,6 +152,8 @@ def test_gold_of_reads_answers_solutions_numbers_and_lists():
     assert gold_of(42, gsm) == "42"
     assert gold_of(["\\frac12", "0.5"], math) == ("\\frac12", "0.5")
     assert gold_of("$x = 3$", math) == "x = 3"
+    import numpy as np
+    assert gold_of(np.array(["1", "2"]), math) == ("1", "2") and gold_of(np.int64(7), gsm) == "7"
 
 
 # -- verl --------------------------------------------------------------------------------------------
