@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.grading_budget import corpus as hostile_answers
 from benchmarks.grading_budget import outputs as hostile_outputs
-from harness.answers import ENGINE_VERSION, GradingPool, grade, grade_batch, shared_pool
+from harness.answers import ENGINE_VERSION, GradingPool, grade, grade_batch
 from harness.answers.rules import as_rules
 from harness.io import atomic_write_text, git_commit, now_iso
 
@@ -309,26 +309,31 @@ def run(prompts: int, group: int, hostile: float, repeat: int, skip_mv: bool) ->
     hostile_items = [{"task": "math", "output": f"The answer is $\\boxed{{{a}}}$.", "gold": g, "kind": f"hostile: {nm}"}
                      for nm, a, g in hostile_answers()]
     hostile_items += [{"task": "math", "output": o, "gold": g, "kind": f"hostile: {nm}"} for nm, o, g in hostile_outputs()]
+    _clear_caches()
     hostile_ref = [ours_item(it) for it in hostile_items]
+
+    def pooled(its: list[dict]) -> list[str]:
+        with GradingPool(2) as pool:  # fresh workers: no cache of an earlier condition
+            return ours_batch(its, pool=pool)
+
     conditions = {
-        "pool (workers=2)": lambda its: ours_batch(its, 2),
+        "pool (workers=2)": pooled,
         "1 thread": lambda its: threaded(its, 1),
         "4 threads": lambda its: threaded(its, 4),
         "16 threads": lambda its: threaded(its, 16),
+        "in-process, 2 CPU hogs running": lambda its: [ours_item(it) for it in its],
+        "pool (workers=2), 2 CPU hogs running": pooled,
     }
     flip_rows, res["flips"] = [], {}
-    for cond, fn in [*conditions.items(), ("in-process, 2 CPU hogs running", "hog-serial"),
-                     ("pool (workers=2), 2 CPU hogs running", "hog-pool")]:
+    for cond, fn in conditions.items():
         cells = []
         for label, its, r in (("batch", items, ref), ("hostile corpus", hostile_items, hostile_ref)):
-            if fn == "hog-serial":
+            _clear_caches()  # each condition grades from empty caches, as the reference did
+            if "hogs" in cond:
                 with CpuHog(2):
-                    got = [ours_item(it) for it in its]
-            elif fn == "hog-pool":
-                with CpuHog(2):
-                    got = ours_batch(its, 2)
+                    got = fn(its)
             else:
-                got = fn(its)  # type: ignore[operator]
+                got = fn(its)
             k, diff = flips(r, got, its)
             cells.append(k)
             res["flips"][f"{cond} / {label}"] = {"flips": k, "items": len(its), "changed": diff[:20]}
@@ -347,7 +352,6 @@ def run(prompts: int, group: int, hostile: float, repeat: int, skip_mv: bool) ->
         items=n, prompts=prompts, group=group, hostile_fraction=hostile, kinds=kinds, statuses=statuses,
         chars_median=statistics.median(chars), chars_max=max(chars), engine=ENGINE_VERSION, commit=git_commit(ROOT),
         date=now_iso(), python=sys.version.split()[0], cpus=os.cpu_count(), load_start=load_start, load_end=load_end,
-        pool_stats=dict(shared_pool(2).stats),
     )
     table = tabulate(rows, headers=["grader", "samples/s", "p50 ms/item", "p99 ms/item", "batch wall s"],
                      tablefmt="github", disable_numparse=True)
