@@ -289,6 +289,8 @@ def test_serve_reward_bad_requests_are_4xx_with_a_clear_message(body, code, need
         status, out = _post(server, body)
     assert status == code and needle in out["error"]["message"]
     assert out["error"]["type"] == "invalid_request_error"
+    assert out["error"]["param"] == ("tasks" if "tasks" in body else "labels" if needle == "reference answer"
+                                     else out["error"]["param"])
 
 
 def test_serve_reward_bad_bodies_routes_and_keys():

@@ -22,7 +22,8 @@ Why this lives in ``harness.answers``, which is pure: the pool is process manage
 file, socket or clock enters a verdict (the ``timeout_s`` kill is a last-resort backstop far above the
 engine's own bound, and is reported as ``timeout``, never as ``wrong``). Workers start with the
 ``spawn`` method, so a pool can be started from a process with threads (a trainer, a server) without
-inheriting their locks.
+inheriting their locks (each worker imports the program's main module, so a script that starts a pool
+keeps its work under ``if __name__ == "__main__":``).
 
 Threads and asyncio: :func:`grade_batch` may be called from many threads at once (they share the pool;
 each call waits only on its own items); :func:`grade_batch_async` awaits the pool without blocking
