@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "eval": "harness.cli.eval:eval_cmd",
     "merge": "harness.cli.eval:merge",
     "serve": "harness.cli.serve:serve",
+    "serve-reward": "harness.cli.reward:serve_reward",
     "lm-eval-tasks": "harness.cli.eval:lm_eval_tasks",
     "leaderboard": "harness.cli.leaderboard:leaderboard",
     "check": "harness.cli.check:check",
