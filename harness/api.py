@@ -75,15 +75,10 @@ def grade_batch(outputs: Sequence[str], golds: Sequence[str | Sequence[str]], ta
     in-process, or on a pool of ``workers`` processes with a per-item ``timeout_s``).
 
     Raises:
-        HarnessError: unknown task, or this installation's engine has no batch grader.
+        HarnessError: unknown task.
     """
-    try:
-        from harness.answers import grade_batch as _batch  # type: ignore[attr-defined]
-    except ImportError:
-        from harness.errors import HarnessError
+    from harness.answers import grade_batch as _batch
 
-        raise HarnessError("Expected harness.answers.grade_batch (the batch grader), found this installation "
-                           "without it; upgrade mathharness, or grade one by one with harness.grade.") from None
     kw: dict[str, Any] = {"workers": workers, "rel_tol": rel_tol}
     if timeout_s is not None:
         kw["timeout_s"] = timeout_s
