@@ -463,8 +463,9 @@ def render_task(rows: Sequence[dict], task: str, lb_dir: str | os.PathLike) -> l
     lb = Path(lb_dir)
     written = []
     flag = f" --leaderboard {lb}" if lb != Path(DEFAULT_DIR) else ""
-    for by, suffix, what in ((None, "", "overall"), ("subject", "_by_subject", "by subject"),
-                             ("level", "_by_level", "by level")):
+    views: tuple[tuple[By | None, str, str], ...] = (
+        (None, "", "overall"), ("subject", "_by_subject", "by subject"), ("level", "_by_level", "by level"))
+    for by, suffix, what in views:
         sel = [r for r in rows if r.get("task") == task]
         if by and not any(r.get(f"by_{by}") for r in sel):
             continue

@@ -194,9 +194,10 @@ class VLLMBackend:
         self = cls.__new__(cls)
         if sampling_params_cls is None:
             try:
-                from vllm import SamplingParams as sampling_params_cls
+                from vllm import SamplingParams
             except ImportError:
                 raise BackendError(NOT_INSTALLED) from None
+            sampling_params_cls = SamplingParams
         self._init(llm, sampling_params_cls, sampling_extra)
         return self
 
@@ -220,7 +221,8 @@ class VLLMBackend:
         if not prompts:
             return []
         sp = self._sp_cls(**sampling_kwargs(params), **self.sampling_extra)
-        text_idx, chat_idx = [], []
+        text_idx: list[int] = []
+        chat_idx: list[int] = []
         for i, p in enumerate(prompts):
             (chat_idx if self._as_chat(p) else text_idx).append(i)
         out: list[list[Generation] | None] = [None] * len(prompts)
