@@ -186,11 +186,11 @@ def read_body(handler: BaseHTTPRequestHandler, max_bytes: int) -> bytes:
     if length > max_bytes:
         raise RequestError(f"expected a request body of at most {max_bytes} bytes (the server's "
                            f"--max-body-bytes), found Content-Length {length}", 413)
-    body = handler.rfile.read(length)
-    if len(body) < length:
-        raise RequestError(f"expected {length} body bytes, found {len(body)} before the client stopped sending")
+    data = handler.rfile.read(length)
+    if len(data) < length:
+        raise RequestError(f"expected {length} body bytes, found {len(data)} before the client stopped sending")
     handler.close_connection = False
-    return body
+    return data
 
 
 def read_json(handler: BaseHTTPRequestHandler, max_bytes: int) -> dict:
@@ -223,7 +223,7 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         pass
     try:
-        addrs = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addrs = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False
     return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
@@ -272,7 +272,7 @@ class PooledHTTPServer(HTTPServer):
                 refuse = False
                 self._busy += 1
                 if self._busy > len(self._threads) and len(self._threads) < self.max_connections:
-                    t = threading.Thread(target=self._work, name=f"harness-serve-conn-{len(self._threads)}",
+                    t = threading.Thread(target=self._work, name=f"harness-serve-conn-{self.server_address[1]}-{len(self._threads)}",
                                          daemon=True)
                     self._threads.append(t)
                     t.start()
@@ -375,7 +375,7 @@ class OpenAIServer(PooledHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def server_close(self) -> None:
         self._jobs.put(None)
@@ -529,7 +529,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout  # StreamRequestHandler.setup sets it on the socket
+        self.timeout = self.server.idle_timeout  # type: ignore[misc]  # StreamRequestHandler.setup applies it
         super().setup()
 
     def log_message(self, fmt: str, *args) -> None:  # route access logs through logging
@@ -677,5 +677,7 @@ def make_server(backend: Any, config: ServeConfig | None = None, *, model_name: 
         config = options.from_mapping(ServeConfig, {"model": model_name or "model", **overrides},
                                       where="make_server")
     elif overrides or model_name:
-        config = replace(config, **overrides, **({"served_model_name": model_name} if model_name else {}))
+        if model_name:
+            overrides["served_model_name"] = model_name
+        config = replace(config, **overrides)
     return OpenAIServer(config, backend)

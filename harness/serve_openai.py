@@ -358,7 +358,7 @@ def reply(
         echo_texts: per prompt, the text echoed before the completion (``echo``).
         prompt_lps: per prompt, its tokens' log-probabilities (``echo`` with ``logprobs``).
     """
-    choices = []
+    choices: list[dict] = []
     completion_tokens = 0
     for i, gens in enumerate(results):
         for g in gens:

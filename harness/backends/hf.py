@@ -365,7 +365,7 @@ class HFBackend:
             if sample:
                 torch.manual_seed(params.seed + b)
             if on_token is not None:
-                kwargs["streamer"] = _RowStreamer(lambda r, tok, idx=idx: on_token(idx[r // n_seq], r % n_seq, tok))
+                kwargs["streamer"] = _RowStreamer(on_token, idx, n_seq)
             with torch.inference_mode():
                 out = self.model.generate(
                     input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), **kwargs
@@ -501,10 +501,13 @@ class HFBackend:
 
 class _RowStreamer:
     """A ``transformers`` streamer (``put``/``end``, the interface of ``BaseStreamer``) handing each step's
-    new token of every row to ``emit(row, token id)``; the first ``put`` (the prompt) is skipped."""
+    new token of every row to ``emit(input index, sequence, token id)`` (row ``r`` is sequence ``r % n_seq`` of
+    input ``idx[r // n_seq]``); the first ``put`` (the prompt) is skipped."""
 
-    def __init__(self, emit: Callable[[int, int], None]) -> None:
+    def __init__(self, emit: Callable[[int, int, int], None], idx: list[int], n_seq: int) -> None:
         self.emit = emit
+        self.idx = idx
+        self.n_seq = n_seq
         self.prompt_seen = False
 
     def put(self, value) -> None:
@@ -512,7 +515,7 @@ class _RowStreamer:
             self.prompt_seen = True
             return
         for r, tok in enumerate(value.reshape(-1).tolist()):
-            self.emit(r, tok)
+            self.emit(self.idx[r // self.n_seq], r % self.n_seq, tok)
 
     def end(self) -> None:
         pass
