@@ -301,6 +301,8 @@ class PooledHTTPServer(HTTPServer):
             request, client_address = item
             try:
                 self.finish_request(request, client_address)
+            except (ConnectionError, TimeoutError) as e:  # the client went away: nothing to report
+                log.debug("%s: %s", client_address, e)
             except Exception:  # noqa: BLE001 - one connection's failure never stops the pool
                 self.handle_error(request, client_address)
             finally:
