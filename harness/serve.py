@@ -548,7 +548,8 @@ class Handler(BaseHTTPRequestHandler):
             send_json(self, 200, {"status": "ok"})
         elif path == "/v1/models":
             entry = {"id": self.server.model_name, "object": "model", "created": 0, "owned_by": "mathharness",
-                     "root": self.server.config.model, "max_model_len": self.server.backend.context_length}
+                     "root": self.server.config.model,
+                     "max_model_len": getattr(self.server.backend, "context_length", None)}
             send_json(self, 200, {"object": "list", "data": [entry]})
         else:
             send_error(self, 404, f"no route GET {path}; try /v1/models or /health", "not_found_error")

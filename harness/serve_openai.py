@@ -13,10 +13,11 @@ Examples:
     >>> ask = parse_request({"prompt": "1+1=", "max_tokens": 4, "temperature": 0}, chat=False)
     >>> ask.prompts, ask.params.max_new_tokens, ask.stream
     (['1+1='], 4, False)
-    >>> parse_request({"prompt": "x", "frequency_penalty": 0.5}, chat=False)
-    Traceback (most recent call last):
-    ...
-    harness.serve_openai.RequestError: 'frequency_penalty' = 0.5 is not served (only 0 is accepted); ...
+    >>> try:
+    ...     parse_request({"prompt": "x", "frequency_penalty": 0.5}, chat=False)
+    ... except RequestError as e:
+    ...     print(e.status, e.param)
+    400 frequency_penalty
 """
 
 from __future__ import annotations
