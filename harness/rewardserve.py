@@ -16,8 +16,9 @@ contain its prompt is a 400, never a guess. Items are graded by the shared proce
 With an ``api_key`` every other route wants ``Authorization: Bearer KEY`` (401 otherwise), as
 ``harness serve``; bad requests get the same JSON error body with a 4xx status.
 
-Relies on :mod:`harness.serve` for ``Handler`` (its JSON ``_send`` / ``_error``), ``RequestError`` and
-``MAX_BODY_BYTES``; the CLI uses ``is_loopback``.
+Shares :mod:`harness.serve`'s HTTP pieces: the pooled server (bounded connection threads, idle timeout),
+body reading (Content-Length or chunked, size-bounded), JSON replies and error bodies, the key check and
+``check_bind``.
 
 Examples:
     >>> server = make_reward_server(RewardConfig(workers=2), port=0)  # doctest: +SKIP
@@ -26,15 +27,22 @@ Examples:
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections import Counter
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from harness.errors import HarnessError
 from harness.reward import RewardConfig, Rewarder, rules_for
-from harness.serve import MAX_BODY_BYTES, Handler, RequestError
+from harness.serve import (
+    MAX_BODY_BYTES,
+    PooledHTTPServer,
+    RequestError,
+    authorized,
+    read_json,
+    send_error,
+    send_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +80,15 @@ def response_text(query: str, prompt: str, i: int = 0) -> str:
     return query[at + len(prompt):]
 
 
-class RewardServer(ThreadingHTTPServer):
-    """A ``ThreadingHTTPServer`` holding the :class:`~harness.reward.Rewarder` and the API key."""
+class RewardServer(PooledHTTPServer):
+    """A :class:`harness.serve.PooledHTTPServer` (bounded connection threads, idle timeout) holding the
+    :class:`~harness.reward.Rewarder` and the API key."""
 
-    daemon_threads = True
-    request_queue_size = 256
-
-    def __init__(self, address: tuple[str, int], config: RewardConfig, api_key: str | None = None) -> None:
+    def __init__(self, address: tuple[str, int], config: RewardConfig, api_key: str | None = None, *,
+                 max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.rewarder = Rewarder(config)
         self.api_key = api_key
+        self.max_body_bytes = max_body_bytes
         super().__init__(address, RewardHandler)
 
     @property
@@ -119,62 +127,50 @@ class RewardServer(ThreadingHTTPServer):
         return {"counts": dict(counts), "items": sum(counts.values())}
 
 
-class RewardHandler(Handler):
-    """Routes of the reward server; JSON replies and error bodies as ``harness serve``'s ``Handler``."""
+class RewardHandler(BaseHTTPRequestHandler):
+    """Routes of the reward server; JSON replies, error bodies, body reading and the key check are
+    ``harness serve``'s (:mod:`harness.serve` helpers)."""
 
-    server: RewardServer  # type: ignore[assignment]
+    server: RewardServer
+    protocol_version = "HTTP/1.1"
 
-    def _authorized(self, path: str) -> bool:
-        """True when no key is set, the route is ``/health``, or the Bearer token matches."""
-        key = self.server.api_key
-        if not key or path == "/health":
-            return True
-        given = self.headers.get("Authorization") or ""
-        if hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
-            return True
-        self._error(401, "expected 'Authorization: Bearer <api key>'; found none or a wrong key",
-                    "authentication_error")
-        return False
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout  # type: ignore[misc]  # StreamRequestHandler.setup applies it
+        super().setup()
+
+    def log_message(self, fmt: str, *args) -> None:  # route access logs through logging
+        log.debug("%s " + fmt, self.address_string(), *args)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
-        if not self._authorized(path):
+        if not authorized(self, self.server.api_key, path):
             return
         if path == "/health":
-            self._send(200, {"status": "ok"})
+            send_json(self, 200, {"status": "ok"})
         elif path == "/stats":
-            self._send(200, self.server.stats())
+            send_json(self, 200, self.server.stats())
         else:
-            self._error(404, f"no route GET {path}; try /health or /stats", "not_found_error")
+            send_error(self, 404, f"no route GET {path}; try /health or /stats", "not_found_error")
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length <= 0 or length > MAX_BODY_BYTES:
-            self.close_connection = True
-            return self._error(413 if length > 0 else 400,
-                               f"expected a JSON body with a Content-Length up to {MAX_BODY_BYTES}")
-        raw = self.rfile.read(length)
-        if not self._authorized(path):
+            body = read_json(self, self.server.max_body_bytes)
+        except RequestError as e:
+            if authorized(self, self.server.api_key, path):
+                send_error(self, e.status, str(e), e.type, e.param)
+            return
+        if not authorized(self, self.server.api_key, path):
             return
         if path != "/get_reward":
-            return self._error(404, f"no route POST {path}; use /get_reward", "not_found_error")
+            return send_error(self, 404, f"no route POST {path}; use /get_reward", "not_found_error")
         try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            return self._error(400, f"expected a JSON object in the request body, found invalid JSON ({e})")
-        if not isinstance(body, dict):
-            return self._error(400, f"expected a JSON object in the request body, found {type(body).__name__}")
-        try:
-            self._send(200, self.server.get_reward(body))
+            send_json(self, 200, self.server.get_reward(body))
         except RequestError as e:
-            self._error(e.status, str(e), e.type, e.param)
-        except Exception as e:  # a bug: report it, keep serving
+            send_error(self, e.status, str(e), e.type, e.param)
+        except Exception as e:  # noqa: BLE001 - a bug: report it, keep serving
             log.exception("reward failed")
-            self._error(500, f"reward failed: {type(e).__name__}: {e}", "server_error")
+            send_error(self, 500, f"reward failed: {type(e).__name__}: {e}", "server_error")
 
 
 def make_reward_server(config: RewardConfig, *, host: str = "127.0.0.1", port: int = 8001,

@@ -272,18 +272,20 @@ def test_openai_completions_equal_hf(served, hf, varied):
 def test_openai_chat_and_sampling_equal_hf(served, hf, varied):
     client = get_backend("openai", model=str(varied), base_url=served, timeout=30)
     greedy = SamplingParams(max_new_tokens=10)
-    assert client.generate([MESSAGES], greedy)[0][0].text == hf.generate([MESSAGES], greedy)[0][0].text
+    # this model has no chat template: harness serve refuses chat (400, as vLLM) rather than join the messages
+    with pytest.raises(BackendError, match="no chat template"):
+        client.generate([MESSAGES], greedy)
     # endpoint="chat" sends a plain string as one user message
     chat_client = get_backend("openai", model=str(varied), base_url=served, endpoint="chat", timeout=30)
     url, body = chat_client.request_body("xy", greedy)
     assert url.endswith("/chat/completions") and body["messages"] == [{"role": "user", "content": "xy"}]
-    assert chat_client.generate(["xy"], greedy)[0][0].text == hf.generate(["xy"], greedy)[0][0].text
     # seeded sampling on the server equals seeded sampling in-process, per choice
     sample = SamplingParams(max_new_tokens=8, temperature=1.0, n=2, seed=11)
     remote = client.generate(["What is 1+1?"], sample)[0]
     local = hf.generate(["What is 1+1?"], sample)[0]
     assert [g.text for g in remote] == [g.text for g in local] and len(remote) == 2
-    assert [g.tokens for g in remote] == [g.tokens for g in local]
+    # OpenAI replies count tokens per request, not per choice (harness serve no longer adds a per-choice count)
+    assert sum(g.tokens for g in remote) == pytest.approx(sum(g.tokens for g in local), abs=1)
 
 
 @pytest.mark.slow

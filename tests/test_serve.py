@@ -96,7 +96,15 @@ def test_bad_json_is_400_with_json_body(server):
         ("/completions", {"prompt": "x", "n": 0}, 400, "'n'"),
         ("/completions", {"prompt": "x", "stop": [1]}, 400, "'stop'"),
         ("/completions", {"prompt": "x", "model": "gpt-9"}, 404, "does not exist"),
-        ("/completions", {"prompt": "x", "stream": True}, 400, "does not stream"),
+        ("/completions", {"prompt": "x", "stream": True, "logprobs": 1}, 400, "'stream' with 'logprobs'"),
+        ("/completions", {"prompt": "x", "frequency_penalty": 0.5}, 400, "'frequency_penalty' = 0.5 is not served"),
+        ("/completions", {"prompt": "x", "no_such_field": 1}, 400, "unsupported field 'no_such_field'"),
+        ("/completions", {"prompt": [[1, 2], []]}, 400, "'prompt'"),
+        ("/completions", {"prompt": [1, 10**9]}, 400, "token ids in [0,"),
+        ("/completions", {"prompt": "x", "stream_options": {"include_usage": True}}, 400, "only allowed with"),
+        ("/chat/completions", {"messages": [{"role": "wizard", "content": "hi"}]}, 400, "role to be one of"),
+        ("/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}, 400,
+         "needs 'logprobs'"),
         ("/chat/completions", {"messages": "hi"}, 400, "'messages'"),
         ("/chat/completions", {"messages": [{"role": "user"}]}, 400, "content"),
         ("/embeddings", {"input": "x"}, 404, "no route"),
@@ -182,7 +190,7 @@ def _openai_error(r: requests.Response, param: str) -> str:
 
 
 def test_prompt_longer_than_context_is_400(server):
-    body = {"model": "tiny", "prompt": "x" * (1 << 20), "max_tokens": 4}
+    body = {"model": "tiny", "prompt": "x" * 100_000, "max_tokens": 4}
     msg = _openai_error(requests.post(f"{server.url}/completions", json=body, timeout=60), "prompt")
     assert "maximum context length is" in msg and "prompt" in msg
     chat = {"model": "tiny", "messages": [{"role": "user", "content": "y" * 100_000}], "max_tokens": 4}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from harness.backends import base
@@ -284,7 +284,11 @@ class HFBackend:
             text = text[:cut]
         stopped = hit_eos or cut >= 0 or n < params.max_new_tokens
         return Generation(
-            text=text, tokens=n, prompt_tokens=n_prompt, finish_reason="stop" if stopped else "length"
+            text=text,
+            tokens=n,
+            prompt_tokens=n_prompt,
+            finish_reason="stop" if stopped else "length",
+            meta={"token_ids": ids[:n]},
         )
 
     @property
@@ -320,10 +324,24 @@ class HFBackend:
         )
 
     def _sorted_batches(
-        self, encoded: Sequence[list[int]], params: SamplingParams
+        self,
+        encoded: Sequence[list[int]],
+        params: SamplingParams,
+        *,
+        logprobs: int | None = None,
+        on_token: Callable[[int, int, int], None] | None = None,
     ) -> Iterator[list[tuple[int, list[Generation]]]]:
         """Generate for ``encoded`` prompts longest first, ``batch_size`` per forward pass, yielding each
-        batch's ``(input index, params.n generations)`` as soon as it is done."""
+        batch's ``(input index, params.n generations)`` as soon as it is done.
+
+        Args:
+            encoded: prompt token ids.
+            params: sampling parameters.
+            logprobs: also record each generated token's log-probability and the ``logprobs`` most likely
+                tokens at its step (``meta["logprobs"]``, see :meth:`generate_ids`).
+            on_token: called as ``on_token(input index, sequence, token id)`` for every token as soon as
+                it is generated (before the batch ends; tokens after a row's end are pad tokens).
+        """
         import torch
 
         self.check_context(encoded, params)
@@ -331,6 +349,8 @@ class HFBackend:
         sample = params.temperature > 0
         n_seq = params.n if sample else 1
         kwargs = self._gen_kwargs(params, n_seq)
+        if logprobs is not None:
+            kwargs.update(return_dict_in_generate=True, output_logits=True)
         pad = self.tokenizer.pad_token_id
         for b, start in enumerate(range(0, len(order), self.batch_size)):
             idx = order[start : start + self.batch_size]
@@ -344,21 +364,99 @@ class HFBackend:
                     mask[r, width - len(ids) :] = 1
             if sample:
                 torch.manual_seed(params.seed + b)
+            if on_token is not None:
+                kwargs["streamer"] = _RowStreamer(on_token, idx, n_seq)
             with torch.inference_mode():
-                seqs = self.model.generate(
+                out = self.model.generate(
                     input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), **kwargs
                 )
+            seqs = out.sequences if logprobs is not None else out
             rows = seqs[:, width:].tolist()
+            steps = _step_logprobs(out.logits, rows, logprobs) if logprobs is not None else None
             done = []
             for r, i in enumerate(idx):
-                gens = [self._finish(rows[r * n_seq + j], len(encoded[i]), params) for j in range(n_seq)]
+                gens = []
+                for j in range(n_seq):
+                    g = self._finish(rows[r * n_seq + j], len(encoded[i]), params)
+                    if steps is not None:
+                        g.meta["logprobs"] = steps[r * n_seq + j][: g.tokens]
+                    gens.append(g)
                 if not sample and params.n > 1:
                     gens = [
-                        Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason)
+                        Generation(g.text, g.tokens, g.prompt_tokens, g.finish_reason, dict(g.meta))
                         for g in gens * params.n
                     ]
                 done.append((i, gens))
             yield done
+
+    def generate_ids(
+        self,
+        encoded: Sequence[list[int]],
+        params: SamplingParams,
+        *,
+        logprobs: int | None = None,
+        on_token: Callable[[int, int, int], None] | None = None,
+    ) -> list[list[Generation]]:
+        """Generate from prompts given as token ids (what ``harness serve`` calls), in input order.
+
+        Args:
+            encoded: prompt token ids (used as given: no BOS or template is added).
+            params: sampling parameters.
+            logprobs: when not None, each :class:`Generation` carries ``meta["token_ids"]`` (its generated
+                ids) and ``meta["logprobs"]``: per generated token ``(log-probability, [(token id,
+                log-probability), ...] of the logprobs most likely tokens)``, from the model's raw
+                distribution (before temperature and top-p, as vLLM reports them).
+            on_token: streaming hook, see :meth:`_sorted_batches`.
+
+        Returns:
+            one list of ``params.n`` generations per prompt.
+
+        Raises:
+            BackendError: a prompt (plus the budget) does not fit the model's context.
+        """
+        out: list[list[Generation] | None] = [None] * len(encoded)
+        for batch in self._sorted_batches(encoded, params, logprobs=logprobs, on_token=on_token):
+            for i, gens in batch:
+                out[i] = gens
+        return out  # type: ignore[return-value]
+
+    def prompt_logprobs(
+        self, encoded: Sequence[list[int]], top: int
+    ) -> list[list[tuple[float, list[tuple[int, float]]] | None]]:
+        """Score prompts: each token's log-probability given the tokens before it (one forward pass).
+
+        Args:
+            encoded: token ids of each prompt.
+            top: how many most likely tokens to list at each position.
+
+        Returns:
+            per prompt, per token: None for the first token (nothing precedes it), else ``(log-probability,
+            [(token id, log-probability), ...] of the top most likely tokens)``.
+        """
+        import torch
+
+        out: list[list | None] = [None] * len(encoded)
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(encoded[i]) for i in idx)
+            # right padding: a causal model's positions before the padding are untouched by it
+            input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, i in enumerate(idx):
+                input_ids[r, : len(encoded[i])] = torch.tensor(encoded[i], dtype=torch.long)
+                mask[r, : len(encoded[i])] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                for r, i in enumerate(idx):
+                    ids = encoded[i]
+                    rows: list = [None]
+                    for c in range(0, len(ids) - 1, 512):  # bounded memory: 512 positions x vocab at a time
+                        part = torch.log_softmax(logits[r, c : min(c + 512, len(ids) - 1)].float(), dim=-1)
+                        rows += _pick_logprobs(part, ids[c + 1 : c + 1 + part.shape[0]], top)
+                    out[i] = rows
+        return out  # type: ignore[return-value]
 
     def generate(self, prompts: Sequence[PromptInput], params: SamplingParams) -> list[list[Generation]]:
         """Generate ``params.n`` completions per prompt, returned in input order.
@@ -373,11 +471,7 @@ class HFBackend:
         Raises:
             BackendError: a prompt (plus the budget) does not fit the model's context.
         """
-        out: list[list[Generation] | None] = [None] * len(prompts)
-        for batch in self._sorted_batches([self.encode(p) for p in prompts], params):
-            for i, gens in batch:
-                out[i] = gens
-        return out  # type: ignore[return-value]
+        return self.generate_ids([self.encode(p) for p in prompts], params)
 
     def stream(self, requests: Iterable[Request | None], *, window: int) -> Iterator[tuple[Request, list[Generation]]]:
         """Yield ``(request, generations)`` batch by batch: up to ``max(window, batch_size)`` requests are
@@ -403,3 +497,51 @@ class HFBackend:
                 torch.cuda.empty_cache()
         except Exception as e:  # noqa: BLE001  # pragma: no cover
             log.debug("could not empty the CUDA cache: %s", e)
+
+
+class _RowStreamer:
+    """A ``transformers`` streamer (``put``/``end``, the interface of ``BaseStreamer``) handing each step's
+    new token of every row to ``emit(input index, sequence, token id)`` (row ``r`` is sequence ``r % n_seq`` of
+    input ``idx[r // n_seq]``); the first ``put`` (the prompt) is skipped."""
+
+    def __init__(self, emit: Callable[[int, int, int], None], idx: list[int], n_seq: int) -> None:
+        self.emit = emit
+        self.idx = idx
+        self.n_seq = n_seq
+        self.prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        for r, tok in enumerate(value.reshape(-1).tolist()):
+            self.emit(self.idx[r // self.n_seq], r % self.n_seq, tok)
+
+    def end(self) -> None:
+        pass
+
+
+def _pick_logprobs(logprobs, chosen: Sequence[int], top: int) -> list[tuple[float, list[tuple[int, float]]]]:
+    """Per row of ``logprobs`` (positions x vocab): the chosen token's log-probability and the ``top`` best."""
+    import torch
+
+    picked = logprobs.gather(1, torch.tensor(list(chosen), device=logprobs.device)[:, None])[:, 0].tolist()
+    if top > 0:
+        vals, ids = logprobs.topk(top, dim=-1)
+        tops = [list(zip(i, v)) for i, v in zip(ids.tolist(), vals.tolist())]
+    else:
+        tops = [[] for _ in picked]
+    return list(zip(picked, tops))
+
+
+def _step_logprobs(logits, rows: list[list[int]], top: int) -> list[list[tuple[float, list[tuple[int, float]]]]]:
+    """Per generated row, per step: ``(log-probability of the row's token, top alternatives)`` from the raw
+    per-step logits ``generate(output_logits=True)`` returns (a tuple of steps x (rows, vocab))."""
+    import torch
+
+    per_row: list[list] = [[] for _ in rows]
+    for t, step in enumerate(logits):
+        lp = torch.log_softmax(step.float(), dim=-1)
+        for r, got in enumerate(_pick_logprobs(lp, [row[t] for row in rows], top)):
+            per_row[r].append(got)
+    return per_row

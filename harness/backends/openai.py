@@ -209,6 +209,12 @@ class OpenAIBackend:
                 return _Failure("reply", url, f"{problem}: {_preview(raw)}")
         if status in RETRY_STATUS or status >= 500:
             return _Failure("status", url, f"HTTP {status}: {_preview(raw)}", retry_after)
+        if status in (401, 403):
+            raise BackendError(
+                f"expected HTTP 200 from {url}, found HTTP {status}: {_error_message(raw)}; the server refused "
+                f"the API key{' (none was sent)' if not self._headers else ''}: set OPENAI_API_KEY (or "
+                "--backend-arg api_key=KEY) to the key the server was started with (its --api-key)."
+            )
         raise BackendError(
             f"expected HTTP 200 from {url}, found HTTP {status}: {_error_message(raw)}; "
             "check --model (the server's /v1/models lists it), the prompt length and the sampling flags."

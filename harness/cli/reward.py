@@ -36,13 +36,9 @@ def serve_reward(host, port, api_key, **options) -> None:
 
     from harness.errors import HarnessError
     from harness.rewardserve import make_reward_server
-    from harness.serve import is_loopback
+    from harness.serve import check_bind
 
-    if not api_key and not is_loopback(host):
-        raise HarnessError(
-            f"expected an API key to serve on {host} (not a loopback address: anyone on the network could "
-            "use the server), found none; pass --api-key KEY or set HARNESS_API_KEY, or serve on --host 127.0.0.1."
-        )
+    check_bind(host, api_key)
     config = from_mapping(RewardConfig, {"workers": 2, **given(options)}, where="flags")
     try:
         server = make_reward_server(config, host=host, port=port, api_key=api_key)

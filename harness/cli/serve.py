@@ -1,38 +1,23 @@
-"""``harness serve``: serve a checkpoint over an OpenAI-compatible HTTP API (through the ``hf`` backend)."""
+"""``harness serve``: serve a checkpoint over an OpenAI-compatible HTTP API (through the ``hf`` backend).
+Every flag is a field of :class:`harness.serve.ServeConfig`."""
 
 from __future__ import annotations
 
 import click
 
 
+def _serve_options(f):
+    from harness.options import click_options
+    from harness.serve import ServeConfig
+
+    return click_options(ServeConfig)(f)
+
+
 @click.command("serve")
-@click.option("--model", required=True, help="Checkpoint directory (or hub id when online).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option(
-    "--port",
-    default=8000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="TCP port; 0 picks a free one (the URL is printed).",
-)
-@click.option("--served-model-name", default=None, help="Model id clients send (default: --model as given).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
-@click.option(
-    "--dtype", default="auto", show_default=True, help="auto (bf16 on CUDA, fp32 on CPU), bfloat16, ..."
-)
-@click.option(
-    "--batch-size", default=8, show_default=True, type=click.IntRange(1), help="Prompts per generate call."
-)
-@click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the checkpoint.")
-@click.option(
-    "--api-key",
-    envvar="HARNESS_API_KEY",
-    show_envvar=True,
-    default=None,
-    help="Clients must send 'Authorization: Bearer KEY' (required when --host is not a loopback address).",
-)
-def serve(model, host, port, served_model_name, device, dtype, batch_size, trust_remote_code, api_key) -> None:
-    """Serve MODEL at /v1/completions and /v1/chat/completions (OpenAI-compatible).
+@_serve_options
+def serve(**flags) -> None:
+    """Serve MODEL at /v1/completions and /v1/chat/completions (OpenAI-compatible: streaming, logprobs,
+    echo, token-id prompts; see docs/serving.md).
 
     \b
     Example:
@@ -40,39 +25,45 @@ def serve(model, host, port, served_model_name, device, dtype, batch_size, trust
         harness eval --backend openai --model ./ckpt --base-url http://127.0.0.1:8000/v1 --tasks gsm8k
         HARNESS_API_KEY=... harness serve --model ./ckpt --host 0.0.0.0   # others need the key
     """
+    import os
     import sys
+    from pathlib import Path
 
     from harness.backends.hf import HFBackend
     from harness.errors import HarnessError
-    from harness.serve import is_loopback, make_server
+    from harness.options import from_mapping, given
+    from harness.serve import ServeConfig, check_bind, make_server
 
-    if not api_key and not is_loopback(host):
-        raise HarnessError(
-            f"expected an API key to serve on {host} (not a loopback address: anyone on the network could "
-            "use the model), found none; pass --api-key KEY or set HARNESS_API_KEY (clients send it as "
-            "OPENAI_API_KEY), or serve on --host 127.0.0.1."
-        )
-    name = served_model_name or model
+    values = given(flags)
+    if values.get("api_key") is None and os.environ.get("HARNESS_API_KEY"):
+        values["api_key"] = os.environ["HARNESS_API_KEY"]
+    cfg = from_mapping(ServeConfig, values, where="flags")
+    check_bind(cfg.host, cfg.api_key)
+    template = None
+    if cfg.chat_template is not None:
+        try:
+            template = Path(cfg.chat_template).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise HarnessError(f"expected a Jinja chat template file at --chat-template {cfg.chat_template}, "
+                               f"found one that cannot be read ({e}); pass a readable text file.") from None
     try:  # bind first, so a busy port fails before a long model load
-        server = make_server(None, model_name=name, host=host, port=port, api_key=api_key)
+        server = make_server(None, cfg)
     except OSError as e:
         raise HarnessError(
-            f"expected to listen on {host}:{port}, found {e.strerror or e}; "
+            f"expected to listen on {cfg.host}:{cfg.port}, found {e.strerror or e}; "
             "pick another --port (0 picks a free one)."
         ) from None
     try:
-        backend = HFBackend(
-            model=model,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
-            trust_remote_code=trust_remote_code,
-        )
+        backend = HFBackend(model=cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size,
+                            trust_remote_code=cfg.trust_remote_code)
     except BaseException:
         server.server_close()
         raise
+    if template is not None:
+        backend.tokenizer.chat_template = template
+        backend.has_chat_template = True
     server.backend = backend
-    click.echo(f"Serving {name} at {server.url}")
+    click.echo(f"Serving {cfg.name} at {server.url}")
     sys.stdout.flush()
     try:
         server.serve_forever()
