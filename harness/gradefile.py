@@ -27,16 +27,41 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from harness.errors import DataError
 from harness.io import decode_line
+from harness.options import check
 
 log = logging.getLogger(__name__)
 
 MODES = ("strict", "flexible")
 FORMATS = ("output+gold", "output+id", "lm-eval")
 _FIX = "Or pass --skip-bad to skip and count bad lines."
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    """Everything ``harness grade`` takes (its flags are generated from these fields by
+    :func:`harness.options.click_options`; the ``help`` metadata is the one documentation)."""
+
+    WHAT: ClassVar[str] = "grade config"
+
+    input: str = field(default="", metadata={
+        "help": "JSONL of {output, gold} or {output, id} rows, or an lm-eval --log_samples file", "required": True})
+    task: str = field(default="", metadata={
+        "help": "task whose answer rules (and gold answers, for id rows) apply: math, math500, gsm8k, ...",
+        "required": True})
+    mode: Literal["strict", "flexible"] = field(default="strict", metadata={
+        "help": "which verdict is the headline (both are always computed and shown)"})
+    output: str | None = field(default=None, metadata={
+        "help": "write every input row plus extracted_/status_/correct_{strict,flexible} as JSONL"})
+    skip_bad: bool = field(default=False, metadata={
+        "help": "skip malformed lines (counted) instead of stopping at the first"})
+    data_dir: str | None = field(default=None, metadata={"help": "benchmark data folder"})
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,19 @@ import click
 from harness.cli import data_dir_option
 
 
+def _grade_options(f):
+    from harness.gradefile import GradeConfig
+    from harness.options import click_options
+
+    return click_options(GradeConfig, shared={"data_dir": data_dir_option})(f)
+
+
 @click.command("grade")
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="JSONL of {output, gold} or {output, id} rows, or an lm-eval --log_samples file.")
-@click.option("--task", required=True, help="Task whose answer rules (and gold answers, for id rows) apply: "
-                                             "math, math500, gsm8k.")
-@click.option("--mode", type=click.Choice(["strict", "flexible"]), default="strict", show_default=True,
-              help="Which verdict is the headline (both are always computed and shown).")
-@click.option("--output", "output_path", default=None, type=click.Path(dir_okay=False),
-              help="Write every input row plus extracted_/status_/correct_{strict,flexible} as JSONL.")
-@click.option("--skip-bad", is_flag=True, help="Skip malformed lines (counted) instead of stopping at the first.")
-@data_dir_option
-def grade(input_path: str, task: str, mode: str, output_path: str | None, skip_bad: bool,
-          data_dir: str | None) -> None:
+@_grade_options
+def grade(**flags) -> None:
     """Regrade model outputs from a JSONL file, strict and flexible side by side.
+
+    Every option is a field of harness.gradefile.GradeConfig.
 
     Prints accuracy with a Wilson 95% CI, counts per status, and accuracy per subject and
     level when known. Rows: {"output", "gold"}; {"output", "id"} joined to the task's gold
@@ -35,14 +34,16 @@ def grade(input_path: str, task: str, mode: str, output_path: str | None, skip_b
         harness grade --input outputs.jsonl --task math500 --output graded.jsonl
         harness grade --input samples_gsm8k_2025-01-01T00-00-00.jsonl --task gsm8k --mode flexible
     """
-    from harness.gradefile import grade_file, graded_rows, summarize
+    from harness.gradefile import GradeConfig, grade_file, graded_rows, summarize
     from harness.io import write_jsonl
+    from harness.options import from_mapping, given
 
-    report = grade_file(input_path, task, data_dir=data_dir, skip_bad=skip_bad)
-    click.echo(summarize(report, mode))
-    if output_path:
-        n = write_jsonl(output_path, graded_rows(report))
-        click.echo(f"\nwrote {n} graded rows to {output_path}")
+    cfg = from_mapping(GradeConfig, given(flags), where="flags")
+    report = grade_file(cfg.input, cfg.task, data_dir=cfg.data_dir, skip_bad=cfg.skip_bad)
+    click.echo(summarize(report, cfg.mode))
+    if cfg.output:
+        n = write_jsonl(cfg.output, graded_rows(report))
+        click.echo(f"\nwrote {n} graded rows to {cfg.output}")
 
 
 @click.command("tasks")
