@@ -224,6 +224,56 @@ def _is_path(t: str) -> bool:
     return t.endswith(".jsonl") or os.sep in t or Path(t).is_file()
 
 
+def _task_spec(cfg: EvalConfig, t: str) -> tuple[str, Any]:
+    """``(name, spec)`` of one ``--tasks`` item; a JSONL path is registered as a custom task first.
+
+    Raises:
+        DataError: a task file that does not exist.
+        HarnessError: an unknown task name (with "did you mean"), a file shadowing a built-in task.
+    """
+    if _is_path(t):
+        p = Path(t).expanduser().resolve()
+        if not p.is_file():
+            raise DataError(f"Expected a JSONL task file at {p}, but it does not exist. Check --tasks.")
+        name = p.stem
+        from harness.data import TASKS
+
+        if name in TASKS:
+            raise ConfigError(f"Custom task file {p} would shadow the built-in task {name!r}; "
+                              f"rename the file (e.g. {name}_custom.jsonl).")
+        return name, register_jsonl_task(
+            name, p, fields=dict(cfg.fields) or None, answer_task=cfg.answer_task,
+            version=f"custom-{file_sha256(p)[:12]}", split=cfg.split,
+        )
+    spec = get_task(t)
+    return spec.name, spec
+
+
+def task_problems(cfg: EvalConfig) -> list[str]:
+    """Every problem of ``cfg``'s task list and prompt, found without loading any problem: unknown task
+    names (with "did you mean"), missing task files, a task listed twice, an unknown prompt. One message
+    each; the loop checks these before it writes anything."""
+    errs: list[str] = []
+    seen: set[str] = set()
+    prompts = [cfg.prompt] if cfg.prompt else []
+    for t in expand_tasks(cfg.tasks):
+        try:
+            name, _ = _task_spec(cfg, t)
+        except HarnessError as e:
+            errs.append(str(e).rstrip("."))
+            continue
+        if name in seen:
+            errs.append(f"Task {name!r} is listed twice; list each task once")
+        seen.add(name)
+        prompts += [] if cfg.prompt else [default_prompt(name)]
+    for p in dict.fromkeys(prompts):
+        try:
+            get_prompt(p)
+        except HarnessError as e:
+            errs.append(str(e).rstrip("."))
+    return errs
+
+
 def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
     """Load every task of ``cfg`` (custom JSONL paths registered first), apply limit and shard.
 
@@ -234,23 +284,7 @@ def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
     out = []
     seen: set[str] = set()
     for t in expand_tasks(cfg.tasks):
-        if _is_path(t):
-            p = Path(t).expanduser().resolve()
-            if not p.is_file():
-                raise DataError(f"Expected a JSONL task file at {p}, but it does not exist. Check --tasks.")
-            name = p.stem
-            from harness.data import TASKS
-
-            if name in TASKS:
-                raise ConfigError(f"Custom task file {p} would shadow the built-in task {name!r}; "
-                                  f"rename the file (e.g. {name}_custom.jsonl).")
-            spec = register_jsonl_task(
-                name, p, fields=dict(cfg.fields) or None, answer_task=cfg.answer_task,
-                version=f"custom-{file_sha256(p)[:12]}", split=cfg.split,
-            )
-        else:
-            spec = get_task(t)
-            name = spec.name
+        name, spec = _task_spec(cfg, t)
         if name in seen:
             raise ConfigError(f"Task {name!r} is listed twice in --tasks; list each task once.")
         seen.add(name)

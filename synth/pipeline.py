@@ -41,6 +41,10 @@ from synth.weak import load_plan
 log = logging.getLogger(__name__)
 
 
+#: SynthConfig fields that never change what synthesis writes (the loop's config hash leaves them out).
+UNHASHED = ("teacher_base_url", "batch_size", "concurrency", "request_timeout", "data_dir")
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """Everything ``harness synth`` takes besides the plan and output; each field is one flag, generated
