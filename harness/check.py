@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from harness import metrics
 from harness.errors import ConfigError, DataError, UnusableInputError
 from harness.options import check as check_config
-from harness.records import VERDICT_FIELD, Mode, Sample
+from harness.records import Mode, Sample
 from harness.stats import PairedDiff, minimum_detectable_difference, required_sample_size
 
 log = logging.getLogger(__name__)

@@ -87,7 +87,7 @@ def _tail(path: Path, n: int = TAIL_LINES) -> str:
 def _answers(port: int) -> bool:
     for path in ("/v1/models", "/health"):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
                 if r.status == 200:
                     return True
         except (urllib.error.URLError, OSError, ValueError):
@@ -183,6 +183,7 @@ def _guard(argv: list[str]) -> int:
     except OSError as e:
         print(f"[harness] could not run {argv[0]!r}: {e}", file=sys.stderr, flush=True)
         return 127
+    print(f"[harness] server pid {proc.pid}, process group {os.getpgid(0)}", file=sys.stderr, flush=True)
     while True:
         sig = signal.sigwaitinfo(stops | {signal.SIGCHLD}).si_signo
         if sig == signal.SIGCHLD and proc.poll() is None:
