@@ -280,7 +280,7 @@ def _what(cls: type) -> str:
 
 def check(obj: Any, extra: Callable[[Any], list[str]] | None = None) -> None:
     """Validate a constructed config (call it from ``__post_init__``): field types and ranges, required
-    fields, then ``extra(obj)`` cross-field rules when every field is well typed.
+    fields, then ``extra(obj)`` cross-field rules once every field is well typed and in range.
 
     Raises:
         ConfigError: listing every problem, with ``.problems`` holding them one by one.
@@ -288,7 +288,7 @@ def check(obj: Any, extra: Callable[[Any], list[str]] | None = None) -> None:
     cls = type(obj)
     values = {f: getattr(obj, f) for f in _fields(cls)}
     errs = problems(cls, values, required=True)
-    if extra is not None and all(_well_typed(cls, k, v) for k, v in values.items()):
+    if extra is not None and not errs:  # cross-field rules may rely on every field's type and range
         errs += extra(obj)
     if errs:
         raise invalid(cls, errs)
