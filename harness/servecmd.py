@@ -143,8 +143,9 @@ def serving(template: str, model: str, *, log_path: str | os.PathLike, timeout_s
                                     stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         except OSError as e:
             raise BackendError(f"could not start the serving command `{shown}`: {e}.") from None
+    t0 = time.monotonic()
     try:
-        deadline = time.monotonic() + timeout_s
+        deadline = t0 + timeout_s
         while not _answers(port):
             if proc.poll() is not None:
                 raise BackendError(
@@ -156,11 +157,20 @@ def serving(template: str, model: str, *, log_path: str | os.PathLike, timeout_s
                     f"serve_timeout if it is still loading, or fix the command. Last lines of {log_file}:\n"
                     f"{_tail(log_file)}")
             time.sleep(0.25)
+        _note(log_file, f"answered after {time.monotonic() - t0:.3f} s")
         if callable(on_start):
             on_start(proc.pid)
         yield url
     finally:
+        t1 = time.monotonic()
         _stop(proc)
+        _note(log_file, f"stopped after {time.monotonic() - t1:.3f} s")
+
+
+def _note(log_file: Path, text: str) -> None:
+    """A line of our own in the server's log (the startup and stop times; benchmarks read them)."""
+    with contextlib.suppress(OSError), open(log_file, "a") as f:
+        f.write(f"[harness] {text}\n")
 
 
 # --- the guard --------------------------------------------------------------------------------
