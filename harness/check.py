@@ -21,11 +21,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from harness import metrics
-from harness.errors import DataError, UnusableInputError
-from harness.records import VERDICT_FIELD, Mode, Sample
+from harness.errors import ConfigError, DataError, UnusableInputError
+from harness.options import check as check_config
+from harness.records import Mode, Sample
 from harness.stats import PairedDiff, minimum_detectable_difference, required_sample_size
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,48 @@ GROUPINGS: dict[str, tuple[str, Callable[[Any], str]]] = {
 }
 #: Flip rate assumed for the power statement when the two runs never disagree.
 ASSUMED_FLIP_RATE = 0.10
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """Everything ``harness check`` takes (its flags are generated from these fields by
+    :func:`harness.options.click_options`; the ``help`` metadata is the one documentation)."""
+
+    WHAT: ClassVar[str] = "check config"
+
+    baseline: str = field(default="", metadata={
+        "help": "a run directory, or a leaderboard entry: MODEL@TASK (model, its last path part, or label) "
+                "or a config_hash prefix", "required": True})
+    candidate: str = field(default="", metadata={"help": "the run directory to judge", "required": True})
+    task: str | None = field(default=None, metadata={"help": "compare only this task (default: the baseline's tasks)"})
+    mode: Mode = field(default="strict", metadata={
+        "help": "grading mode (tol_*: the task's numeric tolerance, where it has one)"})
+    by: By = field(default="subject", metadata={
+        "help": "per-group rows of the report (cell: subject x level); the verdict uses each whole task"})
+    max_drop: float = field(default=0.0, metadata={
+        "help": "tolerated drop in accuracy points; a significant drop must exceed it to fail", "min": 0})
+    alpha: float = field(default=0.05, metadata={"help": "significance level (CI is 1-alpha)", "gt": 0, "lt": 1})
+    min_accuracy: float | None = field(default=None, metadata={
+        "help": "fail when the candidate's accuracy is below this fraction in [0, 1] (0.45 = 45%)",
+        "min": 0, "max": 1})
+    lb_dir: str | None = field(default=None, metadata={"help": "leaderboard folder for entry baselines"})
+
+    def __post_init__(self) -> None:
+        check_config(self)
+
+
+def check_options(values: dict[str, Any], *, where: str = "") -> CheckConfig:
+    """A :class:`CheckConfig` from a mapping (flags), every problem at once.
+
+    Raises:
+        UnusableInputError: bad options: the gate cannot judge (exit 2, never the verdict's 1).
+    """
+    from harness.options import from_mapping
+
+    try:
+        return from_mapping(CheckConfig, values, where=where)
+    except ConfigError as e:
+        raise UnusableInputError(str(e)) from None
 
 
 @dataclass
@@ -272,16 +315,9 @@ def check(
     Raises:
         UnusableInputError: inputs that cannot be compared (the CLI exits 2).
     """
-    if not 0.0 < alpha < 1.0:
-        raise UnusableInputError(f"--alpha must be in (0, 1), got {alpha}.")
-    if min_accuracy is not None and not 0.0 <= min_accuracy <= 1.0:
-        raise UnusableInputError(f"--min-accuracy is a fraction in [0, 1] (0.45 for 45%), got {min_accuracy}.")
-    if max_drop < 0:
-        raise UnusableInputError(f"--max-drop is in accuracy points and must be >= 0, got {max_drop}.")
-    if by not in GROUPINGS:
-        raise UnusableInputError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}.")
-    if mode not in VERDICT_FIELD:
-        raise UnusableInputError(f"--mode must be one of {', '.join(VERDICT_FIELD)}, got {mode!r}.")
+    check_options({"baseline": baseline, "candidate": candidate, "task": task, "mode": mode, "by": by,
+                   "max_drop": max_drop, "alpha": alpha, "min_accuracy": min_accuracy,
+                   "lb_dir": None if lb_dir is None else str(lb_dir)})  # every option checked, exit 2 if bad
     base = resolve_side(baseline, lb_dir, task, "baseline")
     cand = resolve_side(candidate, lb_dir, task, "candidate")
     tasks = [task] if task else (base.tasks or sorted({s.task for s in base.samples}))

@@ -25,6 +25,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -60,6 +61,7 @@ from harness.io import (
     refuse_changed_config,
 )
 from harness.judge import JudgeConfig, judge_run
+from harness.options import check
 from harness.prompts import PromptTemplate, default_prompt, get_prompt
 from harness.records import MANIFEST, MODES, RESULTS, SAMPLES, Sample, load_run, sample_key, write_manifest
 from harness.rundir import RunDir
@@ -67,9 +69,12 @@ from harness.version import __version__
 
 log = logging.getLogger(__name__)
 
+#: The --serve-cmd server's output, in the run directory.
+SERVER_LOG = "server.log"
 #: EvalConfig fields that never change generations or grades (left out of config_hash).
 UNHASHED = (
     "output_dir", "batch_size", "concurrency", "request_timeout", "base_url", "data_dir", "backend_kwargs",
+    "serve_cmd", "serve_timeout",
 )
 
 
@@ -81,29 +86,39 @@ class EvalConfig:
 
     WHAT: ClassVar[str] = "eval config"
 
-    model: str = field(metadata={"help": "checkpoint dir, hub id, or served model name (openai)"})
+    model: str = field(metadata={"help": "checkpoint dir, hub id, or served model name (openai)", "required": True})
     tasks: tuple[str, ...] = field(default=("math500",), metadata={
-        "help": f"task names ({task_help()}) or JSONL paths, comma-separated", "sep": ",", "repeat": True})
-    backend: str = field(default="hf", metadata={"help": "hf | vllm | openai"})
+        "help": f"task names ({task_help()}) or JSONL paths, comma-separated", "sep": ",", "repeat": True,
+        "required": True})
+    backend: Literal["hf", "vllm", "openai"] = field(default="hf", metadata={"help": "generation backend"})
     base_url: tuple[str, ...] = field(default=(), metadata={
         "help": "openai: server URL(s), e.g. http://127.0.0.1:8000/v1; repeat the flag or comma-separate "
                 "several (one per server: requests go to the least-loaded one)", "sep": ",", "repeat": True})
+    serve_cmd: str | None = field(default=None, metadata={
+        "help": "openai: the command that serves the model, with {model} and {port} placeholders, e.g. "
+                "'vllm serve {model} --port {port}'; started on a free loopback port when samples are missing, "
+                "stopped (with its process group) when the evaluation ends, fails or is killed; its output "
+                "goes to OUTPUT_DIR/server.log"})
+    serve_timeout: float = field(default=900.0, metadata={
+        "help": "seconds --serve-cmd may take to answer GET /v1/models before the run gives up", "gt": 0})
     concurrency: int | None = field(default=None, metadata={
         "help": "requests in flight; a new one starts as soon as one finishes. openai: concurrent HTTP "
                 f"requests (default {DEFAULT_WINDOW['openai']}); vllm: requests kept queued in the engine "
                 f"(default {DEFAULT_WINDOW['vllm']}); hf: prompts sorted by length together (default "
-                f"{DEFAULT_WINDOW['hf']})"})
+                f"{DEFAULT_WINDOW['hf']})", "min": 1})
     request_timeout: float = field(default=600.0, metadata={
-        "help": "openai: seconds one request may take (long reasoning outputs need minutes)"})
+        "help": "openai: seconds one request may take (long reasoning outputs need minutes)", "gt": 0})
     prompt: str | None = field(default=None, metadata={"help": "prompt template name (default: per task)"})
-    num_fewshot: int | None = field(default=None, metadata={"help": "few-shot examples (default: the prompt's)"})
+    num_fewshot: int | None = field(default=None, metadata={
+        "help": "few-shot examples (default: the prompt's)", "min": 0})
     limit: int | None = field(default=None, metadata={
-        "help": "first N problems of each task (a larger N on a finished run adds the rest)"})
-    batch_size: int = field(default=8, metadata={"help": "hf: prompts per forward pass (other backends: unused)"})
-    max_new_tokens: int = field(default=1024, metadata={"help": "generation budget per sample"})
-    temperature: float = field(default=0.0, metadata={"help": "sampling temperature (0: greedy)"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling p"})
-    n: int = field(default=1, metadata={"help": "samples per problem (maj@k, pass@k when > 1)"})
+        "help": "first N problems of each task (a larger N on a finished run adds the rest)", "min": 1})
+    batch_size: int = field(default=8, metadata={
+        "help": "hf: prompts per forward pass (other backends: unused)", "min": 1})
+    max_new_tokens: int = field(default=1024, metadata={"help": "generation budget per sample", "min": 1})
+    temperature: float = field(default=0.0, metadata={"help": "sampling temperature (0: greedy)", "min": 0})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling p", "gt": 0, "max": 1})
+    n: int = field(default=1, metadata={"help": "samples per problem (maj@k, pass@k when > 1)", "min": 1})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
     output_dir: str | None = field(default=None, metadata={
         "help": "run directory; re-run to resume (default runs/<model>-<hash of model path and backend>-<date>)"})
@@ -122,36 +137,36 @@ class EvalConfig:
                 "(repeatable; values parsed as JSON when they parse)", "flag": "--backend-arg"})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "base_url", parse_base_urls(self.base_url))
-        errs = []
-        if not self.tasks:
-            errs.append("--tasks is empty; pass e.g. --tasks gsm8k,math500")
-        if self.n < 1:
-            errs.append(f"--n must be >= 1, got {self.n}")
-        if self.batch_size < 1:
-            errs.append(f"--batch-size must be >= 1, got {self.batch_size}")
-        if self.concurrency is not None and self.concurrency < 1:
-            errs.append(f"--concurrency must be >= 1, got {self.concurrency}")
-        if not self.request_timeout > 0:
-            errs.append(f"--request-timeout must be > 0 seconds, got {self.request_timeout}")
-        if self.limit is not None and self.limit < 1:
-            errs.append(f"--limit must be >= 1, got {self.limit}")
-        if self.max_new_tokens < 1:
-            errs.append(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
-        if self.shard is not None:
-            i, n = self.shard
-            if not (n >= 1 and 0 <= i < n):
-                errs.append(f"--shard i/n needs 0 <= i < n, got {i}/{n}")
-        if self.backend == "openai" and not self.base_url:
-            errs.append("--backend openai needs --base-url, the server's URL such as http://127.0.0.1:8000/v1 "
-                        "(start one with `harness serve --model DIR --port 8000` or `vllm serve MODEL`)")
-        if errs:
-            raise ConfigError("; ".join(errs) + ".")
+        if isinstance(self.base_url, (str, list, tuple)):
+            object.__setattr__(self, "base_url", parse_base_urls(self.base_url))
+        check(self, _eval_cross_checks)
 
     @property
     def window(self) -> int:
         """The in-flight window: ``concurrency``, else the backend's default (:data:`DEFAULT_WINDOW`)."""
         return default_window(self.backend, self.concurrency)
+
+
+def _eval_cross_checks(cfg: EvalConfig) -> list[str]:
+    """Rules between fields (types and ranges are checked from the field metadata)."""
+    errs = []
+    if cfg.shard is not None and not (cfg.shard[1] >= 1 and 0 <= cfg.shard[0] < cfg.shard[1]):
+        errs.append(f"shard: i/n needs 0 <= i < n, found {cfg.shard[0]}/{cfg.shard[1]}")
+    if cfg.serve_cmd is not None:
+        missing = [p for p in ("{model}", "{port}") if p not in cfg.serve_cmd]
+        if cfg.backend != "openai":
+            errs.append(f"serve_cmd: needs --backend openai (it starts an OpenAI-compatible server), found "
+                        f"backend {cfg.backend!r}")
+        if missing:
+            errs.append(f"serve_cmd: expected the placeholders {{model}} and {{port}}, found no "
+                        f"{' and no '.join(missing)} in {cfg.serve_cmd!r}; e.g. 'vllm serve {{model}} --port {{port}}'")
+        if cfg.base_url:
+            errs.append("serve_cmd: starts its own server; drop --base-url (or drop --serve-cmd to use that server)")
+    elif cfg.backend == "openai" and not cfg.base_url:
+        errs.append("--backend openai needs --base-url, the server's URL such as http://127.0.0.1:8000/v1 "
+                    "(start one with `harness serve --model DIR --port 8000` or `vllm serve MODEL`), or "
+                    "--serve-cmd to start one per run")
+    return errs
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -219,6 +234,56 @@ def _is_path(t: str) -> bool:
     return t.endswith(".jsonl") or os.sep in t or Path(t).is_file()
 
 
+def _task_spec(cfg: EvalConfig, t: str) -> tuple[str, Any]:
+    """``(name, spec)`` of one ``--tasks`` item; a JSONL path is registered as a custom task first.
+
+    Raises:
+        DataError: a task file that does not exist.
+        HarnessError: an unknown task name (with "did you mean"), a file shadowing a built-in task.
+    """
+    if _is_path(t):
+        p = Path(t).expanduser().resolve()
+        if not p.is_file():
+            raise DataError(f"Expected a JSONL task file at {p}, but it does not exist. Check --tasks.")
+        name = p.stem
+        from harness.data import TASKS
+
+        if name in TASKS:
+            raise ConfigError(f"Custom task file {p} would shadow the built-in task {name!r}; "
+                              f"rename the file (e.g. {name}_custom.jsonl).")
+        return name, register_jsonl_task(
+            name, p, fields=dict(cfg.fields) or None, answer_task=cfg.answer_task,
+            version=f"custom-{file_sha256(p)[:12]}", split=cfg.split,
+        )
+    spec = get_task(t)
+    return spec.name, spec
+
+
+def task_problems(cfg: EvalConfig) -> list[str]:
+    """Every problem of ``cfg``'s task list and prompt, found without loading any problem: unknown task
+    names (with "did you mean"), missing task files, a task listed twice, an unknown prompt. One message
+    each; the loop checks these before it writes anything."""
+    errs: list[str] = []
+    seen: set[str] = set()
+    prompts = [cfg.prompt] if cfg.prompt else []
+    for t in expand_tasks(cfg.tasks):
+        try:
+            name, _ = _task_spec(cfg, t)
+        except HarnessError as e:
+            errs.append(str(e).rstrip("."))
+            continue
+        if name in seen:
+            errs.append(f"Task {name!r} is listed twice; list each task once")
+        seen.add(name)
+        prompts += [] if cfg.prompt else [default_prompt(name)]
+    for p in dict.fromkeys(prompts):
+        try:
+            get_prompt(p)
+        except HarnessError as e:
+            errs.append(str(e).rstrip("."))
+    return errs
+
+
 def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
     """Load every task of ``cfg`` (custom JSONL paths registered first), apply limit and shard.
 
@@ -229,23 +294,7 @@ def resolve_tasks(cfg: EvalConfig) -> list[ResolvedTask]:
     out = []
     seen: set[str] = set()
     for t in expand_tasks(cfg.tasks):
-        if _is_path(t):
-            p = Path(t).expanduser().resolve()
-            if not p.is_file():
-                raise DataError(f"Expected a JSONL task file at {p}, but it does not exist. Check --tasks.")
-            name = p.stem
-            from harness.data import TASKS
-
-            if name in TASKS:
-                raise ConfigError(f"Custom task file {p} would shadow the built-in task {name!r}; "
-                                  f"rename the file (e.g. {name}_custom.jsonl).")
-            spec = register_jsonl_task(
-                name, p, fields=dict(cfg.fields) or None, answer_task=cfg.answer_task,
-                version=f"custom-{file_sha256(p)[:12]}", split=cfg.split,
-            )
-        else:
-            spec = get_task(t)
-            name = spec.name
+        name, spec = _task_spec(cfg, t)
         if name in seen:
             raise ConfigError(f"Task {name!r} is listed twice in --tasks; list each task once.")
         seen.add(name)
@@ -451,8 +500,9 @@ def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool 
     gen = {"samples": 0, "tokens": 0, "seconds": 0.0}
     rundir = RunDir(out, what="`harness eval`", fix="use a new --output-dir")
     samples_log = rundir.log(SAMPLES)
+    server = contextlib.ExitStack()  # the --serve-cmd server, stopped after the backend is closed
     try:
-        with rundir, samples_log:
+        with rundir, server, samples_log:
             run = load_run(out, require_manifest=False)
             has_work = (out / SAMPLES).is_file() and (out / SAMPLES).stat().st_size > 0
             manifest = rundir.resume(manifest, has_work=has_work, write=False, accept=_accept_larger_limit(out),
@@ -465,7 +515,13 @@ def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool 
                             else "no sample is missing")
             log.info("%s: %d of %d samples done, %d to generate", out, total - n_missing, total, n_missing)
             if todo and backend is None:
-                backend = make_backend(cfg.backend, model=cfg.model, base_url=cfg.base_url, window=cfg.window,
+                base_url = cfg.base_url
+                if cfg.serve_cmd is not None:
+                    from harness.servecmd import serving
+
+                    base_url = (server.enter_context(serving(cfg.serve_cmd, cfg.model, log_path=out / SERVER_LOG,
+                                                             timeout_s=cfg.serve_timeout)),)
+                backend = make_backend(cfg.backend, model=cfg.model, base_url=base_url, window=cfg.window,
                                        request_timeout=cfg.request_timeout, batch_size=cfg.batch_size,
                                        extra=dict(cfg.backend_kwargs))
             if todo and judge is None:  # new samples no judge sees: the run's judged column would not cover them

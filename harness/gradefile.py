@@ -29,12 +29,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from harness import metrics
+from harness.data import task_help
 from harness.errors import BackendError, DataError
 from harness.io import decode_line
 from harness.metrics import Accuracy
+from harness.options import check
 from harness.records import JUDGED, Sample
 
 if TYPE_CHECKING:
@@ -45,6 +47,30 @@ log = logging.getLogger(__name__)
 MODES = ("strict", "flexible")
 FORMATS = ("output+gold", "output+id", "lm-eval")
 _FIX = "Or pass --skip-bad to skip and count bad lines."
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    """Everything ``harness grade`` takes (its flags are generated from these fields by
+    :func:`harness.options.click_options`; the ``help`` metadata is the one documentation)."""
+
+    WHAT: ClassVar[str] = "grade config"
+
+    input: str = field(default="", metadata={
+        "help": "JSONL of {output, gold} or {output, id} rows, or an lm-eval --log_samples file", "required": True})
+    task: str = field(default="", metadata={
+        "help": f"task whose answer rules (and gold answers, for id rows) apply: {task_help()}",
+        "required": True})
+    mode: Literal["strict", "flexible"] = field(default="strict", metadata={
+        "help": "which verdict is the headline (both are always computed and shown)"})
+    output: str | None = field(default=None, metadata={
+        "help": "write every input row plus extracted_/status_/correct_{strict,flexible} as JSONL"})
+    skip_bad: bool = field(default=False, metadata={
+        "help": "skip malformed lines (counted) instead of stopping at the first"})
+    data_dir: str | None = field(default=None, metadata={"help": "benchmark data folder"})
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import json
 import math
@@ -148,8 +149,12 @@ def _type_ok(kind: str, tp: Any, v: Any) -> bool:
 
 
 def _well_typed(cls: type, name: str, v: Any) -> bool:
+    """Whether ``v`` has the field's type (a mapping of another config's options: each of them too)."""
     tp, optional = _unwrap(_hints(cls)[name])
-    return (v is None and optional) or _type_ok(_kind(tp), tp, v)
+    if (v is None and optional) or not _type_ok(_kind(tp), tp, v):
+        return v is None and optional
+    inner = _fields(cls)[name].metadata.get("options_of")
+    return inner is None or not problems(inner(), v)
 
 
 def _in_range(meta: Mapping, v: float) -> bool:
@@ -259,6 +264,9 @@ def problems(cls: type, values: Mapping[str, Any], *, prefix: str = "", required
                 hint = f" (write {v} without quotes)"
             elif isinstance(v, float) and not math.isfinite(v):
                 hint = " (a finite number is needed)"
+            elif isinstance(v, str) and kind == "literal":
+                close = difflib.get_close_matches(v, [str(a) for a in typing.get_args(tp)], n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
             out.append(f"{prefix}{key}: expected {expected(cls, key)}, found {_describe(v)}{hint}")
     if required:
         for key, f in flds.items():
@@ -278,7 +286,7 @@ def _what(cls: type) -> str:
 
 def check(obj: Any, extra: Callable[[Any], list[str]] | None = None) -> None:
     """Validate a constructed config (call it from ``__post_init__``): field types and ranges, required
-    fields, then ``extra(obj)`` cross-field rules when every field is well typed.
+    fields, then ``extra(obj)`` cross-field rules once every field is well typed and in range.
 
     Raises:
         ConfigError: listing every problem, with ``.problems`` holding them one by one.
@@ -286,7 +294,7 @@ def check(obj: Any, extra: Callable[[Any], list[str]] | None = None) -> None:
     cls = type(obj)
     values = {f: getattr(obj, f) for f in _fields(cls)}
     errs = problems(cls, values, required=True)
-    if extra is not None and all(_well_typed(cls, k, v) for k, v in values.items()):
+    if extra is not None and not errs:  # cross-field rules may rely on every field's type and range
         errs += extra(obj)
     if errs:
         raise invalid(cls, errs)
@@ -470,8 +478,8 @@ def click_options(cls: type, *, skip: tuple[str, ...] = (), shown: Mapping[str, 
             decls = [flag]
             if kind == "bool":
                 decls = [f"{flag}/--no-{flag[2:]}"]
-            elif kind == "literal":
-                kw["type"] = click.Choice([str(a) for a in typing.get_args(tp)])
+            elif kind == "literal":  # checked with the other options (one Error line, "did you mean")
+                kw["metavar"] = "[" + "|".join(str(a) for a in typing.get_args(tp)) + "]"
             elif kind == "tuple" and ("sep" not in meta or meta.get("repeat")):
                 kw["multiple"] = True
                 kw["help"] += " (repeatable)"

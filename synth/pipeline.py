@@ -34,10 +34,15 @@ from harness.io import (
     read_jsonl_tolerant,
     write_jsonl,
 )
+from harness.options import check
 from harness.prompts import get_prompt
 from synth.weak import load_plan
 
 log = logging.getLogger(__name__)
+
+
+#: SynthConfig fields that never change what synthesis writes (the loop's config hash leaves them out).
+UNHASHED = ("teacher_base_url", "batch_size", "concurrency", "request_timeout", "data_dir")
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,28 @@ class SynthConfig:
     oversample: float = field(default=1.5, metadata={
         "help": "generator path: draw this many times the planned count, to fill after dedup", "min": 1})
 
+    def __post_init__(self) -> None:
+        check(self, _synth_cross_checks)  # types and ranges from the fields, all problems at once
+
     @property
     def window(self) -> int:
         """Teacher requests in flight: ``concurrency``, else the teacher backend's default."""
         from harness.backends import default_window
 
         return default_window(self.teacher_backend or "openai", self.concurrency)
+
+
+def _synth_cross_checks(cfg: SynthConfig) -> list[str]:
+    from synth.augment import METHODS
+
+    errs = []
+    bad = [m for m in cfg.methods if m not in METHODS]
+    if bad or not cfg.methods:
+        errs.append(f"methods: expected some of {', '.join(METHODS)}, found {', '.join(cfg.methods) or 'none'}")
+    if cfg.teacher_backend is not None and not cfg.teacher_model:
+        errs.append("teacher_model: required with teacher_backend, found nothing (--teacher-model: the checkpoint "
+                    "path or served model name)")
+    return errs
 
 
 def generator_items(cell: dict, n: int, seed: int) -> tuple[list[dict], str | None]:
@@ -196,16 +217,9 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
     """
     from harness.backends import make_backend, parse_base_urls
     from harness.progress import StreamProgress
-    from synth.augment import METHODS, counts_from_records, plan_units, run_units
+    from synth.augment import counts_from_records, plan_units, run_units
     from synth.seeds import select_seeds
 
-    bad = [m for m in cfg.methods if m not in METHODS]
-    if bad or not cfg.teacher_model:
-        raise ConfigError(f"Expected --methods from {','.join(METHODS)} and a --teacher-model; "
-                          f"found methods {','.join(cfg.methods)}, model {cfg.teacher_model!r}.")
-    if cfg.batch_size < 1 or cfg.window < 1:
-        raise ConfigError(f"Expected --batch-size >= 1 and --concurrency >= 1, found {cfg.batch_size} and "
-                          f"{cfg.concurrency}.")
     seeds: list[tuple[Problem, dict, str]] = []
     cache: dict[str, list[Problem]] = {}
     for cell in cells:
@@ -228,6 +242,7 @@ def teacher_items(cells: list[dict], cfg: SynthConfig, counts: Counter, *, out: 
         loaded = len(units) - len(todo)
         log.info("%s: %d of %d teacher units done, %d to run", side, loaded, len(units), len(todo))
         if todo:
+            assert cfg.teacher_model is not None  # SynthConfig's cross-check: required with a teacher backend
             backend = make_backend(
                 str(cfg.teacher_backend), model=cfg.teacher_model, window=cfg.window, request_timeout=cfg.request_timeout,
                 base_url=parse_base_urls(cfg.teacher_base_url or "http://localhost:8000/v1"),

@@ -26,13 +26,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from harness import metrics
-from harness.errors import ConfigError, DataError
+from harness.errors import DataError
 from harness.io import atomic_write_json, git_commit, now_iso
-from harness.records import Sample, load_run
+from harness.options import check
+from harness.records import Mode, Sample, load_run
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,25 @@ PLAN_VERSION = "1"
 
 @dataclass(frozen=True)
 class WeakConfig:
-    """Options of :func:`select_weak` (the ``harness weak`` flags)."""
+    """Options of :func:`select_weak` (the ``harness weak`` flags, generated from these fields; the loop's
+    ``weak:`` keys)."""
 
-    top: int = 5
-    min_samples: int = 20
-    target: float | None = None
-    budget: int = 1000
-    mode: str = "strict"
-    confidence: float = 0.95
+    WHAT: ClassVar[str] = "weak-cell config"
+
+    top: int = field(default=5, metadata={"help": "how many weak cells to choose", "min": 1})
+    min_samples: int = field(default=20, metadata={
+        "help": "cells with fewer problems are reported, never chosen", "min": 1})
+    target: float | None = field(default=None, metadata={
+        "help": "reference accuracy (default: the task's overall accuracy)", "min": 0, "max": 1})
+    budget: int = field(default=1000, metadata={
+        "help": "total new problems, split over chosen cells by score", "min": 0})
+    mode: Mode = field(default="strict", metadata={
+        "help": "grading mode of the cell accuracies (tol_*: the task's numeric tolerance, where it has one)"})
+    confidence: float = field(default=0.95, metadata={
+        "help": "level of the Wilson interval that must lie below the reference", "gt": 0, "lt": 1})
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 @dataclass(frozen=True)
@@ -125,15 +137,8 @@ def select_weak(samples: Iterable[Sample | Mapping], cfg: WeakConfig = WeakConfi
         The plan dict: ``source_run, mode, target, reference, cells, skipped, budget, ...``.
 
     Raises:
-        ConfigError: bad options (target outside [0, 1], top < 1, negative budget).
         DataError: no samples.
     """
-    if cfg.target is not None and not 0.0 <= cfg.target <= 1.0:
-        raise ConfigError(f"--target must be an accuracy in [0, 1], found {cfg.target}. Example: --target 0.8")
-    if cfg.top < 1 or cfg.budget < 0 or cfg.min_samples < 1:
-        raise ConfigError(
-            f"Expected --top >= 1, --budget >= 0, --min-samples >= 1; found {cfg.top}, {cfg.budget}, {cfg.min_samples}."
-        )
     samples = metrics.as_samples(samples)
     if not samples:
         raise DataError("The run has no samples; nothing to rank. Run `harness eval` first (or let it finish).")

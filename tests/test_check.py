@@ -160,7 +160,7 @@ def test_min_accuracy_floor(tmp_path):
     assert res.exit_code == 1 and "below --min-accuracy 45.0%" in res.output
     assert run_cli("--baseline", str(b), "--candidate", str(c), "--min-accuracy", "0.35").exit_code == 0
     res = run_cli("--baseline", str(b), "--candidate", str(c), "--min-accuracy", "45")
-    assert res.exit_code == 2 and "fraction in [0, 1]" in res.output
+    assert res.exit_code == 2 and "min_accuracy: expected a number in [0, 1]" in res.output
 
 
 def test_flexible_mode_judges_flexible_scores(tmp_path):

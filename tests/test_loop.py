@@ -1,7 +1,8 @@
 """The closed loop (harness/loop): options derived from the config dataclasses (every field a flag and
-a YAML key; training options are TrainConfig's), types and ranges checked all at once before anything
-is written, refusal of a changed config, and the demo preset at reduced size end to end: the loop
-process killed with SIGKILL mid-training (its trainer dies with it), then resumed.
+a YAML key; each stage's options are its own config's: EvalConfig under eval:, WeakConfig under weak:,
+SynthConfig under synth:, TrainConfig under train:), types, ranges, task names and the base model checked
+all at once before anything is written, refusal of a changed config, and the demo preset at reduced size
+end to end: the loop process killed with SIGKILL mid-training (its trainer dies with it), then resumed.
 
 Run: ``HARNESS_DATA_DIR=../shared/data python3 -m pytest -q tests/test_loop.py``
 (the demo test is marked slow: a few minutes on 2 cores).
@@ -31,40 +32,56 @@ def test_every_config_field_is_a_flag_and_a_yaml_key(tmp_path):
     res = CliRunner().invoke(main, ["loop", "--help"])
     assert res.exit_code == 0
     fields = [f.name for f in dataclasses.fields(LoopConfig)]
-    assert len(fields) > 20
+    assert len(fields) > 10
     for name in fields:
         assert "--" + name.replace("_", "-") in res.output, name
     yaml_text = "\n".join([
         "model: ./ckpt", "tasks: [math500, gsm8k]", "run-dir: runs/x", "rounds: 3", "target: 0.7", "budget: 500",
-        "replay: 0.1", "teacher_backend: openai", "teacher_model: big", "teacher_base_url: http://127.0.0.1:1/v1",
-        "train:", "  lr: 2e-5", "  deepspeed: zero3", "  max-length: 512",
+        "replay: 0.1", "synth:", "  teacher_backend: openai", "  teacher_model: big",
+        "  teacher_base_url: http://127.0.0.1:1/v1", "eval:", "  backend: vllm", "  n: 4", "  temperature: 0.6",
+        "  max-new-tokens: 2048", "weak:", "  top: 4", "train:", "  lr: 2e-5", "  deepspeed: zero3", "  max-length: 512",
     ])
     (tmp_path / "loop.yaml").write_text(yaml_text)
     cfg = config_from_mapping(load_yaml_config(tmp_path / "loop.yaml"))
     assert cfg.tasks == ("math500", "gsm8k") and cfg.rounds == 3 and cfg.target == 0.7
     assert cfg.train == {"lr": 2e-5, "deepspeed": "zero3", "max_length": 512}  # 2e-5 is a number, not a string
+    ecfg = cfg.eval_config("round1/ckpt", tmp_path / "ev")
+    assert (ecfg.backend, ecfg.n, ecfg.temperature, ecfg.max_new_tokens) == ("vllm", 4, 0.6, 2048)
+    assert ecfg.model == "round1/ckpt" and ecfg.tasks == cfg.tasks and ecfg.output_dir == str(tmp_path / "ev")
+    wcfg, scfg = cfg.weak_config(), cfg.synth_config(2)
+    assert (wcfg.top, wcfg.target, wcfg.budget) == (4, 0.7, 500)
+    assert (scfg.teacher_model, scfg.seed, scfg.k) == ("big", 2, 4)
+    # --eval KEY=VALUE flags are the same options, over the YAML's
+    res = CliRunner().invoke(main, ["loop", "--config", str(tmp_path / "loop.yaml"), "--eval", "n=0",
+                                    "--eval", "top_p=7", "--weak", "top=0", "--synth", "k=0"])
+    assert res.exit_code == 1
+    for needle in ("eval.n: expected an integer >= 1, found 0", "eval.top_p: expected a number in (0, 1], found 7",
+                   "weak.top: expected an integer >= 1, found 0", "synth.k: expected an integer >= 1, found 0"):
+        assert needle in res.output, (needle, res.output)
 
 
-def test_training_options_are_train_config_fields_not_copies():
-    """Every TrainConfig field the loop does not set itself is settable (and type-checked) under train:."""
-    from harness.loop import LOOP_SETS
-    from train.config import TrainConfig
+@pytest.mark.parametrize("stage", ["eval", "weak", "synth", "train"])
+def test_stage_options_are_the_stage_configs_fields_not_copies(stage):
+    """Every field of a stage's config that the loop does not set itself is settable (and type-checked) under
+    that stage's mapping; none is re-declared on LoopConfig."""
+    from harness.loop import STAGE_SETS, STAGES
 
+    cls = STAGES[stage]()
     loop_fields = {f.name for f in dataclasses.fields(LoopConfig)}
-    settable = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in LOOP_SETS]
-    assert not loop_fields & set(settable) - {"seed"}, "a training option re-declared on LoopConfig"
+    settable = [f.name for f in dataclasses.fields(cls) if f.name not in STAGE_SETS[stage]]
+    assert settable and not loop_fields & set(settable) - {"seed"}, "a stage option re-declared on LoopConfig"
     base = {"model": "m", "tasks": "gsm8k", "run_dir": "r"}
     for name in settable:
-        with pytest.raises(ConfigError, match=f"train.{name}: expected"):
-            config_from_mapping({**base, "train": {name: object()}})
-    with pytest.raises(ConfigError, match="the loop sets output"):
-        config_from_mapping({**base, "train": {"output": "x"}})
-    with pytest.raises(ConfigError, match=r"lr, max_length are training options: put them under train: in the "
-                                          r"YAML \(train: \{lr: 0.001\}\) or pass --train lr=VALUE"):
-        config_from_mapping({**base, "lr": 1e-3, "max-length": 64})
+        with pytest.raises(ConfigError, match=f"{stage}.{name}: expected"):
+            config_from_mapping({**base, stage: {name: object()}})
+    with pytest.raises(ConfigError, match=f"{stage}: the loop sets {STAGE_SETS[stage][0]} itself"):
+        config_from_mapping({**base, stage: {STAGE_SETS[stage][0]: {"weak": 0.5, "synth": 1}.get(stage, "x")}})
+    # a stage's option given at the top level says where it goes
+    with pytest.raises(ConfigError, match=rf"{settable[0]} is an option of {stage}:.* pass --{stage} {settable[0]}=VALUE"):
+        config_from_mapping({**base, settable[0]: 1})
 
 
-def test_bad_config_is_refused_before_any_work(tmp_path):
+def test_stage_rules_are_checked_before_any_work(tmp_path):
     run_dir = tmp_path / "run"
     res = CliRunner().invoke(main, ["loop", "--model", "m", "--run-dir", str(run_dir), "--rounds", "0",
                                     "--replay", "1.5"])
@@ -77,16 +94,22 @@ def test_bad_config_is_refused_before_any_work(tmp_path):
     (tmp_path / "bad.yaml").write_text("model: m\ntasks: gsm8k\nrun_dir: x\nround: 3\n")
     res = CliRunner().invoke(main, ["loop", "--config", str(tmp_path / "bad.yaml")])
     assert res.exit_code == 1 and "Did you mean 'rounds'" in res.output
-    with pytest.raises(ConfigError, match="teacher_model: required"):
-        LoopConfig(model="m", tasks=("gsm8k",), run_dir="r", teacher_backend="openai")
+    with pytest.raises(ConfigError, match="synth: teacher_model: required with teacher_backend"):
+        LoopConfig(model="m", tasks=("gsm8k",), run_dir="r", synth={"teacher_backend": "openai"})
+    with pytest.raises(ConfigError, match="eval: serve_cmd: expected the placeholders"):
+        LoopConfig(model="m", tasks=("gsm8k",), run_dir="r", eval={"backend": "openai", "serve_cmd": "vllm serve x"})
+    with pytest.raises(ConfigError, match="eval: --backend openai needs --base-url"):
+        LoopConfig(model="m", tasks=("gsm8k",), run_dir="r", eval={"backend": "openai"})
+    with pytest.raises(ConfigError, match=r"eval.backend: expected one of hf, vllm, openai, found 'vlm' \(a string\); did you mean 'vllm'\?\.$"):
+        config_from_mapping({"model": "m", "tasks": "gsm8k", "run_dir": "r", "eval": {"backend": "vlm"}})
 
 
 def test_yaml_types_are_checked_all_at_once_before_anything_is_written(tmp_path):
     run_dir = tmp_path / "run"
     bad = tmp_path / "bad.yaml"
     bad.write_text("\n".join([
-        "model: m", f"run_dir: {run_dir}", "tasks: 5", "rounds: three", "limit: abc", "target: 2",
-        "mode: lenient", "train:", "  lr: fast", "  epochs: 0", "  deepspeed: zero4", "  lrr: 1",
+        "model: m", f"run_dir: {run_dir}", "tasks: 5", "rounds: three", "target: 2",
+        "mode: lenient", "eval:", "  limit: abc", "train:", "  lr: fast", "  epochs: 0", "  deepspeed: zero4", "  lrr: 1",
     ]))
     res = CliRunner().invoke(main, ["loop", "--config", str(bad)])
     assert res.exit_code == 1, res.output
@@ -94,9 +117,9 @@ def test_yaml_types_are_checked_all_at_once_before_anything_is_written(tmp_path)
     assert len(lines) == 1 and lines[0].startswith("Error: Invalid loop config") and str(bad) in lines[0], lines
     for needle in ("tasks: expected a list of strings (or one ','-separated string), found 5 (an integer)",
                    "rounds: expected an integer >= 1, found 'three' (a string)",
-                   "limit: expected an integer >= 1 or null, found 'abc' (a string)",
+                   "eval.limit: expected an integer >= 1 or null, found 'abc' (a string)",
                    "target: expected a number in (0, 1] or null, found 2",
-                   "mode: expected one of strict, flexible, found 'lenient'",
+                   "mode: expected one of strict, flexible, tol_strict, tol_flexible, found 'lenient'",
                    "train.lr: expected a number > 0, found 'fast'", "train.epochs: expected a number > 0, found 0",
                    "Unknown training config key 'train.lrr'"):
         assert needle in lines[0], (needle, lines[0])
@@ -110,11 +133,37 @@ def test_yaml_types_are_checked_all_at_once_before_anything_is_written(tmp_path)
     bad.write_text(f"model: m\ntasks: gsm8k\nrun_dir: {run_dir}\ntrain: {{lora: true}}\n")
     res = CliRunner().invoke(main, ["loop", "--config", str(bad)])
     assert res.exit_code == 1 and "not supported with ZeRO-3" in res.output, res.output
-    assert not run_dir.exists()
-    # the corrected config then runs (it fails later, at round 0's model, having written its state)
-    bad.write_text(f"model: {tmp_path / 'nope'}\ntasks: gsm8k\nrun_dir: {run_dir}\nrounds: 2\nlimit: 2\n")
+    # the base model is checked too, before anything is written
+    bad.write_text(f"model: {tmp_path / 'nope'}\ntasks: gsm8k\nrun_dir: {run_dir}\nrounds: 2\n")
     res = CliRunner().invoke(main, ["loop", "--config", str(bad)])
-    assert (run_dir / "loop.json").is_file() and "Invalid loop config" not in res.output
+    assert res.exit_code == 1 and "model: Expected a model checkpoint folder at" in res.output, res.output
+    assert not run_dir.exists()
+
+
+def _quick_loop_args(model, run_dir) -> list[str]:
+    """A loop that runs round 0 on 2 gsm8k problems and stops (no cell has enough problems to be chosen)."""
+    return ["loop", "--model", str(model), "--tasks", "gsm8k", "--run-dir", str(run_dir), "--eval", "limit=2",
+            "--eval", "max_new_tokens=4", "--no-progress"]
+
+
+def test_misspelled_task_writes_nothing_and_the_fixed_command_runs(tmp_path, data_dir, tiny_checkpoint):
+    """Issue 20 item 12: task names are in the all-at-once check, so the corrected command is not refused as
+    a "different config"."""
+    run_dir = tmp_path / "run"
+    args = _quick_loop_args(tiny_checkpoint, run_dir)
+    args[args.index("gsm8k")] = "gsm8kk"
+    res = CliRunner().invoke(main, args + ["--eval", f"data_dir={data_dir}"])
+    assert res.exit_code == 1 and "tasks: Unknown task 'gsm8kk'. Did you mean 'gsm8k'?" in res.output, res.output
+    assert not run_dir.exists()
+    res = CliRunner().invoke(main, args + ["--eval", f"data_dir={data_dir}", "--eval", "prompt=qwen-boxd"])
+    assert res.exit_code == 1 and "qwen-boxed" in res.output and not run_dir.exists()
+    missing = tmp_path / "nofile.jsonl"
+    res = CliRunner().invoke(main, _quick_loop_args(tiny_checkpoint, run_dir)[:4] + [f"{missing},gsm8k"]
+                             + _quick_loop_args(tiny_checkpoint, run_dir)[5:])
+    assert res.exit_code == 1 and f"Expected a JSONL task file at {missing}" in res.output and not run_dir.exists()
+    res = CliRunner().invoke(main, _quick_loop_args(tiny_checkpoint, run_dir) + ["--eval", f"data_dir={data_dir}"])
+    assert res.exit_code == 0, res.output
+    assert "no cell is surely weak" in res.output and (run_dir / "loop_summary.json").is_file()
 
 
 def test_decontamination_index_is_harness_cleans_with_the_loops_custom_tasks(tmp_path, data_dir):
@@ -123,27 +172,27 @@ def test_decontamination_index_is_harness_cleans_with_the_loops_custom_tasks(tmp
     question = " ".join(f"word{i}" for i in range(40)) + " what is the total?"
     task = tmp_path / "loopcustom.jsonl"
     task.write_text(json.dumps({"id": "c1", "question": question, "answer": "7"}) + "\n")
-    cfg = LoopConfig(model="m", tasks=(str(task), "gsm8k"), run_dir=str(tmp_path / "r"), data_dir=str(data_dir))
+    cfg = LoopConfig(model="m", tasks=(str(task), "gsm8k"), run_dir=str(tmp_path / "r"),
+                     eval={"data_dir": str(data_dir)})
     idx = _test_index(cfg)
     names = {s["name"] for s in idx.sources}
     assert {"loopcustom", "gsm8k", "math500", "math"} <= names  # every registered task, the custom one too
     assert 30 in idx.ns and ("loopcustom", "c1") in idx.labels
 
 
-def test_changed_config_is_refused_on_resume(tmp_path, data_dir):
+def test_changed_config_is_refused_on_resume(tmp_path, data_dir, tiny_checkpoint):
     run_dir = tmp_path / "run"
-    notckpt = tmp_path / "notckpt"
-    notckpt.mkdir()
-    args = ["loop", "--model", str(notckpt), "--tasks", "math500", "--limit", "2", "--run-dir", str(run_dir)]
+    args = _quick_loop_args(tiny_checkpoint, run_dir) + ["--eval", f"data_dir={data_dir}"]
     res = CliRunner().invoke(main, args)
-    assert res.exit_code == 1 and "Error:" in res.output  # not a checkpoint: fails in round 0
+    assert res.exit_code == 0, res.output
     assert (run_dir / "loop.json").is_file()
-    res = CliRunner().invoke(main, args + ["--rounds", "5", "--train", "lr=1e-4"])
+    res = CliRunner().invoke(main, args + ["--rounds", "5", "--train", "lr=1e-4", "--eval", "temperature=0.5"])
     assert res.exit_code == 1
     assert "rounds (2 -> 5)" in res.output and "train.lr (None -> 0.0001)" in res.output
-    assert "new --run-dir" in res.output
-    res = CliRunner().invoke(main, args + ["--eval-batch-size", "3", "--no-progress"])  # not part of the results
-    assert "different config" not in res.output
+    assert "eval.temperature (None -> 0.5)" in res.output and "new --run-dir" in res.output
+    # not part of the results: batch size, concurrency, progress bars
+    res = CliRunner().invoke(main, args + ["--eval", "batch_size=3", "--eval", "concurrency=5", "--progress"])
+    assert res.exit_code == 0 and "different config" not in res.output, res.output
 
 
 def _rows(path: Path) -> list[dict]:

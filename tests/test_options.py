@@ -180,3 +180,129 @@ def test_lists_pairs_parsed_and_shared_flags():
                                 "kwargs: expected KEY=VALUE pairs, found ('x',) (a list)"]
     with pytest.raises(ConfigError, match=r"span: expected a list of int, int"):
         from_mapping(Flags, {"model": "m", "span": [1]})
+
+
+# --- meta-tests: every config of the project, every command -------------------------------------
+
+PACKAGES = ("harness", "synth", "train")
+
+
+def _config_classes() -> list[type]:
+    """Every dataclass named ``*Config`` in the project's packages (found with ``ast``, then imported)."""
+    import ast
+    import dataclasses
+    import importlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for pkg in PACKAGES:
+        for path in sorted((root / pkg).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            names = [n.name for n in tree.body if isinstance(n, ast.ClassDef) and n.name.endswith("Config")]
+            if names:
+                mod = importlib.import_module(".".join(path.relative_to(root).with_suffix("").parts))
+                found += [getattr(mod, n) for n in names if dataclasses.is_dataclass(getattr(mod, n))]
+    return found
+
+
+def _valid_values(cls: type) -> dict[str, Any]:
+    """Values for the fields a config requires ("x" for text, ("x",) for lists)."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("required") or (f.default is dataclasses.MISSING
+                                          and f.default_factory is dataclasses.MISSING):
+            out[f.name] = ("x",) if typing.get_origin(hints[f.name]) is tuple else "x"
+    return out
+
+
+def _bad_value(cls: type, f) -> Any:
+    """A value field ``f`` must refuse (out of its range, not one of its choices), or None if unconstrained."""
+    import typing
+
+    from harness.options import _kind, _unwrap
+
+    tp, _ = _unwrap(typing.get_type_hints(cls)[f.name])
+    m = f.metadata
+    if _kind(tp) == "literal":
+        return "no-such-choice"
+    for key, delta in (("min", -1), ("gt", 0), ("max", 1), ("lt", 0)):
+        if key in m:
+            return m[key] + delta
+    return None
+
+
+def test_every_config_validates_at_construction_all_problems_at_once():
+    """Each project config checks its fields' types, ranges and choices when it is built (not later, by
+    hand, in the code that uses it), reporting every bad field in one ConfigError."""
+    import dataclasses
+
+    classes = _config_classes()
+    names = {c.__name__ for c in classes}
+    assert {"EvalConfig", "WeakConfig", "SynthConfig", "CheckConfig", "GradeConfig", "CleanConfig",
+            "TrainConfig", "LoopConfig"} <= names, names
+    checked = 0
+    for cls in classes:
+        base = _valid_values(cls)
+        cls(**base)  # the required values alone build
+        bad = {f.name: v for f in dataclasses.fields(cls) if (v := _bad_value(cls, f)) is not None}
+        assert bad, f"{cls.__name__} declares no range or choice"
+        for name, value in bad.items():
+            with pytest.raises(ConfigError, match=rf"\b{name}: expected"):
+                cls(**{**base, name: value})
+            checked += 1
+        with pytest.raises(ConfigError) as e:  # every problem at once
+            cls(**{**base, **bad})
+        assert len(getattr(e.value, "problems", [])) >= len(bad), (cls.__name__, e.value)
+        for f in dataclasses.fields(cls):
+            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+    assert checked > 40
+
+
+#: Each command whose options a config declares, and the parameters it adds that are not options of a run
+#: (input/output paths, presets, progress bars). Other commands take no config: serve (its own flags),
+#: tasks, merge, lm-eval-tasks, leaderboard, scaling.
+COMMAND_CONFIGS = {
+    "eval": ("harness.eval:EvalConfig+harness.judge:JudgeConfig", {"no_progress"}),
+    "weak": ("synth.weak:WeakConfig", {"run_dir", "out"}),
+    "synth": ("synth.pipeline:SynthConfig", {"plan_path", "out", "no_progress"}),
+    "check": ("harness.check:CheckConfig", set()),
+    "grade": ("harness.gradefile:GradeConfig+harness.judge:JudgeConfig", set()),
+    "clean": ("synth.clean:CleanConfig", {"inputs", "out", "against", "as_json", "no_progress", "data_dir"}),
+    "train": ("train.config:TrainConfig", {"preset"}),
+    "loop": ("harness.loop:LoopConfig", {"config_path", "preset", "demo_size"}),
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_CONFIGS))
+def test_every_commands_flags_come_from_its_config(command):
+    import dataclasses
+    import importlib
+
+    from harness.cli import main
+
+    spec, extra = COMMAND_CONFIGS[command]  # "module:Config" or several joined by "+" (flag groups)
+    classes = [getattr(importlib.import_module(m), c) for m, c in (part.split(":") for part in spec.split("+"))]
+    cmd = main.get_command(click.Context(main), command)
+    params = {p.name for p in cmd.params if p.name != "help"}
+    declared = {f.name: f for cls in classes for f in dataclasses.fields(cls)}
+    fields = set(declared)
+    assert fields <= params, f"{command}: fields without a flag: {fields - params}"
+    assert params - fields == extra, f"{command}: flags not declared by {spec}: {params - fields - extra}"
+    for p in cmd.params:  # the generated flags keep the dataclass's help (shared flags have their own)
+        if p.name in fields and p.name not in ("data_dir", "lb_dir"):
+            help_ = declared[p.name].metadata["help"]
+            assert help_[:30] in (p.help or ""), (command, p.name)
+
+
+def test_cross_field_rules_run_only_on_fields_in_range():
+    """A bug fix: ``check`` ran a config's cross-field rules on well-typed but out-of-range values, so
+    ``CleanConfig(bands=0)`` raised ZeroDivisionError (a traceback) instead of the range error."""
+    from synth.clean import CleanConfig
+
+    with pytest.raises(ConfigError, match="bands: expected an integer >= 1, found 0"):
+        CleanConfig(bands=0)

@@ -95,7 +95,7 @@ def test_bad_inputs(tmp_path):
     assert res.exit_code == 1 and "Error: Expected a run directory" in res.output
     run = make_run(tmp_path / "run", CELLS)
     res = CliRunner().invoke(main, ["weak", str(run), "--target", "3"])
-    assert res.exit_code == 1 and "--target must be" in res.output
+    assert res.exit_code == 1 and "target: expected a number in [0, 1] or null, found 3.0" in res.output
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DataError, match="not valid JSON"):
         load_plan(tmp_path / "bad.json")

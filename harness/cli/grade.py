@@ -10,21 +10,20 @@ import click
 from harness.cli import data_dir_option, judge_options
 
 
+def _grade_options(f):
+    from harness.gradefile import GradeConfig
+    from harness.options import click_options
+
+    return click_options(GradeConfig, shared={"data_dir": data_dir_option})(f)
+
+
 @click.command("grade")
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="JSONL of {output, gold} or {output, id} rows, or an lm-eval --log_samples file.")
-@click.option("--task", required=True, help="Task whose answer rules (and gold answers, for id rows) apply: "
-                                             "math, math500, gsm8k.")
-@click.option("--mode", type=click.Choice(["strict", "flexible"]), default="strict", show_default=True,
-              help="Which verdict is the headline (both are always computed and shown).")
-@click.option("--output", "output_path", default=None, type=click.Path(dir_okay=False),
-              help="Write every input row plus extracted_/status_/correct_{strict,flexible} as JSONL.")
-@click.option("--skip-bad", is_flag=True, help="Skip malformed lines (counted) instead of stopping at the first.")
-@data_dir_option
+@_grade_options
 @judge_options
-def grade(input_path: str, task: str, mode: str, output_path: str | None, skip_bad: bool,
-          data_dir: str | None, **judge_flags) -> None:
+def grade(**flags) -> None:
     """Regrade model outputs from a JSONL file, strict and flexible side by side.
+
+    Every option is a field of harness.gradefile.GradeConfig.
 
     Prints accuracy with a Wilson 95% CI, counts per status, and accuracy per subject and
     level when known. Rows: {"output", "gold"}; {"output", "id"} joined to the task's gold
@@ -38,18 +37,20 @@ def grade(input_path: str, task: str, mode: str, output_path: str | None, skip_b
         harness grade --input outputs.jsonl --task math --judge-base-url http://127.0.0.1:8001/v1 --judge-model m
     """
     from harness.errors import BackendError
-    from harness.gradefile import grade_file, graded_rows, judge_report, summarize
+    from harness.gradefile import GradeConfig, grade_file, graded_rows, judge_report, summarize
     from harness.io import write_jsonl
     from harness.judge import judge_from_flags
+    from harness.options import from_mapping, given
 
-    judge = judge_from_flags(judge_flags)
-    report = grade_file(input_path, task, data_dir=data_dir, skip_bad=skip_bad)
+    judge = judge_from_flags(flags)  # takes the --judge-* flags out
+    cfg = from_mapping(GradeConfig, given(flags), where="flags")
+    report = grade_file(cfg.input, cfg.task, data_dir=cfg.data_dir, skip_bad=cfg.skip_bad)
     if judge is not None:
         judge_report(report, judge)
-    click.echo(summarize(report, mode))
-    if output_path:
-        n = write_jsonl(output_path, graded_rows(report))
-        click.echo(f"\nwrote {n} graded rows to {output_path}")
+    click.echo(summarize(report, cfg.mode))
+    if cfg.output:
+        n = write_jsonl(cfg.output, graded_rows(report))
+        click.echo(f"\nwrote {n} graded rows to {cfg.output}")
     if report.judge_error:
         raise BackendError(report.judge_error)
 

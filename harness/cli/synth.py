@@ -5,27 +5,32 @@ from __future__ import annotations
 import click
 
 from harness.cli import data_dir_option
-from harness.cli.leaderboard import mode_option
+
+
+def _weak_options(f):
+    from harness.options import click_options
+    from synth.weak import WeakConfig
+
+    return click_options(WeakConfig)(f)
 
 
 @click.command("weak")
 @click.argument("run_dir", type=click.Path())
-@click.option("--top", default=5, show_default=True, help="How many weak cells to choose.")
-@click.option("--min-samples", default=20, show_default=True, help="Cells with fewer problems are reported, never chosen.")
-@click.option("--target", type=float, default=None, help="Reference accuracy (default: the task's overall accuracy).")
-@click.option("--budget", default=1000, show_default=True, help="Total new problems, split over chosen cells by score.")
-@mode_option("Grading mode of the cell accuracies")
+@_weak_options
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the plan JSON here.")
-def weak(run_dir, top, min_samples, target, budget, mode, out):
+def weak(run_dir, out, **flags):
     """Rank (task, subject, level) cells of an eval run and plan new problems for the weak ones.
+
+    Every option is a field of synth.weak.WeakConfig.
 
     \b
     Example:
         harness weak runs/base --top 5 --min-samples 20 --out plan.json
     """
+    from harness.options import from_mapping, given
     from synth.weak import WeakConfig, plan_table, weak_from_run
 
-    cfg = WeakConfig(top=top, min_samples=min_samples, target=target, budget=budget, mode=mode)
+    cfg = from_mapping(WeakConfig, given(flags), where="flags")
     plan = weak_from_run(run_dir, cfg, out)
     click.echo(plan_table(plan))
     click.echo(f"\n{len(plan['cells'])} cell(s) chosen, {sum(c['n_new'] for c in plan['cells'])} new problems planned"

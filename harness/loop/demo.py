@@ -120,8 +120,9 @@ def demo_config(run_dir: str, *, size: str = "full", deepspeed: str = "zero2", s
     base = build_base_model(root / "base", sz, prompt=prompt, deepspeed=deepspeed, seed=seed, progress=progress)
     fields = {
         "model": str(base), "tasks": (str(bench),), "run_dir": str(run_dir), "rounds": sz.rounds, "target": 0.9,
-        "budget": sz.budget, "top": 2, "min_samples": 20, "replay": 0.25, "prompt": prompt, "max_new_tokens": 40,
-        "eval_batch_size": 64, "train_preset": "skywork", "seed": seed, "train": {**TRAIN, "deepspeed": deepspeed},
+        "budget": sz.budget, "replay": 0.25, "weak": {"top": 2, "min_samples": 20},
+        "eval": {"prompt": prompt, "max_new_tokens": 40, "batch_size": 64},
+        "train_preset": "skywork", "seed": seed, "train": {**TRAIN, "deepspeed": deepspeed},
     }
     atomic_write_json(root / "demo.json", {"size": size, **{k: list(v) if isinstance(v, tuple) else v
                                                             for k, v in fields.items()}})

@@ -1,0 +1,92 @@
+"""The loop's own per-round overhead: everything a round spends outside evaluation, synthesis and training
+(choosing the weak cells, comparing rounds, leaderboard rows and plots, scaling rows, and with
+``eval.backend: openai`` + ``serve_cmd`` starting and stopping the server), as a fraction of the round.
+
+One round of the loop on a tiny model (CPU), through the in-process hf backend and through ``harness serve``
+started per evaluation, in the same run. Step times come from :func:`harness.loop.run_loop`'s ``on_step``
+marks; the server's start (until it answers ``/v1/models``) and stop times from the lines
+:mod:`harness.servecmd` writes to ``server.log``. Results: ``benchmarks/results/loop_overhead.md``.
+
+Run: ``HARNESS_DATA_DIR=../shared/data python3 benchmarks/loop_overhead.py [--per-topic 40]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+OUT = REPO / "benchmarks" / "results" / "loop_overhead.md"
+SERVE = f"{sys.executable} -c 'from harness.cli import main; main()' serve --model {{model}} --port {{port}}"
+
+
+def one_round(root: Path, bench: Path, model: Path, eval_opts: dict) -> dict:
+    """Run one loop round; seconds per step, and the server's start/stop seconds."""
+    from harness.loop import config_from_mapping, run_loop
+
+    marks: list[tuple[str, float]] = []
+    cfg = config_from_mapping({
+        "model": str(model), "tasks": (str(bench),), "run_dir": str(root), "rounds": 1, "target": 0.9,
+        "budget": 64, "progress": False, "weak": {"top": 2, "min_samples": 10},
+        "eval": {"prompt": "qwen-boxed", "max_new_tokens": 16, "batch_size": 64, **eval_opts},
+        "train": {"deepspeed": "none", "epochs": 1.0, "lr": 1e-3, "batch_size": 16, "global_batch": 16,
+                  "max_length": 1024},
+    })
+    run_loop(cfg, on_step=lambda s: marks.append((s, time.perf_counter())))
+    end = time.perf_counter()
+    server = {"start": 0.0, "stop": 0.0}
+    log = root / "round_01" / "eval" / "server.log"
+    if log.is_file():
+        text = log.read_text()
+        server["start"] = sum(float(x) for x in re.findall(r"answered after ([\d.]+) s", text))
+        server["stop"] = sum(float(x) for x in re.findall(r"stopped after ([\d.]+) s", text))
+    round_marks = [(n, t) for n, t in marks if n.startswith("round_01/")]
+    per = {}
+    for (name, t), (_, t_next) in zip(round_marks, round_marks[1:] + [("end", end)]):
+        per[name.split("/")[1]] = t_next - t
+    return {"steps": per, "server": server, "total": sum(per.values())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-topic", type=int, default=40, help="benchmark problems per cell (4 cells)")
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    from harness.loop.demo import TOPICS, DemoSize, build_benchmark
+    from harness.tiny import build_tiny_checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="loop-overhead-") as tmp:
+        root = Path(tmp)
+        bench = build_benchmark(root / "bench.jsonl", DemoSize(args.per_topic, 0, 64, 1))
+        model = build_tiny_checkpoint(root / "base")
+        rows = {"hf (in-process)": one_round(root / "hf", bench, model, {}),
+                "openai + serve_cmd (harness serve)": one_round(root / "served", bench, model,
+                                                                {"backend": "openai", "serve_cmd": SERVE})}
+    lines = ["# Loop overhead per round", "",
+             f"One round (plan, synth, train, eval, record) of `harness loop` on a tiny random Llama, "
+             f"{len(TOPICS)} cells x {args.per_topic} problems, 16 new tokens, 64 synthetic rows, on this "
+             f"machine's CPU ({os.cpu_count()} cores, shared). Overhead = the loop's own steps (plan: weak cells; "
+             "record: paired comparison, leaderboard rows and plots, scaling rows) plus the server's start "
+             "(until it answers) and stop; the eval column excludes the server's start and stop.",
+             "", "| backend | round s | synth s | train s | eval s | server start s | server stop s | plan s "
+             "| record s | overhead s | overhead % of round |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        st, sv = r["steps"], r["server"]
+        overhead = st.get("plan", 0) + st.get("record", 0) + sv["start"] + sv["stop"]
+        eval_s = st.get("eval", 0) - sv["start"] - sv["stop"]
+        lines.append(f"| {name} | {r['total']:.1f} | {st.get('synth', 0):.1f} | {st.get('train', 0):.1f} | "
+                     f"{eval_s:.1f} | {sv['start']:.1f} | {sv['stop']:.2f} | {st.get('plan', 0):.2f} | "
+                     f"{st.get('record', 0):.2f} | {overhead:.1f} | {100 * overhead / r['total']:.1f}% |")
+    lines += ["", "Generated by `python3 benchmarks/loop_overhead.py`."]
+    OUT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
