@@ -286,7 +286,9 @@ def _what(cls: type) -> str:
 
 def check(obj: Any, extra: Callable[[Any], list[str]] | None = None) -> None:
     """Validate a constructed config (call it from ``__post_init__``): field types and ranges, required
-    fields, then ``extra(obj)`` cross-field rules once every field is well typed and in range.
+    fields, then the ``extra(obj)`` cross-field rules, all problems at once. A cross-field rule may rely
+    on fields already reported bad (``bands=0`` divides): when it raises with such a field present, the
+    field's own problem stands for it.
 
     Raises:
         ConfigError: listing every problem, with ``.problems`` holding them one by one.
@@ -294,8 +296,12 @@ def check(obj: Any, extra: Callable[[Any], list[str]] | None = None) -> None:
     cls = type(obj)
     values = {f: getattr(obj, f) for f in _fields(cls)}
     errs = problems(cls, values, required=True)
-    if extra is not None and not errs:  # cross-field rules may rely on every field's type and range
-        errs += extra(obj)
+    if extra is not None:
+        try:
+            errs += extra(obj)
+        except Exception:  # noqa: BLE001 - only reachable on fields reported above
+            if not errs:
+                raise
     if errs:
         raise invalid(cls, errs)
 

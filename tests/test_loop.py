@@ -238,10 +238,11 @@ def test_demo_improves_targeted_cells_and_resumes_after_kill(tmp_path, data_dir,
     assert {t[1] for t in targeted} >= {"digits/tens", "digits/parity"}
     cmp = compare_rounds(run_dir / "round_00" / "eval", run_dir / f"round_{last:02d}" / "eval", targeted, "strict", 0.05)
     for c in cmp["cells"]:
-        if c["targeted"]:
+        if c["targeted"] and c["before"] < 0.9:  # weak at round 0 (below the demo's 90% target): it rose
             assert c["diff"] >= 0.20 and c["ci"][0] > 0 and c["p"] < 0.05, c
-        else:
+        else:  # untargeted, or targeted in a later round after it fell there: no loss against round 0
             assert not c["significant_loss"], c
+    assert sum(c["targeted"] and c["before"] < 0.9 for c in cmp["cells"]) >= 2
     assert "targeted" in out.stdout and "[demo] round 0 -> round" in out.stdout
     # 5. leaderboard: one row per round, tables and plots written; scaling rows once per round and cell
     records = _rows(run_dir / "leaderboard" / "records.jsonl")
