@@ -43,6 +43,7 @@ from harness.answers.lexer import (  # noqa: F401  (re-exported)
     VALUE_WORDS,
     ParseError,
     Token,
+    TooLarge,
     fuse_thousands,
     max_nesting,
     norm_key,
@@ -98,7 +99,7 @@ class Parser:
     def enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_PARSE_DEPTH:
-            raise ParseError("expression nested too deeply")
+            raise TooLarge("expression nested too deeply")
 
     def leave(self) -> None:
         self.depth -= 1
@@ -705,16 +706,16 @@ def parse_tokens(tokens: list[Token]) -> tuple:
         ParseError: the tokens are not an answer this reader understands.
     """
     if len(tokens) > MAX_TOKENS:
-        raise ParseError("too many tokens")
+        raise TooLarge("too many tokens")
     letter = choice_letter(tokens)
     if letter is not None:
         return ("choice", letter)
     try:
         node = Parser(tokens).parse_answer()
     except RecursionError as exc:  # defensive: depth is bounded above, this should not happen
-        raise ParseError("recursion") from exc
+        raise TooLarge("recursion") from exc
     if ast_depth(node) > MAX_AST_DEPTH:
-        raise ParseError("expression nested too deeply")
+        raise TooLarge("expression nested too deeply")
     return node
 
 

@@ -21,6 +21,11 @@ class ParseError(ValueError):
     """The text is not an answer this reader understands."""
 
 
+class TooLarge(ParseError):
+    """The text is past a size limit of the reader (tokens, nesting): "too large to decide", which
+    the comparison reports as ``timeout``, never as a verdict."""
+
+
 # ---------------------------------------------------------------------------------------------
 # vocabulary
 
@@ -183,7 +188,7 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
         ParseError: nesting too deep.
     """
     if _depth > MAX_NESTING:
-        raise ParseError("nesting too deep")
+        raise TooLarge("nesting too deep")
     if any(c in UNICODE for c in s):
         s = "".join(UNICODE.get(c, c) for c in s)
     out: list[Token] = []
@@ -290,7 +295,7 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
             i += 1
         spaced = False
         if len(out) > MAX_TOKENS * 4:
-            raise ParseError("too many tokens")
+            raise TooLarge("too many tokens")
     return out
 
 
