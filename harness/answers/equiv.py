@@ -34,6 +34,7 @@ from harness.answers.latex import (
     MAX_NESTING,
     ParseError,
     TooLarge,
+    ascii_digits,
     fuse_thousands,
     max_nesting,
     norm_key,
@@ -159,7 +160,7 @@ def compare(pred: str, gold: str, family: str, budget: Budget, *, rel_tol: float
         return True
     if not isinstance(pred, str) or not isinstance(gold, str):
         return False
-    pred, gold = undouble(pred), undouble(gold)
+    pred, gold = ascii_digits(undouble(pred)), ascii_digits(undouble(gold))
     if len(pred) > MAX_PARSE_CHARS or len(gold) > MAX_PARSE_CHARS:
         if _flat_string(pred) == _flat_string(gold):
             return True

@@ -14,7 +14,7 @@ STATUSES: tuple[Status, ...] = ("correct", "wrong", "no_answer", "timeout", "err
 #: Work steps one grading call may spend (see :class:`Budget` and docs/grading-budget.md). One step is
 #: about 10 microseconds of this engine's work on a 2024 x86 core; the hostile corpus of
 #: benchmarks/grading_budget.py stays within 0.5 s at this budget.
-DEFAULT_STEPS = 40_000
+DEFAULT_STEPS = 30_000
 #: The last-resort backstop: CPU seconds of the grading thread, far above what DEFAULT_STEPS costs.
 BACKSTOP_S = 5.0
 #: Steps between two reads of the thread's CPU clock (the backstop is checked this often).

@@ -142,7 +142,7 @@ def arith_cost(dps: int) -> int:
 
 def fn_cost(dps: int) -> int:
     """Steps for one elementary function (sin, exp, ...) at ``dps`` decimal digits (about dps^2)."""
-    return 1 + int((dps / 150) ** 2)
+    return 1 + int((dps / 140) ** 2)
 
 
 def _no_budget() -> Charge:
@@ -192,7 +192,8 @@ def _root(x: Fraction, n: int, real_odd: bool, charge: Charge) -> Fraction:
     if neg and not (real_odd and n % 2 == 1):
         raise NotExact("root of a negative number")
     a = abs(x)
-    charge(20 * int_cost(_bits(a)))  # Newton: some 20 full-size divisions and powers
+    if _bits(a) >= 1000:
+        charge(20 * int_cost(_bits(a)))  # Newton: some 20 full-size divisions and powers
     p, q = _iroot(a.numerator, n), _iroot(a.denominator, n)
     if p is None or q is None:
         raise NotExact("not a perfect power")
@@ -241,12 +242,15 @@ def _dfact(a: Fraction, charge: Charge) -> Fraction:
 
 
 def _dfact_int(n: int) -> int:
-    """``n!!`` for a whole ``n >= -1``: ``2^h h!`` for even ``n = 2h``, ``n! / (2^h h!)`` for odd ``n = 2h + 1``."""
-    if n <= 0:
-        return 1
-    h = n // 2
-    even = math.factorial(h) << h
-    return even if n % 2 == 0 else math.factorial(n) // even
+    """``n!! = n (n-2) (n-4) ...`` for a whole ``n >= -1`` (1 for 0 and -1), by binary splitting."""
+    return _product(range(n, 0, -2))
+
+
+def _product(r: range) -> int:
+    if len(r) <= 32:
+        return math.prod(r)
+    m = len(r) // 2
+    return _product(r[:m]) * _product(r[m:])
 
 
 def _bound(q: Fraction) -> int:
@@ -466,9 +470,10 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
     ctx = _ctx(dps)
     charge = check if check is not None else _no_budget()
     arith, fn = arith_cost(dps), fn_cost(dps)
+    op = arith - 1  # one operation's cost above a node's own step (0 at low precision)
 
     def ev(n: tuple, trig: bool, env: Mapping[str, Fraction]):
-        charge(arith)
+        charge(1)
         k = n[0]
         if k == "num":
             q = n[1]
@@ -480,7 +485,7 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
             if n[1] not in env:
                 raise Unevaluable("free symbol")
             q = env[n[1]]
-            return ctx.mpf(q.numerator) / q.denominator
+            return ctx.mpf(q.numerator) / q.denominator if q.denominator != 1 else ctx.mpf(q.numerator)
         if k == "const":
             charge(fn)  # pi and e are computed once per precision (cached by mpmath)
             return {"pi": ctx.pi, "e": ctx.e, "i": ctx.mpc(0, 1), "inf": ctx.inf}[n[1]]
@@ -488,7 +493,7 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
             total = ctx.mpf(0)
             for t in n[1]:
                 total += ev(t, trig, env)
-                charge(arith)
+                charge(op)
             return total
         if k == "neg":
             return -ev(n[1], trig, env)
@@ -496,7 +501,7 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
             prod = ctx.mpf(1)
             for f in n[1]:
                 prod *= ev(f, trig, env)
-                charge(arith)
+                charge(op)
             return prod
         if k == "div":
             a, b = ev(n[1], trig, env), ev(n[2], trig, env)
@@ -514,10 +519,10 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
                 raise TooBig("power too large")
             if ctx.isinf(a) or ctx.isinf(b):
                 raise Unevaluable("infinite power")
-            if ctx.im(b) == 0 and b == int(b) and abs(b) < 2 ** 64:
-                charge((1 + 2 * int(abs(b)).bit_length()) * arith)  # repeated squaring
+            if isinstance(_whole(ctx, b), int):
+                charge(int(abs(b)).bit_length() * arith)  # repeated squaring
             else:
-                charge(3 * fn)  # exp(b log a)
+                charge(4 * fn)  # exp(b log a)
             return ctx.power(a, b)
         if k == "sqrt":
             x = ev(n[1], trig, env)
@@ -528,8 +533,9 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
             if r == 0:
                 raise Unevaluable("zeroth root")
             charge(3 * fn)
-            if ctx.im(x) == 0 and x < 0 and r == int(r) and int(r) % 2 == 1:
-                return -ctx.root(-x, int(r))  # real odd root
+            ri = _whole(ctx, r)
+            if ctx.im(x) == 0 and x < 0 and isinstance(ri, int) and ri % 2 == 1:
+                return -ctx.root(-x, ri)  # real odd root
             return ctx.power(x, 1 / r)
         if k in ("fact", "dfact"):
             return _factorial(ctx, ev(n[1], trig, env), k == "dfact", dps, charge)
@@ -538,13 +544,14 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
         if k in ("sum", "prod"):
             var, body = n[1], n[4]
             lo, hi = ev(n[2], trig, env), ev(n[3], trig, env)
-            if ctx.im(lo) != 0 or ctx.im(hi) != 0 or lo != int(lo) or hi != int(hi):
+            a, b = _whole(ctx, lo), _whole(ctx, hi)
+            if a is None or b is None:
                 raise Unevaluable("non-integer bounds")
-            a, b = int(lo), int(hi)
-            if b - a + 1 > MAX_SUM_TERMS:
+            if not (isinstance(a, int) and isinstance(b, int)) or b - a + 1 > MAX_SUM_TERMS:
                 raise TooBig("too many terms")
             total = ctx.mpf(0) if k == "sum" else ctx.mpf(1)
             for i in range(a, b + 1):
+                charge(1)
                 v = ev(body, trig, {**env, var: Fraction(i)})
                 total = total + v if k == "sum" else total * v
             return total
@@ -595,10 +602,16 @@ def numeric(node: tuple, dps: int, env: Mapping[str, Fraction] | None = None,
         raise Unevaluable(str(exc)) from exc
 
 
-def _whole(ctx: mpmath.MPContext, x) -> int | None:
-    """``x`` as a Python int when it is a real whole number, else None."""
-    if ctx.im(x) != 0 or ctx.isinf(x) or x != int(x):
+_HUGE = object()
+
+
+def _whole(ctx: mpmath.MPContext, x):
+    """``x`` as a Python int when it is a real whole number under 2^62 in size, :data:`_HUGE` for a
+    larger whole number (converting it would build a huge integer), else None."""
+    if ctx.im(x) != 0 or ctx.isinf(x) or ctx.isnan(x) or not ctx.isint(x):
         return None
+    if ctx.mag(x) > 62:
+        return _HUGE
     return int(x)
 
 
@@ -606,13 +619,15 @@ def _factorial(ctx: mpmath.MPContext, x, double: bool, dps: int, charge: Charge)
     """``x!`` (or ``x!!``) of a whole number: an exact integer up to :data:`MAX_FACT_EXACT`, mpmath's
     gamma function beyond it only at low precision (its cost there grows too fast to charge)."""
     n = _whole(ctx, x)
-    if n is None or n < (-1 if double else 0):
+    if n is None or (isinstance(n, int) and n < (-1 if double else 0)):
         raise Unevaluable("factorial of a non-integer")
+    if not isinstance(n, int):
+        raise TooBig("factorial too large")
     bits = (n / (2 if double else 1)) * math.log2(max(n, 2))
     if n > 2 and bits > MAX_NUM_BITS:
         raise TooBig("factorial too large")
     if n <= MAX_FACT_EXACT:
-        charge(int_cost(int(bits)) + int(bits) // 4096)
+        charge((2 if double else 1) * (int_cost(int(bits)) + int(bits) // 4096))  # the product, then to mpf
         return ctx.mpf(_dfact_int(n) if double else math.factorial(n))
     if dps > GAMMA_MAX_DPS:
         raise TooBig("factorial too large for this precision")
@@ -624,16 +639,18 @@ def _factorial(ctx: mpmath.MPContext, x, double: bool, dps: int, charge: Charge)
 
 
 def _binomial(ctx: mpmath.MPContext, n, k, dps: int, charge: Charge):
-    """``\\binom{n}{k}``: a product of ``k`` factors for a whole ``k`` (any ``n``), mpmath's gamma
-    form otherwise and only at low precision."""
-    kk = _whole(ctx, k)
-    nn = _whole(ctx, n)
-    if kk is not None:
-        if kk < 0 or (nn is not None and nn >= 0 and kk > nn):
+    """``\\binom{n}{k}``: a product of ``k`` (or ``n - k``) factors for a whole ``k`` (any ``n``), mpmath's
+    gamma form otherwise and only at low precision."""
+    if _whole(ctx, k) is not None:
+        n_whole = _whole(ctx, n) is not None and n >= 0
+        if k < 0 or (n_whole and k > n):
             return ctx.mpf(0)
-        if nn is not None and nn >= 0:
-            kk = min(kk, nn - kk)
-        if kk > MAX_BINOM_TERMS:
+        kk = _whole(ctx, k)
+        if n_whole:
+            other = _whole(ctx, n - k)
+            if isinstance(other, int) and (not isinstance(kk, int) or other < kk):
+                kk = other
+        if not isinstance(kk, int) or kk > MAX_BINOM_TERMS:
             raise TooBig("binomial too large")
         charge(3 * kk * arith_cost(dps))
         out = ctx.mpf(1)
