@@ -185,6 +185,8 @@ class Parser:
             self.p += 1  # "= 5", "\approx 8.24"
         try:
             node = self.parse_relation()
+        except TooLarge:
+            raise  # past a size limit: not text, too large to decide
         except ParseError:
             self.p = start
             node = None
@@ -601,6 +603,8 @@ class Parser:
                 if var in ("i", "e"):  # the index shadows the constant
                     body = _rebind(body, var)
                 return ("sum" if cmd == "\\sum" else "prod", var, lo, hi, body)
+        except TooLarge:
+            raise
         except ParseError:
             pass
         self.p = start

@@ -267,6 +267,62 @@ def _terms(lo: Fraction, hi: Fraction) -> range:
     return range(a, b + 1)
 
 
+MAX_POLY_DEGREE = 20  # a sum whose summand is a polynomial of at most this degree is summed in closed form
+
+
+def _poly_degree(node: tuple, var: str) -> int | None:
+    """The degree of ``node`` as a polynomial in ``var`` with constant coefficients (numbers and other
+    symbols), or None when it is not one (or its degree is over :data:`MAX_POLY_DEGREE`)."""
+    k = node[0]
+    if k == "num":
+        return 0
+    if k == "sym":
+        return 1 if node[1] == var else 0
+    if k == "neg":
+        return _poly_degree(node[1], var)
+    if k in ("add", "mul"):
+        degs = [_poly_degree(x, var) for x in node[1]]
+        if None in degs:
+            return None
+        d = max(degs) if k == "add" else sum(degs)  # type: ignore[arg-type]
+        return d if d <= MAX_POLY_DEGREE else None
+    if k == "div":
+        a, b = _poly_degree(node[1], var), _poly_degree(node[2], var)
+        return a if a is not None and b == 0 else None
+    if k == "pow" and node[2][0] == "num" and node[2][1].denominator == 1 and 0 <= node[2][1] <= MAX_POLY_DEGREE:
+        a = _poly_degree(node[1], var)
+        d = None if a is None else a * int(node[2][1])
+        return d if d is not None and d <= MAX_POLY_DEGREE else None
+    return None if var in _free(node) else 0  # a constant (pi, sqrt 2, ...): not exact, but of degree 0
+
+
+def _poly_sum(body: tuple, var: str, deg: int, lo: int, hi: int, env: Mapping[str, Fraction],
+              charge: Charge) -> Fraction:
+    """``sum_{var=lo}^{hi} body`` for a polynomial summand of degree ``deg``: the partial sums
+    ``S(m)`` (first ``m`` terms) form a polynomial of degree ``deg + 1`` in ``m``; it is evaluated at
+    ``m = hi - lo + 1`` by Lagrange interpolation through ``S(1) .. S(deg + 2)``, exactly."""
+    m = hi - lo + 1
+    if (deg + 1) * m.bit_length() > MAX_BITS:
+        raise TooBig("sum too large")
+    points = deg + 2
+    sums, total = [], Fraction(0)
+    for i in range(points):
+        inner = {**env, var: Fraction(lo + i)}
+        v = _exact(body, inner, _exact_env_rec(inner, charge), charge)
+        charge(_op_cost(total, v))
+        total = _check(total + v)
+        sums.append(total)
+    out = Fraction(0)
+    for i in range(points):  # x_i = i + 1
+        term = sums[i]
+        for j in range(points):
+            if j != i:
+                charge(_op_cost(term, Fraction(m)))
+                term = term * (m - (j + 1)) / (i - j)
+        out = _check(out + term)
+    return out
+
+
 def exact(node: tuple, env: Mapping[str, Fraction] | None = None, check: Charge | None = None) -> Fraction:
     """The exact rational value of ``node`` (symbols taken from ``env``).
 
@@ -399,8 +455,13 @@ def _exact(node: tuple, env: Mapping[str, Fraction], rec: Callable[[tuple], Frac
         return Fraction(math.comb(int(n), int(r))) if 0 <= r <= n else Fraction(0)
     if k in ("sum", "prod"):
         var, body = node[1], node[4]
+        lo, hi = rec(node[2]), rec(node[3])
+        if k == "sum":
+            deg = _poly_degree(body, var)
+            if deg is not None and _bound(hi) - _bound(lo) + 1 > deg + 2:
+                return _poly_sum(body, var, deg, _bound(lo), _bound(hi), env, charge)
         total = Fraction(0) if k == "sum" else Fraction(1)
-        for i in _terms(rec(node[2]), rec(node[3])):
+        for i in _terms(lo, hi):
             inner = {**env, var: Fraction(i)}
             v = _exact(body, inner, _exact_env_rec(inner, charge), charge)
             charge(_op_cost(total, v))
