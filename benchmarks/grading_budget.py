@@ -93,7 +93,10 @@ def corpus() -> list[tuple[str, str, str]]:
         ("200 integers reversed", ", ".join(str(k) for k in range(200)), ", ".join(str(k) for k in range(199, -1, -1))),
         ("40 sums of sines shuffled", ", ".join(f"\\sin {k}+\\cos {k}" for k in range(1, 41)),
          ", ".join(f"\\cos {k}+\\sin {k}" for k in range(40, 0, -1))),
-        ("17 symbols", "+".join(f"{chr(97 + i)}^{{2}}" for i in range(17)), "+".join(f"{chr(97 + i)}^{{3}}" for i in range(17))),
+        ("17 symbols", "+".join(f"x_{{{i}}}^{{2}}" for i in range(17)), "+".join(f"x_{{{i}}}^{{3}}" for i in range(17))),
+        # the most time per step found: a whole budget of them
+        ("sines at 840 digits, a budget", "\\sum_{k=1}^{100000} \\sin k+0." + "1" * 400, "1"),
+        ("k^sqrt2 at 840 digits, a budget", "\\sum_{k=1}^{100000} k^{\\sqrt2}+0." + "1" * 400, "1"),
     ]
 
 

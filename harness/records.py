@@ -87,6 +87,8 @@ SAMPLE_OPTIONAL_FIELDS = {
     "unclosed_think": "bool: the output opened a <think> block it never closed",
     "correct_tol_strict": "bool: strict verdict under the task's numeric tolerance (tasks with rel_tol only)",
     "correct_tol_flexible": "bool: flexible verdict under the task's numeric tolerance (tasks with rel_tol only)",
+    "grading_backstop": "true when a grading of this sample hit the grader's CPU-time backstop (status timeout; "
+                        "never expected: written only when it happened)",
 }
 
 #: Grading modes a :class:`Sample` can be scored in. ``tol_*`` exist only for tasks with a tolerance.
@@ -153,6 +155,7 @@ class Sample:
     unclosed_think: bool | None = None
     correct_tol_strict: bool | None = None
     correct_tol_flexible: bool | None = None
+    grading_backstop: bool | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     present: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -232,6 +235,7 @@ class Sample:
             unclosed_think=_opt_bool(d.get("unclosed_think")),
             correct_tol_strict=_opt_bool(d.get("correct_tol_strict")),
             correct_tol_flexible=_opt_bool(d.get("correct_tol_flexible")),
+            grading_backstop=_opt_bool(d.get("grading_backstop")),
             extra={k: v for k, v in d.items() if k not in known},
             present=frozenset(k for k in d if k in known),
         )

@@ -150,3 +150,28 @@ def test_budget_takes_steps_not_seconds():
     assert (b.used, b.left()) == (10, 0)
     with pytest.raises(AnswerTimeout):
         b.check()
+
+
+def test_eval_record_and_summary_count_backstop(monkeypatch):
+    """A sample whose grading hit the backstop is flagged in samples.jsonl and counted in
+    results.json's ``grading_backstop`` (the real grader, its backstop set below zero)."""
+    import functools
+
+    from harness import eval as ev
+    from harness.backends.base import Generation
+    from harness.data import Problem
+    from harness.records import Sample
+    from harness.reports import summarize_task
+
+    task = ev.ResolvedTask(name="math", version="1", answer_task="math", problems=(), prompt=None)  # type: ignore[arg-type]
+    prob = Problem(id="1", question="q", answer="\\sqrt{5+2\\sqrt{6}}")
+    gen = Generation(text="The answer is $\\boxed{\\sqrt{2}+\\sqrt{3}}$.", tokens=9)
+    plain = ev.make_record(task, prob, 0, "q", gen, 0.1)
+    monkeypatch.setattr(ev, "grade", functools.partial(grade, budget_s=-1.0))
+    hit = ev.make_record(task, prob, 1, "q", gen, 0.1)
+    assert "grading_backstop" not in plain and plain["status_strict"] == "correct"
+    assert hit["grading_backstop"] is True and hit["status_strict"] == "timeout"
+    samples = [Sample.from_dict(plain), Sample.from_dict(hit)]
+    assert Sample.from_dict(hit).to_dict()["grading_backstop"] is True
+    res = summarize_task(samples)
+    assert (res["grading_backstop"], res["timeout"]) == (1, 1)
