@@ -142,7 +142,7 @@ def arith_cost(dps: int) -> int:
 
 def fn_cost(dps: int) -> int:
     """Steps for one elementary function (sin, exp, ...) at ``dps`` decimal digits (about dps^2)."""
-    return 1 + int((dps / 140) ** 2)
+    return 1 + int((dps / 120) ** 2)
 
 
 def _no_budget() -> Charge:
