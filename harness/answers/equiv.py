@@ -416,15 +416,7 @@ class _Comparer:
             return None if None in inner else (node[1], node[2], inner)
         if node[0] not in V.SCALAR_KINDS or node[0] == "pct" or not V.evaluable(node) or V.free_symbols(node):
             return None
-        try:
-            v = V.numeric(node, 20, None, self.budget.check)
-        except (V.Unevaluable, V.TooBig):
-            return None
-        ctx = V._ctx(20)
-        parts = (ctx.re(v), ctx.im(v))
-        if any(ctx.isnan(p) for p in parts):
-            return None
-        return tuple(ctx.nstr(p, 12) for p in parts)
+        return V.rounded(node, self.budget.check)
 
     def item(self, a: tuple, b: tuple) -> bool:
         if a == b:

@@ -736,6 +736,21 @@ _FUNCS: dict[str, Callable] = {
 }
 
 
+def rounded(node: tuple, check: Charge | None = None) -> tuple[str, str] | None:
+    """The value of a constant node rounded to 12 digits, as (real, imaginary) strings; None when it
+    has none. A hint for ordering comparisons only: equal values can round apart (a wrong hint costs
+    more comparisons, never a verdict)."""
+    try:
+        v = numeric(node, 20, None, check)
+    except (Unevaluable, TooBig):
+        return None
+    ctx = _ctx(20)
+    parts = (ctx.re(v), ctx.im(v))
+    if any(ctx.isnan(p) for p in parts):
+        return None
+    return ctx.nstr(parts[0], 12), ctx.nstr(parts[1], 12)
+
+
 def _bad(ctx: mpmath.MPContext, x) -> bool:
     return ctx.isnan(x) if ctx.im(x) == 0 else (ctx.isnan(ctx.re(x)) or ctx.isnan(ctx.im(x)))
 
