@@ -163,7 +163,9 @@ def test_eval_record_and_summary_count_backstop(monkeypatch):
     from harness.records import Sample
     from harness.reports import summarize_task
 
-    task = ev.ResolvedTask(name="math", version="1", answer_task="math", problems=(), prompt=None)  # type: ignore[arg-type]
+    from harness.answers import AnswerRules
+
+    task = ev.ResolvedTask(name="math", version="1", rules=AnswerRules("math"), problems=(), prompt=None)  # type: ignore[arg-type]
     prob = Problem(id="1", question="q", answer="\\sqrt{5+2\\sqrt{6}}")
     gen = Generation(text="The answer is $\\boxed{\\sqrt{2}+\\sqrt{3}}$.", tokens=9)
     plain = ev.make_record(task, prob, 0, "q", gen, 0.1)
