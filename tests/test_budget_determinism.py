@@ -158,12 +158,11 @@ def test_eval_record_and_summary_count_backstop(monkeypatch):
     import functools
 
     from harness import eval as ev
+    from harness.answers import AnswerRules
     from harness.backends.base import Generation
     from harness.data import Problem
     from harness.records import Sample
     from harness.reports import summarize_task
-
-    from harness.answers import AnswerRules
 
     task = ev.ResolvedTask(name="math", version="1", rules=AnswerRules("math"), problems=(), prompt=None)  # type: ignore[arg-type]
     prob = Problem(id="1", question="q", answer="\\sqrt{5+2\\sqrt{6}}")
