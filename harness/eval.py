@@ -427,6 +427,7 @@ def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen
         finish_reason=gen.finish_reason, truncated=gen.finish_reason == "length",
         unclosed_think=unclosed_think(gen.text), gen_s=round(gen_s, 6),
         replaced_chars=gen.meta.get("replaced_chars"),
+        grading_backstop=True if any(x.backstop for x in g.values()) else None,
     ).to_dict()
 
 

@@ -96,6 +96,8 @@ SAMPLE_OPTIONAL_FIELDS = {
     "judge_prompt_tokens": "int: prompt tokens of those requests",
     "judge_tokens": "int: completion tokens of those requests",
     "replaced_chars": "int: characters of the reply no file can hold (lone surrogates) replaced by U+FFFD",
+    "grading_backstop": "true when a grading of this sample hit the grader's CPU-time backstop (status timeout; "
+                        "never expected: written only when it happened)",
 }
 
 #: Grading modes a :class:`Sample` can be scored in. ``tol_*`` exist only for tasks with a tolerance.
@@ -185,6 +187,7 @@ class Sample:
     judge_prompt_tokens: int | None = None
     judge_tokens: int | None = None
     replaced_chars: int | None = None
+    grading_backstop: bool | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     present: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -272,6 +275,7 @@ class Sample:
             judge_requests=_opt_int(d.get("judge_requests")),
             judge_prompt_tokens=_opt_int(d.get("judge_prompt_tokens")), judge_tokens=_opt_int(d.get("judge_tokens")),
             replaced_chars=_opt_int(d.get("replaced_chars")),
+            grading_backstop=_opt_bool(d.get("grading_backstop")),
             extra={k: v for k, v in d.items() if k not in known},
             present=frozenset(k for k in d if k in known),
         )

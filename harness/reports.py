@@ -29,6 +29,7 @@ results.json schema (additive changes only)::
           "no_answer_rate_flexible": float,
           "timeout": int,                      # samples whose strict or flexible grading timed out
           "error": int,                        # samples whose strict or flexible grading raised (status error)
+          "grading_backstop": int,             # samples whose grading hit the grader's CPU-time backstop (0 expected)
           "unclosed_think_rate": float | null, # outputs with an unclosed <think> (null: not recorded)
           "truncation_rate": float,            # finish_reason == "length"
           "mean_tokens": float,                # mean generated tokens per sample
@@ -89,6 +90,7 @@ def summarize_task(samples: Sequence[Sample], answer_task: str = "math", *, judg
     res["no_answer_rate_flexible"] = metrics.rate(samples, lambda s: s.status("flexible") == "no_answer")
     res["timeout"] = metrics.either_status(samples, "timeout")
     res["error"] = metrics.either_status(samples, "error")
+    res["grading_backstop"] = sum(1 for s in samples if s.grading_backstop)
     res["unclosed_think_rate"] = metrics.rate(samples, lambda s: s.unclosed_think)
     res["truncation_rate"] = metrics.rate(samples, lambda s: s.finish_reason == "length")
     toks = [s.tokens or 0 for s in samples]

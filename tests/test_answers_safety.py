@@ -25,11 +25,11 @@ from harness.answers.types import AnswerTimeout, Budget
 HANG_S = 5.0
 
 
-def _outcome(pred: str, gold: str, budget_s: float = 0.5) -> object:
+def _outcome(pred: str, gold: str) -> object:
     """compare() as a value: True/False or "timeout"; anything else raised fails the test."""
     t0 = time.monotonic()
     try:
-        r: object = compare(pred, gold, "math", Budget(budget_s))
+        r: object = compare(pred, gold, "math", Budget())
     except AnswerTimeout:
         r = "timeout"
     assert time.monotonic() - t0 < HANG_S, f"compare({pred[:40]!r}...) took too long"
@@ -56,21 +56,23 @@ PATHOLOGICAL = [
     ("e^{10^{10}}", "1", "timeout"),
     ("x^{100000}", "x^{100000}", True),
     ("\\frac{1}{2004!}", "\\frac{1}{2006!}", False),
-    ("{" * 20000 + "1" + "}" * 20000, "1", False),  # past the nesting cap: string comparison
+    # past a size limit of the reader (nesting, tokens, characters): equal only as strings, otherwise
+    # too large to decide, never "wrong" (engine 1.3; "-" * 1500 + "1" IS 1)
+    ("{" * 20000 + "1" + "}" * 20000, "1", "timeout"),
     ("{" * 20000 + "1" + "}" * 20000, "{" * 20000 + "1" + "}" * 20000, True),
-    ("{" * 20000 + "1", "1", False),
-    ("\\frac" * 10000, "1", False),
-    ("\\frac" * 300 + "1", "1", False),
-    ("1" * 100000, "1", False),
+    ("{" * 20000 + "1", "1", "timeout"),
+    ("\\frac" * 10000, "1", "timeout"),
+    ("\\frac" * 300 + "1", "1", "timeout"),  # 300 nested arguments: past the parser's depth
+    ("1" * 100000, "1", "timeout"),
     ("1" * 100000, "1" * 100000, True),
-    ("(" * 5000, "1", False),
-    (")" * 5000, "(" * 5000, False),
+    ("(" * 5000, "1", "timeout"),
+    (")" * 5000, "(" * 5000, "timeout"),
     ("(" * 30 + "1" + ")" * 30, "1", True),  # within the cap: parsed
     ("\\left(", "1", False),
     ("\\left( 1, 2", "(1,2)", False),
     ("\\right)", "1", False),
-    ("-" * 1500 + "1", "1", False),
-    ("2" + "^2" * 500, "4", False),
+    ("-" * 1500 + "1", "1", "timeout"),
+    ("2" + "^2" * 500, "4", "timeout"),
     ("\\sqrt{" * 30 + "2^{2}" + "}" * 30, "\\sqrt{" * 30 + "4" + "}" * 30, True),
     ("\\sin(10^{100})", "0", False),
     ("\\frac{1}{0}", "1", False),
@@ -144,7 +146,7 @@ def test_prescan_is_linear_and_parser_refuses_deep_input():
 def test_budget_exhausted_is_timeout():
     """A spent budget raises AnswerTimeout (a status), it is never turned into False."""
     with pytest.raises(AnswerTimeout):
-        compare("\\sqrt{2}+\\sqrt{3}", "\\sqrt{5+2\\sqrt{6}}", "math", Budget(-1.0))
+        compare("\\sqrt{2}+\\sqrt{3}", "\\sqrt{5+2\\sqrt{6}}", "math", Budget(0))
 
 
 def test_budget_checked_inside_evaluation(monkeypatch):

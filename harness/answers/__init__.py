@@ -3,7 +3,8 @@
 Public API (stable):
 
 - :func:`grade` ``(output, gold, task="math", mode="strict", *, rel_tol=None) -> Grade``
-  (statuses correct, wrong, no_answer, timeout, error)
+  (statuses correct, wrong, no_answer, timeout, error; a deterministic work budget, see
+  docs/grading-budget.md)
 - :func:`equivalent` ``(pred, gold, task="math", *, rel_tol=None) -> bool``
 - :func:`extract_answer` ``(output, task, mode="strict") -> str | None``
 - :func:`unclosed_think` ``(output) -> bool``: the output opened a ``<think>`` block it never closed
@@ -20,13 +21,14 @@ from harness.answers.batch import GradingPool, grade_batch, grade_batch_async, s
 from harness.answers.extract import unclosed_think
 from harness.answers.grader import ENGINE_VERSION, equivalent, extract_answer, grade
 from harness.answers.rules import AnswerRules
-from harness.answers.types import STATUSES, AnswerTimeout, Budget, Grade, Mode, Status
+from harness.answers.types import STATUSES, AnswerTimeout, BackstopTimeout, Budget, Grade, Mode, Status
 
 __all__ = [
     "ENGINE_VERSION",
     "STATUSES",
     "AnswerRules",
     "AnswerTimeout",
+    "BackstopTimeout",
     "Budget",
     "Grade",
     "GradingPool",

@@ -11,8 +11,10 @@ Pipeline (each step bounded; see :mod:`harness.answers.latex` and :mod:`harness.
 4. scalars: exact ``Fraction`` arithmetic, else high-precision evaluation (constants) or exact
    evaluation at random rational points (free symbols, Schwartz-Zippel). No tolerance.
 
-"Cannot decide" (values beyond the size bounds that agree numerically) and running past the
-budget raise :class:`~harness.answers.types.AnswerTimeout`; they never turn into "wrong".
+"Cannot decide" (values beyond the size bounds that agree numerically, answers past a size limit of
+the reader, lists longer than :data:`MAX_ITEMS`) and running past the work budget raise
+:class:`~harness.answers.types.AnswerTimeout`; they never turn into "wrong". The budget counts work
+steps, not seconds (docs/grading-budget.md), so a verdict does not depend on the machine or its load.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from harness.answers.extract import undouble
 from harness.answers.latex import (
     MAX_NESTING,
     ParseError,
+    TooLarge,
+    ascii_digits,
     fuse_thousands,
     max_nesting,
     norm_key,
@@ -41,9 +45,11 @@ from harness.answers.types import AnswerTimeout, Budget
 
 logger = logging.getLogger(__name__)
 
-MAX_PARSE_CHARS = 2000  # longer answers: normalized string comparison only
-MAX_ITEMS = 64  # items in a top-level list, set or tuple compared pairwise
-MAX_PM_VARIANTS = 8
+MAX_PARSE_CHARS = 2000  # longer answers: equal only as strings, else too large to decide (timeout)
+MAX_ITEMS = 2048  # items of a list or set matched without order (longer: timeout); a 1,000-character
+                  # answer holds at most about 500, or 8 times that with \pm
+MAX_PM_VARIANTS = 8  # values one item with \pm stands for (more: timeout)
+MAX_SYMBOLS = 16  # free symbols of an expression compared at random points (more: timeout)
 N_POINTS = 4  # random points for expressions with free symbols
 
 _rng = random.Random(20240717)
@@ -53,6 +59,10 @@ _BASE_RE = re.compile(
     r"^\\?\$?\s*(-?)([0-9A-Za-z]+(?:\.[0-9A-Za-z]+)?)\s*_\s*\{?\s*(\d{1,2})\s*\}?\s*\$?\s*\.?$")
 _SCI_RE = re.compile(r"^\s*\$?\s*([+-]?(?:\d+\.?\d*|\.\d+))[eE]([+-]?\d{1,4})\s*\$?\s*$")
 _DIGITS_RE = re.compile(r"\d+")
+
+
+#: What :func:`_prepare` and :func:`_parse` return for a text past a size limit of the reader.
+TOO_LARGE = ("too large",)
 
 
 class _Prep(NamedTuple):
@@ -67,12 +77,15 @@ def _flat_string(s: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _prepare(s: str, family: str) -> _Prep | None:
-    """Tokens (thousands joined where unambiguous), the comparison key, and the ambiguity flag."""
+def _prepare(s: str, family: str) -> _Prep | tuple | None:
+    """Tokens (thousands joined where unambiguous), the comparison key, and the ambiguity flag; None
+    when the text is not something the reader understands, :data:`TOO_LARGE` past its size limits."""
     if max_nesting(s) > MAX_NESTING:
-        return None
+        return TOO_LARGE
     try:
         toks = tokenize(s)
+    except TooLarge:
+        return TOO_LARGE
     except ParseError:
         return None
     fused, amb = fuse_thousands(toks, family, ambiguous=False)
@@ -82,7 +95,8 @@ def _prepare(s: str, family: str) -> _Prep | None:
 
 @lru_cache(maxsize=65536)
 def _parse(s: str, family: str, fuse_ambiguous: bool) -> tuple | None:
-    """The AST of an answer, or None when it is not one our reader understands."""
+    """The AST of an answer, None when it is not one our reader understands, :data:`TOO_LARGE` past
+    the reader's size limits."""
     m = _SCI_RE.match(s)
     if m and family in ("math", "gsm8k"):
         try:
@@ -93,12 +107,14 @@ def _parse(s: str, family: str, fuse_ambiguous: bool) -> tuple | None:
     if m and _valid_base_numeral(m.group(2), int(m.group(3))):
         return ("base", m.group(1) + m.group(2).upper(), int(m.group(3)))
     prep = _prepare(s, family)
-    if prep is None:
-        return None
+    if not isinstance(prep, _Prep):
+        return prep
     toks, _ = fuse_thousands(list(prep.tokens), family, fuse_ambiguous)
     toks, alternatives = F.rewrite(toks)
     try:
         node = parse_tokens(toks)
+    except TooLarge:
+        return TOO_LARGE
     except ParseError:
         return None
     return ("alt", node[1]) if alternatives and node[0] == "list" else node
@@ -115,6 +131,10 @@ def _single_number(node: tuple | None) -> bool:
     return node is not None and node[0] in V.SCALAR_KINDS
 
 
+def _too_large(what: str) -> AnswerTimeout:
+    return AnswerTimeout(f"{what}: too large to decide")
+
+
 def compare(pred: str, gold: str, family: str, budget: Budget, *, rel_tol: float | None = None) -> bool:
     """True when the final answer ``pred`` equals the reference ``gold``.
 
@@ -122,14 +142,15 @@ def compare(pred: str, gold: str, family: str, budget: Budget, *, rel_tol: float
         pred: the extracted model answer (untrusted).
         gold: one reference answer.
         family: ``"math"`` or ``"gsm8k"`` (thousands separators differ; see the README rules).
-        budget: wall-clock budget; checked in loops.
+        budget: the work budget (steps); charged in loops and for expensive arithmetic.
         rel_tol: numbers within this relative tolerance are equal; None compares exactly.
 
     Returns:
         True when equal; False when different or not shown equal.
 
     Raises:
-        AnswerTimeout: past the budget, or the values are too large to decide exactly.
+        AnswerTimeout: past the budget, or the answers are too large to decide (values beyond the
+            exact bounds, text past the reader's size limits, too many items).
         Exception: any other exception is a bug; :func:`harness.answers.grade` reports it as
             status ``error`` (never as a verdict).
 
@@ -141,19 +162,26 @@ def compare(pred: str, gold: str, family: str, budget: Budget, *, rel_tol: float
         return True
     if not isinstance(pred, str) or not isinstance(gold, str):
         return False
-    pred, gold = undouble(pred), undouble(gold)
+    pred, gold = ascii_digits(undouble(pred)), ascii_digits(undouble(gold))
     if len(pred) > MAX_PARSE_CHARS or len(gold) > MAX_PARSE_CHARS:
-        return _flat_string(pred) == _flat_string(gold)
+        if _flat_string(pred) == _flat_string(gold):
+            return True
+        raise _too_large(f"an answer over {MAX_PARSE_CHARS} characters")
     budget.check()
     return _compare(pred, gold, family, budget, rel_tol)
 
 
 def _compare(pred: str, gold: str, family: str, budget: Budget, rel_tol: float | None) -> bool:
     pp, gp = _prepare(pred, family), _prepare(gold, family)
-    if pp is None or gp is None:
-        return _flat_string(pred) == _flat_string(gold)
+    if not isinstance(pp, _Prep) or not isinstance(gp, _Prep):
+        if _flat_string(pred) == _flat_string(gold):
+            return True
+        if TOO_LARGE in (pp, gp):
+            raise _too_large("an answer past the reader's limits")
+        return False
     if pp.key == gp.key:
         return True
+    budget.check(len(pp.tokens) + len(gp.tokens))  # reading both answers
     pa, ga = _parse(pred, family, False), _parse(gold, family, False)
     # "1,000": a thousands separator only when the other side is a single number
     if pp.ambiguous and not gp.ambiguous and _single_number(ga):
@@ -164,14 +192,18 @@ def _compare(pred: str, gold: str, family: str, budget: Budget, rel_tol: float |
         fused = _parse(gold, family, True)
         if _single_number(fused):
             ga = fused
-    if pa is None or ga is None:
-        return _casefold_key(pp.key) == _casefold_key(gp.key)
+    if pa is None or ga is None or TOO_LARGE in (pa, ga):
+        if _casefold_key(pp.key) == _casefold_key(gp.key):
+            return True
+        if TOO_LARGE in (pa, ga):
+            raise _too_large("an answer past the reader's limits")
+        return False
     cmp = _Comparer(budget, max(pp.digits, gp.digits), rel_tol)
     if cmp.answers(pa, ga):
         return True
     if pp.ambiguous and gp.ambiguous:
         fa, fg = _parse(pred, family, True), _parse(gold, family, True)
-        if fa is not None and fg is not None and (fa, fg) != (pa, ga):
+        if fa is not None and fg is not None and TOO_LARGE not in (fa, fg) and (fa, fg) != (pa, ga):
             return cmp.answers(fa, fg)
     return False
 
@@ -220,16 +252,22 @@ def _strip_lhs(node: tuple) -> tuple:
 
 
 def _expand_pm(node: tuple) -> list[tuple]:
-    """``a \\pm b`` -> ``[a + b, a - b]`` (each ± independently, at most 8 variants)."""
+    """``a \\pm b`` -> ``[a + b, a - b]`` (each ± independently).
+
+    Raises:
+        AnswerTimeout: more than :data:`MAX_PM_VARIANTS` values (too large to decide).
+    """
     if node[0] not in V.SCALAR_KINDS or not _has_pm(node):
         return [node]
     out = [node]
-    for _ in range(3):
+    while True:
         nxt = []
         for n in out:
             nxt.extend(_split_first_pm(n))
-        if len(nxt) == len(out) or len(nxt) > MAX_PM_VARIANTS:
+        if len(nxt) == len(out):
             break
+        if len(nxt) > MAX_PM_VARIANTS:
+            raise _too_large(f"more than {MAX_PM_VARIANTS} values of \\pm")
         out = nxt
     return list(dict.fromkeys(out))
 
@@ -420,19 +458,52 @@ class _Comparer:
         return True
 
     def multiset(self, A: list[tuple], B: list[tuple]) -> bool:
-        """Unordered match (greedy; equality is transitive). Lengths must agree."""
-        if len(A) != len(B) or len(A) > MAX_ITEMS:
-            return False if len(A) != len(B) else A == B
-        left = list(B)
+        """Unordered match (greedy; equality is transitive). Lengths must agree.
+
+        Each item of ``A`` tries first the items of ``B`` with the same approximate value
+        (:meth:`hint`), then the rest in order: the hint only orders the tries, every pair is still
+        decided by :meth:`item`, so a list in any order costs about one comparison per item.
+
+        Raises:
+            AnswerTimeout: more than :data:`MAX_ITEMS` items, or past the budget.
+        """
+        if len(A) != len(B):
+            return False
+        if len(A) > MAX_ITEMS:
+            raise _too_large(f"a list of more than {MAX_ITEMS} items")
+        if A == B:
+            return True
+        by_hint: dict[object, list[int]] = {}
+        for j, y in enumerate(B):
+            h = self.hint(y)
+            if h is not None:
+                by_hint.setdefault(h, []).append(j)
+        left = dict.fromkeys(range(len(B)))
         for x in A:
-            for j, y in enumerate(left):
+            h = self.hint(x)
+            first = [j for j in by_hint.get(h, ()) if j in left] if h is not None else []
+            tried = set(first)
+            for j in first + [j for j in left if j not in tried]:
                 self.budget.check()
-                if self.item(x, y):
+                if self.item(x, B[j]):
                     del left[j]
                     break
             else:
                 return False
         return True
+
+    def hint(self, node: tuple) -> object:
+        """A rounded value of a constant item (tuples of them too), or None: equal items almost always
+        share it, so :meth:`multiset` tries those first (a wrong hint only costs more tries)."""
+        node = _strip_lhs(node)
+        while node[0] == "deg":
+            node = node[1]
+        if node[0] == "seq":
+            inner = tuple(self.hint(x) for x in node[3])
+            return None if None in inner else (node[1], node[2], inner)
+        if node[0] not in V.SCALAR_KINDS or node[0] == "pct" or not V.evaluable(node) or V.free_symbols(node):
+            return None
+        return V.rounded(node, self.budget.check)
 
     def item(self, a: tuple, b: tuple) -> bool:
         if a == b:
@@ -471,7 +542,10 @@ class _Comparer:
         if ka == "base" or kb == "base":
             return self.base(a, b)
         if ka == "matrix" or kb == "matrix" or F.matrix_expr(a) or F.matrix_expr(b):
-            return self.matrix(a, b)
+            try:
+                return self.matrix(a, b)
+            except V.TooBig:
+                raise _too_large("a matrix expression") from None
         if ka in V.SCALAR_KINDS and kb in V.SCALAR_KINDS:
             return self.scalar(a, b)
         if ka == "seq" and kb == "seq":
@@ -497,7 +571,10 @@ class _Comparer:
         kinds = {"rel", "seq", "union", "set"}
         if a[0] not in kinds or b[0] not in kinds or "rel" not in (a[0], b[0]) and "union" not in (a[0], b[0]):
             return False
-        ra, rb = S.relation_set(a), S.relation_set(b)
+        try:
+            ra, rb = S.relation_set(a, self.budget.check), S.relation_set(b, self.budget.check)
+        except V.TooBig:
+            raise _too_large("a relation's bounds") from None
         if ra is not None and rb is not None and ra[0] != rb[0]:
             return False  # x > 5 is not y > 5
         sa = ra[1] if ra is not None else S.interval_of(a, b[0] in ("rel", "union"))
@@ -511,7 +588,9 @@ class _Comparer:
         try:
             v = V.numeric(node, 30, None, self.budget.check)
             return float(v.real) if hasattr(v, "real") else float(v)
-        except (V.Unevaluable, V.TooBig, TypeError, ValueError):
+        except V.TooBig:
+            raise _too_large("an interval end") from None
+        except (V.Unevaluable, TypeError, ValueError):
             return 0.0
 
     def expand_all(self, items: tuple) -> list[tuple]:
@@ -574,16 +653,20 @@ class _Comparer:
         f = ("add", (pa[0], ("neg", pa[1])))
         g = ("add", (pb[0], ("neg", pb[1])))
         syms = sorted(V.free_symbols(f) | V.free_symbols(g))
-        if not syms or len(syms) > 16:
+        if not syms:
             return False
+        if len(syms) > MAX_SYMBOLS:
+            raise _too_large(f"an equation in more than {MAX_SYMBOLS} symbols")
         ratio = None
         ok = 0
         for point in _POINTS:
             self.budget.check()
             env = dict(zip(syms, point))
             try:
-                fv, gv = V.exact(f, env), V.exact(g, env)
-            except (V.NotExact, V.TooBig):
+                fv, gv = V.exact(f, env, self.budget.check), V.exact(g, env, self.budget.check)
+            except V.TooBig:
+                raise _too_large("an equation's values") from None
+            except V.NotExact:
                 return False
             except V.Unevaluable:
                 continue
@@ -613,8 +696,8 @@ class _Comparer:
         syms = sorted(V.free_symbols(a) | V.free_symbols(b))
         if not syms:
             return self.constant(a, b)
-        if len(syms) > 16:
-            return False
+        if len(syms) > MAX_SYMBOLS:
+            raise _too_large(f"an expression in more than {MAX_SYMBOLS} symbols")
         ok = 0
         big = False
         for point in _POINTS:
@@ -622,7 +705,7 @@ class _Comparer:
             env = dict(zip(syms, point))
             try:
                 try:
-                    same = V.exact(a, env) == V.exact(b, env)
+                    same = V.exact(a, env, self.budget.check) == V.exact(b, env, self.budget.check)
                 except (V.NotExact, V.TooBig) as exc:
                     big = big or isinstance(exc, V.TooBig)
                     same = V.close(a, b, self.digits, env, self.budget.check)
@@ -655,7 +738,7 @@ class _Comparer:
             return True
         big = False
         try:
-            return V.exact(a) == V.exact(b)
+            return V.exact(a, None, self.budget.check) == V.exact(b, None, self.budget.check)
         except V.TooBig:
             big = True
         except V.NotExact:
@@ -666,7 +749,7 @@ class _Comparer:
             # the other side may still be too big for the exact path
             for n in (a, b):
                 try:
-                    V.exact(n)
+                    V.exact(n, None, self.budget.check)
                 except V.TooBig:
                     big = True
                 except (V.NotExact, V.Unevaluable):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from harness.answers.lexer import brace_end
+from harness.answers.lexer import ascii_digits, brace_end
 
 #: Answers longer than this are treated as no answer (garbage, not a final answer).
 MAX_ANSWER_CHARS = 1000
@@ -129,7 +129,7 @@ def extract(output: str, family: str, mode: str) -> str | None:
     if region is None:
         return None  # the model never left its <think> block (ran out of tokens)
     fam = "gsm8k" if family == "gsm8k" else "math"
-    text = _cut_first(undouble(region[-MAX_OUTPUT_CHARS:]), _EOT_RE)
+    text = _cut_first(undouble(ascii_digits(region[-MAX_OUTPUT_CHARS:])), _EOT_RE)
     strict_text = _cut_runon(text, _STRICT_MARKERS[fam])
     ans = _strict_gsm8k(strict_text) if fam == "gsm8k" else _strict_math(strict_text)
     if isinstance(ans, _Refused):

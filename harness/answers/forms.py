@@ -88,6 +88,9 @@ def _rename_any(child: object, names: dict[str, str]) -> object:
 
 
 MAX_MATRIX_DIM = 8
+#: Nodes in all entries of a matrix expression's value: a chain of products grows them geometrically
+#: (``A A A ...``), and past this size the value is "too large to decide" (:class:`~values.TooBig`).
+MAX_MATRIX_NODES = 20_000
 
 
 def matrix_expr(node: tuple) -> bool:
@@ -99,7 +102,11 @@ def matrix_expr(node: tuple) -> bool:
 
 def matrix_value(node: tuple) -> tuple | None:
     """The rows of a matrix expression, entries as AST nodes (compared exactly later); None when the
-    shapes do not fit, a factor is not a matrix or scalar, or a side is over MAX_MATRIX_DIM."""
+    shapes do not fit, a factor is not a matrix or scalar, or a side is over MAX_MATRIX_DIM.
+
+    Raises:
+        values.TooBig: the entries grow past :data:`MAX_MATRIX_NODES` nodes.
+    """
     k = node[0]
     if k == "matrix":
         rows = node[2]
@@ -132,6 +139,8 @@ def matrix_value(node: tuple) -> tuple | None:
             else:
                 acc = tuple(tuple(("add", tuple(("mul", (acc[i][t], m[t][j])) for t in range(len(m))))
                                   for j in range(len(m[0]))) for i in range(len(acc)))
+                if _nodes(acc, MAX_MATRIX_NODES) > MAX_MATRIX_NODES:
+                    raise V.TooBig("matrix product too large")
         if acc is None:
             return None
         return tuple(tuple(("mul", (*scalars, x)) if scalars else x for x in r) for r in acc)
@@ -313,3 +322,20 @@ def rewrite(tokens: list) -> tuple[list, bool]:
         if sep is not None:
             out.append(sep)
     return out, alternatives
+
+
+def _nodes(rows: tuple, limit: int) -> int:
+    """Nodes in the entries of ``rows`` counted as trees (shared sub-trees count each time), stopping
+    once past ``limit`` (so the count costs at most ``limit`` steps)."""
+    count = 0
+    stack = [x for r in rows for x in r]
+    while stack and count <= limit:
+        n = stack.pop()
+        count += 1
+        for child in n[1:]:
+            if isinstance(child, tuple) and child:
+                if isinstance(child[0], str):
+                    stack.append(child)
+                else:
+                    stack.extend(c for c in child if isinstance(c, tuple) and c and isinstance(c[0], str))
+    return count

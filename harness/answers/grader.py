@@ -8,14 +8,15 @@ from collections.abc import Sequence
 from harness.answers.equiv import compare
 from harness.answers.extract import extract
 from harness.answers.rules import AnswerRules, as_rules
-from harness.answers.types import AnswerTimeout, Budget, Grade
+from harness.answers.types import BACKSTOP_S, DEFAULT_STEPS, AnswerTimeout, Budget, Grade
 
 logger = logging.getLogger(__name__)
 
 #: Bump on any change that can move a verdict; recorded in every run manifest (see CHANGELOG.md).
 ENGINE_VERSION = "1.3"
 
-DEFAULT_BUDGET_S = 0.5
+#: The CPU-time backstop of one grading call (seconds); the work budget (steps) decides first.
+DEFAULT_BUDGET_S = BACKSTOP_S
 
 
 def _golds(gold: str | Sequence[str]) -> list[str]:
@@ -52,6 +53,7 @@ def grade(
     *,
     rel_tol: float | None = None,
     budget_s: float = DEFAULT_BUDGET_S,
+    steps: int = DEFAULT_STEPS,
 ) -> Grade:
     """Grade one model output against the gold answer(s).
 
@@ -64,7 +66,11 @@ def grade(
         mode: ``strict`` or ``flexible`` extraction.
         rel_tol: numbers within this relative tolerance compare equal (for tasks whose benchmark
             protocol has a tolerance); None (default) compares exactly.
-        budget_s: wall-clock budget for the comparison; past it the status is ``timeout``.
+        budget_s: the last-resort backstop: CPU seconds of this thread for the comparison; when it
+            fires (never expected: the work budget decides first) the status is ``timeout`` and
+            ``Grade.backstop`` is True.
+        steps: the work budget of the comparison (see docs/grading-budget.md); past it the status is
+            ``timeout``. The status is a function of the arguments alone (not of time, threads, load).
 
     Returns:
         A :class:`Grade`; ``status`` is one of correct, wrong, no_answer, timeout, error (an internal
@@ -89,7 +95,7 @@ def grade(
         return _error(exc, output, None)
     if extracted is None:
         return Grade(False, None, "no_answer")
-    budget = Budget(budget_s)
+    budget = Budget(steps, backstop_s=budget_s)
     timed_out, failure = False, None
     for g in golds:  # any accepted gold that compares equal wins
         try:
@@ -101,7 +107,10 @@ def grade(
             failure = exc
     if failure is not None:
         return _error(failure, output, extracted)
-    return Grade(False, extracted, "timeout" if timed_out else "wrong")
+    if budget.backstop:
+        logger.warning("grading hit the %.1f s CPU backstop after %d counted steps (status 'timeout'; "
+                       "uncounted work, please report) on output tail %r", budget_s, budget.used, str(output)[-80:])
+    return Grade(False, extracted, "timeout" if timed_out else "wrong", backstop=budget.backstop)
 
 
 def _error(exc: Exception, output: object, extracted: str | None) -> Grade:
@@ -111,13 +120,13 @@ def _error(exc: Exception, output: object, extracted: str | None) -> Grade:
 
 
 def equivalent(pred: str, gold: str, task: str | AnswerRules = "math", *, rel_tol: float | None = None,
-               budget_s: float = DEFAULT_BUDGET_S) -> bool:
+               budget_s: float = DEFAULT_BUDGET_S, steps: int = DEFAULT_STEPS) -> bool:
     """True when two final answers are equal. A timeout or an internal error counts as "not shown
     equal" (an error is logged); use :func:`grade` when those must be told apart from "wrong".
     """
     rules = as_rules(task, rel_tol)
     try:
-        return compare(pred, gold, rules.family, Budget(budget_s), rel_tol=rules.rel_tol)
+        return compare(pred, gold, rules.family, Budget(steps, backstop_s=budget_s), rel_tol=rules.rel_tol)
     except AnswerTimeout:
         return False
     except Exception as exc:  # noqa: BLE001 - logged; grade() reports it as status "error"

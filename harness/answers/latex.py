@@ -16,7 +16,8 @@ AST nodes are tuples whose first element is the kind:
 ``("floor"|"ceil", x)``, ``("deg", x)`` (a ``^\\circ``), ``("pct", x)``, ``("pm", a, b)`` (a ± b),
 ``("seq", open, close, items)`` (tuple / point / interval), ``("set", items)``,
 ``("matrix", env, rows)``, ``("union", parts)``, ``("rel", ops, parts)``, ``("ratio", parts)``,
-``("list", items)`` (top-level answers), ``("text", str)``, ``("choice", letter)``,
+``("list", items)`` (top-level answers), ``("text", str)``, ``("choice", letter)``, ``("dfact", x)``
+(``x!!``), ``("sum"|"prod", index, lo, hi, body)`` (``\\sum_{k=lo}^{hi} body``),
 ``("base", digits, base)``, ``("over", accent, x)``, ``("opaque", str)``.
 """
 
@@ -43,6 +44,8 @@ from harness.answers.lexer import (  # noqa: F401  (re-exported)
     VALUE_WORDS,
     ParseError,
     Token,
+    TooLarge,
+    ascii_digits,
     fuse_thousands,
     max_nesting,
     norm_key,
@@ -98,7 +101,7 @@ class Parser:
     def enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_PARSE_DEPTH:
-            raise ParseError("expression nested too deeply")
+            raise TooLarge("expression nested too deeply")
 
     def leave(self) -> None:
         self.depth -= 1
@@ -185,6 +188,8 @@ class Parser:
             self.p += 1  # "= 5", "\approx 8.24"
         try:
             node = self.parse_relation()
+        except TooLarge:
+            raise  # past a size limit: not text, too large to decide
         except ParseError:
             self.p = start
             node = None
@@ -393,7 +398,11 @@ class Parser:
                 a = ("deg", a) if e == ("deg",) else ("pow", a, e)
             elif k == "op" and v == "!" and not self.at("op", "=", 1):
                 self.p += 1
-                a = ("fact", a)
+                if self.at("op", "!") and not self.peek()[2]:  # "7!!": the double factorial (MATH's use)
+                    self.p += 1
+                    a = ("dfact", a)
+                else:
+                    a = ("fact", a)
             elif k == "op" and v == "_":
                 self.p += 1
                 sub = self.parse_script()
@@ -550,6 +559,8 @@ class Parser:
                 return ("div", a, b)
             if v == "\\binom":
                 return ("binom", self.parse_arg(), self.parse_arg())
+            if v in ("\\sum", "\\prod"):
+                return self.parse_big_operator(v)
             if v == "\\sqrt":
                 n = None
                 if self.at("op", "["):
@@ -572,6 +583,35 @@ class Parser:
                 raise ParseError("bad frac")
             return ("opaque", v)
         raise ParseError(f"unexpected token {v!r}")
+
+    def parse_big_operator(self, cmd: str) -> tuple:
+        """``\\sum_{k=1}^{n} f`` / ``\\prod``: ``(kind, index, lo, hi, f)``, the summand read like a
+        function's argument (``\\sum_{k=1}^{3} 2k + 1`` is ``(2 + 4 + 6) + 1``). Without an index and
+        both bounds it stays an opaque symbol, as before."""
+        start = self.p
+        var = lo = hi = None
+        try:
+            for _ in range(2):
+                if var is None and self.at("op", "_"):
+                    self.p += 1
+                    sub = self.parse_script()
+                    if sub[0] != "rel" or sub[1] != ("=",) or len(sub[2]) != 2:
+                        break
+                    var, lo = _index_name(sub[2][0]), sub[2][1]
+                elif hi is None and self.at("op", "^"):
+                    self.p += 1
+                    hi = self.parse_script()
+            if var is not None and lo is not None and hi is not None:
+                body = self.parse_function_arg()
+                if var in ("i", "e"):  # the index shadows the constant
+                    body = _rebind(body, var)
+                return ("sum" if cmd == "\\sum" else "prod", var, lo, hi, body)
+        except TooLarge:
+            raise
+        except ParseError:
+            pass
+        self.p = start
+        return ("opaque", cmd)
 
     def parse_function(self, name: str) -> tuple:
         power = None
@@ -735,6 +775,31 @@ def _bad() -> tuple:
     raise ParseError("bad argument")
 
 
+def _index_name(node: tuple) -> str | None:
+    """The name of a sum's index: a symbol, or ``i``/``e`` (read as constants elsewhere)."""
+    if node[0] == "sym":
+        return node[1]
+    if node[0] == "const" and node[1] in ("i", "e"):
+        return node[1]
+    return None
+
+
+def _rebind(node: tuple, name: str) -> tuple:
+    """``node`` with the constant ``name`` (``i`` or ``e``) read as the symbol ``name``."""
+    if node == ("const", name):
+        return ("sym", name)
+    out: list = [node[0]]
+    for child in node[1:]:
+        if isinstance(child, tuple) and child and isinstance(child[0], str):
+            out.append(_rebind(child, name))
+        elif isinstance(child, tuple):
+            out.append(tuple(_rebind(c, name) if isinstance(c, tuple) and c and isinstance(c[0], str) else c
+                             for c in child))
+        else:
+            out.append(child)
+    return tuple(out)
+
+
 
 
 def choice_letter(tokens: list[Token]) -> str | None:
@@ -757,16 +822,16 @@ def parse_tokens(tokens: list[Token]) -> tuple:
         ParseError: the tokens are not an answer this reader understands.
     """
     if len(tokens) > MAX_TOKENS:
-        raise ParseError("too many tokens")
+        raise TooLarge("too many tokens")
     letter = choice_letter(tokens)
     if letter is not None:
         return ("choice", letter)
     try:
         node = Parser(tokens).parse_answer()
     except RecursionError as exc:  # defensive: depth is bounded above, this should not happen
-        raise ParseError("recursion") from exc
+        raise TooLarge("recursion") from exc
     if ast_depth(node) > MAX_AST_DEPTH:
-        raise ParseError("expression nested too deeply")
+        raise TooLarge("expression nested too deeply")
     return node
 
 

@@ -8,6 +8,7 @@ because the token ``\\left`` is dropped, so ``\\left`` can never turn into ``\\l
 from __future__ import annotations
 
 import re
+import unicodedata
 
 Token = tuple  # (kind, value, spaced_before)
 
@@ -19,6 +20,11 @@ MAX_AST_DEPTH = 100  # deepest AST handed to the (recursive) evaluators
 
 class ParseError(ValueError):
     """The text is not an answer this reader understands."""
+
+
+class TooLarge(ParseError):
+    """The text is past a size limit of the reader (tokens, nesting): "too large to decide", which
+    the comparison reports as ``timeout``, never as a verdict."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,6 +133,49 @@ _CMD_RE = re.compile(r"\\([A-Za-z]+)\*?")
 
 
 # ---------------------------------------------------------------------------------------------
+# Unicode digits
+
+# A non-ASCII decimal digit (\d matches every Unicode Nd character) or a full-width ASCII form.
+_WIDE_RE = re.compile(r"(?![0-9])\d|[\uff01-\uff5e\u3000]")
+
+
+class _AsciiForms(dict):
+    """A ``str.translate`` table filled on demand: decimal digits of every script to ``0-9``,
+    full-width forms (U+FF01..U+FF5E, U+3000) to their ASCII characters, everything else unchanged
+    (not cached, so the table never grows past the ~800 characters it maps)."""
+
+    def __missing__(self, cp: int) -> int | str:
+        ch = chr(cp)
+        if 0xFF01 <= cp <= 0xFF5E:
+            out: int | str = chr(cp - 0xFEE0)
+        elif cp == 0x3000:
+            out = " "
+        elif unicodedata.category(ch) == "Nd":
+            out = str(unicodedata.digit(ch))
+        else:
+            return cp
+        self[cp] = out
+        return out
+
+
+_ASCII_FORMS = _AsciiForms({cp: cp for cp in range(128)})
+
+
+def ascii_digits(s: str) -> str:
+    """``s`` with Unicode decimal digits (full-width ``１２``, Arabic-Indic ``١٢``, Devanagari, ...) as
+    ASCII digits and full-width ASCII forms (``＋``, ``（``, ``ｘ``) as ASCII: the part of NFKC that
+    cannot change a meaning (NFKC would also turn ``x²`` into ``x2`` and ``½`` into ``1⁄2``).
+
+    Examples:
+        >>> ascii_digits("x = １２"), ascii_digits("١٢٣"), ascii_digits("x²")
+        ('x = 12', '123', 'x²')
+    """
+    if s.isascii() or _WIDE_RE.search(s) is None:
+        return s
+    return s.translate(_ASCII_FORMS)
+
+
+# ---------------------------------------------------------------------------------------------
 # pre-scan
 
 
@@ -188,7 +237,8 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
         ParseError: nesting too deep.
     """
     if _depth > MAX_NESTING:
-        raise ParseError("nesting too deep")
+        raise TooLarge("nesting too deep")
+    s = ascii_digits(s)
     if any(c in UNICODE for c in s):
         s = "".join(UNICODE.get(c, c) for c in s)
     out: list[Token] = []
@@ -301,7 +351,7 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
             i += 1
         spaced = False
         if len(out) > MAX_TOKENS * 4:
-            raise ParseError("too many tokens")
+            raise TooLarge("too many tokens")
     return out
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from harness.answers import values as V
+from harness.answers.types import Charge
 
 INF = ("const", "inf")
 NEG_INF = ("neg", INF)
@@ -67,11 +68,18 @@ def interval_of(node: tuple, open_pair: bool) -> list[Interval] | None:
     return None
 
 
-def relation_set(node: tuple) -> tuple[tuple | None, list[Interval]] | None:
+def relation_set(node: tuple, check: Charge | None = None) -> tuple[tuple | None, list[Interval]] | None:
     """(the unknown, its solution set) of a one-variable relation, or None.
 
     Handles ``x op a``, ``a op x``, ``a op x op b``, ``|x|`` in place of ``x``, ``x \\ne a``,
     ``x \\in S`` and linear inequalities with rational coefficients in one unknown (``-x > -1``).
+
+    Args:
+        node: an AST node.
+        check: the budget's charge callback for the exact arithmetic (``Budget.check``).
+
+    Raises:
+        values.TooBig: a bound or coefficient too large to compute exactly ("cannot decide").
     """
     if node[0] != "rel":
         return None
@@ -89,23 +97,23 @@ def relation_set(node: tuple) -> tuple[tuple | None, list[Interval]] | None:
     if not all(o in _LESS for o in ops):
         return None
     if len(parts) == 3 and not V.free_symbols(parts[0]) and not V.free_symbols(parts[2]):
-        return _around(parts[1], parts[0], _LESS[ops[0]], parts[2], _LESS[ops[1]])
+        return _around(parts[1], parts[0], _LESS[ops[0]], parts[2], _LESS[ops[1]], check)
     if len(parts) != 2:
         return None
     lhs, rhs = parts
     closed = _LESS[ops[0]]
     if not V.free_symbols(rhs):
-        found = _around(lhs, NEG_INF, False, rhs, closed)
+        found = _around(lhs, NEG_INF, False, rhs, closed, check)
         if found is not None:
             return found
     if not V.free_symbols(lhs):
-        found = _around(rhs, lhs, closed, INF, False)
+        found = _around(rhs, lhs, closed, INF, False, check)
         if found is not None:
             return found
-    return _linear(lhs, rhs, closed)
+    return _linear(lhs, rhs, closed, check)
 
 
-def _around(x: tuple, lo: tuple, lo_closed: bool, hi: tuple, hi_closed: bool):
+def _around(x: tuple, lo: tuple, lo_closed: bool, hi: tuple, hi_closed: bool, check: Charge | None):
     """``lo < x < hi`` for a plain unknown, or for ``|x|`` (two intervals, or one when ``lo < 0``)."""
     if _var_like(x):
         return x, [(lo, lo_closed, hi, hi_closed)]
@@ -113,8 +121,8 @@ def _around(x: tuple, lo: tuple, lo_closed: bool, hi: tuple, hi_closed: bool):
         if lo == NEG_INF:
             return x[1], [(("neg", hi), hi_closed, hi, hi_closed)]
         try:
-            low = V.exact(lo)
-        except (V.NotExact, V.TooBig, V.Unevaluable):
+            low = V.exact(lo, None, check)
+        except (V.NotExact, V.Unevaluable):
             return None
         if low <= 0:
             return x[1], [(("neg", hi), hi_closed, hi, hi_closed)]
@@ -122,7 +130,7 @@ def _around(x: tuple, lo: tuple, lo_closed: bool, hi: tuple, hi_closed: bool):
     return None
 
 
-def _linear(lhs: tuple, rhs: tuple, closed: bool):
+def _linear(lhs: tuple, rhs: tuple, closed: bool, check: Charge | None):
     """``lhs < rhs`` (or ``<=``) with ``lhs - rhs = m x + c``, m and c rational, m != 0."""
     f = ("add", (lhs, ("neg", rhs)))
     syms = V.free_symbols(f)
@@ -130,11 +138,11 @@ def _linear(lhs: tuple, rhs: tuple, closed: bool):
         return None
     (name,) = syms
     try:
-        c = V.exact(f, {name: Fraction(0)})
-        m = V.exact(f, {name: Fraction(1)}) - c
-        if m == 0 or any(V.exact(f, {name: Fraction(t)}) != c + t * m for t in (2, -3, 7)):
+        c = V.exact(f, {name: Fraction(0)}, check)
+        m = V.exact(f, {name: Fraction(1)}, check) - c
+        if m == 0 or any(V.exact(f, {name: Fraction(t)}, check) != c + t * m for t in (2, -3, 7)):
             return None
-    except (V.NotExact, V.TooBig, V.Unevaluable):
+    except (V.NotExact, V.Unevaluable):
         return None
     root = ("num", -c / m)
     var = ("sym", name)
