@@ -78,6 +78,13 @@ class Parser:
         j = self.p + k
         return self.t[j] if j < len(self.t) else None
 
+    def cur(self) -> Token:
+        """The current token, where the caller has checked there is one (else a ParseError)."""
+        tok = self.peek()
+        if tok is None:
+            raise ParseError("unexpected end")
+        return tok
+
     def at(self, kind: str, value: str | None = None, k: int = 0) -> bool:
         tok = self.peek(k)
         return tok is not None and tok[0] == kind and (value is None or tok[1] == value)
@@ -206,7 +213,7 @@ class Parser:
         parts: list[str] = []
         depth = 0
         while not self.done():
-            tok = self.peek()
+            tok = self.cur()
             if depth == 0 and (self.is_separator(tok) or self.is_closer(tok)):
                 break
             if tok[0] == "op" and tok[1] in OPEN:
@@ -249,7 +256,7 @@ class Parser:
         if not self.at_op("\\cup", "\\cap", "\\setminus"):
             return first
         parts = [first]
-        op = self.peek()[1]
+        op = self.cur()[1]
         while self.at_op(op):
             self.p += 1
             parts.append(self.parse_unit_expr())
@@ -333,6 +340,8 @@ class Parser:
         if pm:
             off = pm[0] if len(pm) == 1 else ("add", tuple(pm))
             return ("pm", base if base is not None else ZERO, off)
+        if base is None:  # not reached: the loop above parses at least one term
+            raise ParseError("empty sum")
         return base
 
     def parse_term(self) -> tuple:
@@ -398,7 +407,7 @@ class Parser:
                 a = ("deg", a) if e == ("deg",) else ("pow", a, e)
             elif k == "op" and v == "!" and not self.at("op", "=", 1):
                 self.p += 1
-                if self.at("op", "!") and not self.peek()[2]:  # "7!!": the double factorial (MATH's use)
+                if self.at("op", "!") and not self.cur()[2]:  # "7!!": the double factorial (MATH's use)
                     self.p += 1
                     a = ("dfact", a)
                 else:
@@ -431,7 +440,7 @@ class Parser:
         if k == "op" and v == "{":
             self.p += 1
             if self.at("id") and self.at("op", "}", 1):  # x_{AB}, S_{MBCN}: a name, not a product
-                name = self.peek()[1]
+                name = self.cur()[1]
                 self.p += 2
                 return ("sym", name)
             if self.at("cmd", "\\circ") and self.at("op", "}", 1):
@@ -739,7 +748,7 @@ class Parser:
         if env != "cases":
             items = [Parser([t for t in r if t[:2] != ("op", "&")]).parse_answer() for r in rows]
             return items[0] if len(items) == 1 else ("list", tuple(items))
-        out = []
+        out: list[tuple[tuple, tuple | None]] = []
         for r in rows:
             amp = next((i for i, t in enumerate(r) if t[:2] == ("op", "&")), len(r))
             value = Parser(r[:amp]).parse_answer()

@@ -259,13 +259,15 @@ def tokenize(s: str, text_mode: bool = False, _depth: int = 0) -> list[Token]:
             i = r.end()
         elif c in _DIGITS or (c == "." and i + 1 < n and s[i + 1] in _DIGITS):  # ASCII only, not "²"
             m = _NUM_RE.match(s, i)
+            assert m is not None  # c is a digit, or a point before one
             out.append(("num", m.group(), spaced))
             i = m.end()
         elif c.isalpha() and c.isascii():
             m = _WORD_RE.match(s, i)
+            assert m is not None  # c is an ASCII letter
             w = m.group()
             if not text_mode and "." in w:  # "a.m." only in text; in math "x.y" is x . y
-                w = re.match(r"[A-Za-z]+", w).group()
+                w = w.split(".", 1)[0]
             out.append(("word" if text_mode else "id", w, spaced))
             i += len(w)
         elif c == "{" and (t := _TSEP_RE.match(s, i)) is not None:  # {,} and {, } (thousands)

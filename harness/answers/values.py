@@ -171,8 +171,9 @@ def _iroot(x: int, n: int) -> int | None:
     if n == 2:
         r = math.isqrt(x)
         return r if r * r == x else None
-    r = round(x ** (1.0 / n)) if x.bit_length() < 1000 else None
-    if r is None:  # Newton on integers
+    if x.bit_length() < 1000:
+        r = round(x ** (1.0 / n))
+    else:  # Newton on integers
         r = 1 << (x.bit_length() // n + 1)
         while True:
             y = ((n - 1) * r + x // r ** (n - 1)) // n
@@ -281,18 +282,19 @@ def _poly_degree(node: tuple, var: str) -> int | None:
     if k == "neg":
         return _poly_degree(node[1], var)
     if k in ("add", "mul"):
-        degs = [_poly_degree(x, var) for x in node[1]]
-        if None in degs:
+        found = [_poly_degree(x, var) for x in node[1]]
+        degs = [x for x in found if x is not None]
+        if len(degs) < len(found):
             return None
-        d = max(degs) if k == "add" else sum(degs)  # type: ignore[arg-type]
+        d = max(degs) if k == "add" else sum(degs)
         return d if d <= MAX_POLY_DEGREE else None
     if k == "div":
         a, b = _poly_degree(node[1], var), _poly_degree(node[2], var)
         return a if a is not None and b == 0 else None
     if k == "pow" and node[2][0] == "num" and node[2][1].denominator == 1 and 0 <= node[2][1] <= MAX_POLY_DEGREE:
-        a = _poly_degree(node[1], var)
-        d = None if a is None else a * int(node[2][1])
-        return d if d is not None and d <= MAX_POLY_DEGREE else None
+        base = _poly_degree(node[1], var)
+        deg = None if base is None else base * int(node[2][1])
+        return deg if deg is not None and deg <= MAX_POLY_DEGREE else None
     return None if var in _free(node) else 0  # a constant (pi, sqrt 2, ...): not exact, but of degree 0
 
 
@@ -446,13 +448,14 @@ def _exact(node: tuple, env: Mapping[str, Fraction], rec: Callable[[tuple], Frac
     if k == "dfact":
         return _dfact(rec(node[1]), charge)
     if k == "binom":
-        n, r = rec(node[1]), rec(node[2])
-        if n.denominator != 1 or r.denominator != 1 or n < 0:
+        top, r = rec(node[1]), rec(node[2])
+        if top.denominator != 1 or r.denominator != 1 or top < 0:
             raise NotExact("binomial of non-integers")
-        if min(r, n - r) * math.log2(max(int(n), 2)) > MAX_BITS:
+        small: Fraction = min(r, top - r)
+        if small * math.log2(max(int(top), 2)) > MAX_BITS:
             raise TooBig("binomial too large")
-        charge(int_cost(int(max(min(r, n - r), 1) * math.log2(max(int(n), 2)))))
-        return Fraction(math.comb(int(n), int(r))) if 0 <= r <= n else Fraction(0)
+        charge(int_cost(int(max(float(small), 1.0) * math.log2(max(int(top), 2)))))
+        return Fraction(math.comb(int(top), int(r))) if 0 <= r <= top else Fraction(0)
     if k in ("sum", "prod"):
         var, body = node[1], node[4]
         lo, hi = rec(node[2]), rec(node[3])
