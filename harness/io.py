@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, bad: list | N
             ``skip_bad`` is False).
     """
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"Expected a JSONL file at {p}, found a directory. Pass one of its .jsonl files.")
     if not p.is_file():
         raise DataError(f"Expected a JSONL file at {p}, but it does not exist. Check the path.")
     with p.open("rb") as f:
@@ -293,21 +296,91 @@ def set_parent_death_signal(sig: int) -> bool:
     return True
 
 
-def acquire_or_refuse(lock_path: str | os.PathLike, *, what: str, subject: str | os.PathLike, fix: str) -> Any:
-    """Take the ``filelock`` lock at ``lock_path`` without waiting and return it (the caller releases it).
-    A lock left by a killed process is free again (``flock``); a live holder is refused.
+class RemovedLock:
+    """An exclusive lock on the file ``path`` whose file is removed when released, so a run that ends
+    (finished or failed) leaves no lock file behind.
+
+    The lock is a kernel ``flock``: freed when its holder dies, even by ``kill -9`` (the file stays then,
+    and the next taker reuses it). Removing a lock file is safe only with a check on the taking side: a
+    process that opened the file just before its holder removed it gets a lock on a file no longer at
+    ``path``; :meth:`acquire` sees that (the file at ``path`` is not the one it locked) and tries again.
+    Without ``fcntl`` (Windows) it is ``filelock.FileLock``, whose file stays.
+
+    Examples:
+        >>> lock = RemovedLock(tmp / "run.lock")  # doctest: +SKIP
+        >>> lock.acquire(timeout=0)  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+        self._other: Any = None  # filelock.FileLock where fcntl is missing
+
+    def acquire(self, timeout: float = 0.0) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds; False when another process kept it."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            from filelock import FileLock, Timeout
+
+            self._other = FileLock(str(self.path))
+            try:
+                self._other.acquire(timeout=timeout)
+            except Timeout:
+                self._other = None
+                return False
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)  # flock has no timed wait; poll as filelock does
+                continue
+            try:
+                here = os.stat(self.path)
+                mine = os.fstat(fd)
+                same = (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fd = fd
+                return True
+            os.close(fd)  # its holder removed the file after this process opened it: take the new one
+
+    def release(self) -> None:
+        """Remove the lock file, then free the lock (in this order: see the class docstring)."""
+        if self._other is not None:  # pragma: no cover - not POSIX
+            self._other.release()
+            self._other = None
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: the file stays, which is harmless
+            log.debug("could not remove %s", self.path, exc_info=True)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def acquire_or_refuse(lock_path: str | os.PathLike, *, what: str, subject: str | os.PathLike, fix: str) -> RemovedLock:
+    """Take the lock at ``lock_path`` (:class:`RemovedLock`) without waiting and return it (the caller
+    releases it, which removes the file). A lock left by a killed process is free again (``flock``); a live
+    holder is refused.
 
     Raises:
         ConfigError: another process holds it: "Another {what} is writing {subject} ...; {fix}".
     """
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(lock_path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+    lock = RemovedLock(lock_path)
+    if not lock.acquire(timeout=0):
         raise ConfigError(f"Another {what} is writing {subject} (lock {lock_path}); "
-                          f"wait for it to finish or {fix}.") from None
+                          f"wait for it to finish or {fix}.")
     return lock
 
 
