@@ -38,6 +38,7 @@ from typing import Any, ClassVar, Literal, cast
 
 from harness.answers import ENGINE_VERSION, AnswerRules, grade, unclosed_think
 from harness.backends import (
+    BACKENDS,
     DEFAULT_WINDOW,
     Backend,
     Generation,
@@ -49,7 +50,7 @@ from harness.backends import (
     stream,
 )
 from harness.data import Problem, expand_tasks, get_task, load_task, register_jsonl_task, task_help
-from harness.errors import BackendError, ConfigError, DataError, HarnessError
+from harness.errors import BackendError, ConfigError, DataError, HarnessError, did_you_mean
 from harness.io import (
     ResumableLog,
     config_hash,
@@ -84,7 +85,7 @@ class EvalConfig:
     model: str = field(metadata={"help": "checkpoint dir, hub id, or served model name (openai)"})
     tasks: tuple[str, ...] = field(default=("math500",), metadata={
         "help": f"task names ({task_help()}) or JSONL paths, comma-separated", "sep": ",", "repeat": True})
-    backend: str = field(default="hf", metadata={"help": "hf | vllm | openai"})
+    backend: str = field(default="hf", metadata={"help": " | ".join(BACKENDS)})
     base_url: tuple[str, ...] = field(default=(), metadata={
         "help": "openai: server URL(s), e.g. http://127.0.0.1:8000/v1; repeat the flag or comma-separate "
                 "several (one per server: requests go to the least-loaded one)", "sep": ",", "repeat": True})
@@ -124,6 +125,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", parse_base_urls(self.base_url))
         errs = []
+        if self.backend not in BACKENDS:  # before anything is created (a run folder, a lock)
+            errs.append(did_you_mean(self.backend, BACKENDS, "--backend").rstrip("."))
         if not self.tasks:
             errs.append("--tasks is empty; pass e.g. --tasks gsm8k,math500")
         if self.n < 1:
