@@ -116,6 +116,39 @@ def free_space(path: str | os.PathLike) -> str:
     return "unknown"  # unreachable
 
 
+#: The environment variables by which the Hugging Face libraries are switched offline.
+HUB_OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def hub_switched_off() -> str | None:
+    """Why the HF hub must not be tried, as set in this process's environment (e.g.
+    ``"HF_HUB_OFFLINE=1 is set in the environment"``), or None. Nothing in this project sets these
+    variables; a value found was set by the user or whatever started the process."""
+    for var in HUB_OFFLINE_VARS:
+        value = os.environ.get(var, "").strip()
+        if value.lower() in ("1", "true", "yes", "on"):
+            return f"{var}={value} is set in the environment"
+    return None
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the HF hub's host (``$HF_ENDPOINT`` or huggingface.co) accepts a connection within
+    ``timeout`` seconds (and is not switched off, :func:`hub_switched_off`). The hub clients retry for
+    tens of seconds before failing offline; this answers in at most ``timeout``."""
+    import socket
+    from urllib.parse import urlparse
+
+    if hub_switched_off():
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname, url.port or (443 if url.scheme != "http" else 80)),
+                                      timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def storage_error(path: str | os.PathLike, e: OSError, kept: str = "") -> StorageError:
     """The one message for a file that could not be written: the file, the system's reason, the free
     space there, what is kept and how to go on."""
@@ -304,7 +337,7 @@ class RemovedLock:
     and the next taker reuses it). Removing a lock file is safe only with a check on the taking side: a
     process that opened the file just before its holder removed it gets a lock on a file no longer at
     ``path``; :meth:`acquire` sees that (the file at ``path`` is not the one it locked) and tries again.
-    Without ``fcntl`` (Windows) it is ``filelock.FileLock``, whose file stays.
+    On Windows (no ``fcntl``) it is ``filelock.FileLock``, whose file stays.
 
     Examples:
         >>> lock = RemovedLock(tmp / "run.lock")  # doctest: +SKIP
@@ -319,9 +352,7 @@ class RemovedLock:
 
     def acquire(self, timeout: float = 0.0) -> bool:
         """Take the lock, waiting up to ``timeout`` seconds; False when another process kept it."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX
+        if sys.platform == "win32":  # pragma: no cover - no fcntl
             from filelock import FileLock, Timeout
 
             self._other = FileLock(str(self.path))
@@ -334,24 +365,35 @@ class RemovedLock:
         deadline = time.monotonic() + timeout
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.05)  # flock has no timed wait; poll as filelock does
-                continue
-            try:
-                here = os.stat(self.path)
-                mine = os.fstat(fd)
-                same = (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
-            except FileNotFoundError:
-                same = False
-            if same:
-                self._fd = fd
+            taken = self._take(fd)
+            if taken:
                 return True
-            os.close(fd)  # its holder removed the file after this process opened it: take the new one
+            if taken is False and time.monotonic() >= deadline:
+                return False
+            if taken is False:
+                time.sleep(0.05)  # flock has no timed wait; poll as filelock does
+            # None: the holder removed the file after it was opened here; take the new one at once
+
+    def _take(self, fd: int) -> bool | None:
+        """Lock the opened ``fd`` (then it is kept): True; held by another process: False; locked, but the
+        file is no longer the one at ``path`` (its holder removed it after ``fd`` was opened): None."""
+        import fcntl
+
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        try:
+            here, mine = os.stat(self.path), os.fstat(fd)
+            same = (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            return None
+        self._fd = fd
+        return True
 
     def release(self) -> None:
         """Remove the lock file, then free the lock (in this order: see the class docstring)."""

@@ -125,6 +125,13 @@ def _cross_checks(cfg: LoopConfig) -> list[str]:
             build_config(model="m", data=["d"], output="o", preset=cfg.train_preset, overrides=cfg.train)
         except ConfigError as e:
             errs += [f"train ({cfg.train_preset} preset + train:): {p}" for p in getattr(e, "problems", [str(e)])]
+    from harness.data import require_data_dir
+    from harness.errors import DataError
+
+    try:  # the one rule for a data folder, before anything is written
+        require_data_dir(cfg.data_dir)
+    except DataError as e:
+        errs.append(f"data_dir: {e}")
     return errs
 
 
