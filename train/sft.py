@@ -14,7 +14,7 @@ Each ``--data`` file is a stage, trained in order; stage k+1 starts from stage k
 run directory (``--output``) ends up holding a normal HF checkpoint (model + tokenizer) plus
 ``train_config.json`` (config, data hashes and counts, versions, commit, date), ``losses.jsonl``
 (one row per optimizer step) and ``train_summary.json`` (time, tokens/s, peak memory); while a run
-trains, rank 0 holds ``train.lock`` (pid in ``train.pid``).
+trains, rank 0 holds ``train.lock`` (pid in ``train.pid``; both removed when it ends).
 Stage k's resumable Trainer checkpoints live in ``<output>/stage<k>/checkpoint-<step>``.
 """
 
