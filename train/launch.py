@@ -200,6 +200,9 @@ def _torchrun_main(argv: Sequence[str]) -> int:
     from torch.distributed.run import parse_args
     from torch.distributed.run import run as torchrun
 
+    for name in list(logging.root.manager.loggerDict):  # each elastic module sets its own level ($LOGLEVEL)
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     nproc, cfg_file = int(argv[0]), argv[1]
     try:
         torchrun(parse_args(torchrun_args(nproc, ["--config-file", cfg_file])))
