@@ -141,12 +141,21 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     if hub_switched_off():
         return False
     url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    try:
-        with socket.create_connection((url.hostname, url.port or (443 if url.scheme != "http" else 80)),
-                                      timeout=timeout):
-            return True
-    except OSError:
-        return False
+    done = threading.Event()
+    ok: list[bool] = []
+
+    def probe() -> None:  # in a thread: the name lookup itself has no timeout
+        try:
+            with socket.create_connection((url.hostname, url.port or (443 if url.scheme != "http" else 80)),
+                                          timeout=timeout):
+                ok.append(True)
+        except OSError:
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=probe, name="hub-probe", daemon=True).start()
+    return done.wait(timeout) and bool(ok)
 
 
 def storage_error(path: str | os.PathLike, e: OSError, kept: str = "") -> StorageError:
