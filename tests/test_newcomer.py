@@ -49,7 +49,7 @@ def test_unknown_backend_is_refused_before_any_folder_exists(tmp_path, tiny_chec
     out = tmp_path / "run"
     line = one_error_line(harness(["eval", "--backend", "nope", "--model", str(tiny_checkpoint), "--tasks",
                                    "gsm8k", "--limit", "2", "--output-dir", str(out)], dict(os.environ)))
-    assert "Unknown --backend 'nope'" in line and "Available: hf, openai, vllm" in line
+    assert "backend: expected one of hf, vllm, openai, found 'nope'" in line and "did you mean 'openai'?" in line
     assert not out.exists()  # before: a folder holding run.lock and samples.jsonl.lock
 
 
