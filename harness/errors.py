@@ -31,6 +31,13 @@ class StorageError(HarnessError):
     the free space there; everything written before stays intact and the same command resumes."""
 
 
+class Interrupted(HarnessError):
+    """The user stopped a command (Ctrl-C); the message says how the same command goes on."""
+
+    #: The shell's code for a command stopped by SIGINT (128 + 2).
+    exit_code = 130
+
+
 class UnusableInputError(HarnessError):
     """Inputs that cannot be compared (``harness check`` exits 2 on these)."""
 

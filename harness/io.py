@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, bad: list | N
             ``skip_bad`` is False).
     """
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"Expected a JSONL file at {p}, found a directory. Pass one of its .jsonl files.")
     if not p.is_file():
         raise DataError(f"Expected a JSONL file at {p}, but it does not exist. Check the path.")
     with p.open("rb") as f:
@@ -111,6 +114,48 @@ def free_space(path: str | os.PathLike) -> str:
             return f"{n:.0f} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
     return "unknown"  # unreachable
+
+
+#: The environment variables by which the Hugging Face libraries are switched offline.
+HUB_OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def hub_switched_off() -> str | None:
+    """Why the HF hub must not be tried, as set in this process's environment (e.g.
+    ``"HF_HUB_OFFLINE=1 is set in the environment"``), or None. Nothing in this project sets these
+    variables; a value found was set by the user or whatever started the process."""
+    for var in HUB_OFFLINE_VARS:
+        value = os.environ.get(var, "").strip()
+        if value.lower() in ("1", "true", "yes", "on"):
+            return f"{var}={value} is set in the environment"
+    return None
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the HF hub's host (``$HF_ENDPOINT`` or huggingface.co) accepts a connection within
+    ``timeout`` seconds (and is not switched off, :func:`hub_switched_off`). The hub clients retry for
+    tens of seconds before failing offline; this answers in at most ``timeout``."""
+    import socket
+    from urllib.parse import urlparse
+
+    if hub_switched_off():
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    done = threading.Event()
+    ok: list[bool] = []
+
+    def probe() -> None:  # in a thread: the name lookup itself has no timeout
+        try:
+            with socket.create_connection((url.hostname, url.port or (443 if url.scheme != "http" else 80)),
+                                          timeout=timeout):
+                ok.append(True)
+        except OSError:
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=probe, name="hub-probe", daemon=True).start()
+    return done.wait(timeout) and bool(ok)
 
 
 def storage_error(path: str | os.PathLike, e: OSError, kept: str = "") -> StorageError:
@@ -293,21 +338,100 @@ def set_parent_death_signal(sig: int) -> bool:
     return True
 
 
-def acquire_or_refuse(lock_path: str | os.PathLike, *, what: str, subject: str | os.PathLike, fix: str) -> Any:
-    """Take the ``filelock`` lock at ``lock_path`` without waiting and return it (the caller releases it).
-    A lock left by a killed process is free again (``flock``); a live holder is refused.
+class RemovedLock:
+    """An exclusive lock on the file ``path`` whose file is removed when released, so a run that ends
+    (finished or failed) leaves no lock file behind.
+
+    The lock is a kernel ``flock``: freed when its holder dies, even by ``kill -9`` (the file stays then,
+    and the next taker reuses it). Removing a lock file is safe only with a check on the taking side: a
+    process that opened the file just before its holder removed it gets a lock on a file no longer at
+    ``path``; :meth:`acquire` sees that (the file at ``path`` is not the one it locked) and tries again.
+    On Windows (no ``fcntl``) it is ``filelock.FileLock``, whose file stays.
+
+    Examples:
+        >>> lock = RemovedLock(tmp / "run.lock")  # doctest: +SKIP
+        >>> lock.acquire(timeout=0)  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+        self._other: Any = None  # filelock.FileLock where fcntl is missing
+
+    def acquire(self, timeout: float = 0.0) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds; False when another process kept it."""
+        if sys.platform == "win32":  # pragma: no cover - no fcntl
+            from filelock import FileLock, Timeout
+
+            self._other = FileLock(str(self.path))
+            try:
+                self._other.acquire(timeout=timeout)
+            except Timeout:
+                self._other = None
+                return False
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            taken = self._take(fd)
+            if taken:
+                return True
+            if taken is False and time.monotonic() >= deadline:
+                return False
+            if taken is False:
+                time.sleep(0.05)  # flock has no timed wait; poll as filelock does
+            # None: the holder removed the file after it was opened here; take the new one at once
+
+    def _take(self, fd: int) -> bool | None:
+        """Lock the opened ``fd`` (then it is kept): True; held by another process: False; locked, but the
+        file is no longer the one at ``path`` (its holder removed it after ``fd`` was opened): None."""
+        import fcntl
+
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        try:
+            here, mine = os.stat(self.path), os.fstat(fd)
+            same = (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            return None
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Remove the lock file, then free the lock (in this order: see the class docstring)."""
+        if self._other is not None:  # pragma: no cover - not POSIX
+            self._other.release()
+            self._other = None
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: the file stays, which is harmless
+            log.debug("could not remove %s", self.path, exc_info=True)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def acquire_or_refuse(lock_path: str | os.PathLike, *, what: str, subject: str | os.PathLike, fix: str) -> RemovedLock:
+    """Take the lock at ``lock_path`` (:class:`RemovedLock`) without waiting and return it (the caller
+    releases it, which removes the file). A lock left by a killed process is free again (``flock``); a live
+    holder is refused.
 
     Raises:
         ConfigError: another process holds it: "Another {what} is writing {subject} ...; {fix}".
     """
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(lock_path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+    lock = RemovedLock(lock_path)
+    if not lock.acquire(timeout=0):
         raise ConfigError(f"Another {what} is writing {subject} (lock {lock_path}); "
-                          f"wait for it to finish or {fix}.") from None
+                          f"wait for it to finish or {fix}.")
     return lock
 
 

@@ -309,7 +309,7 @@ def check(obj: Any, extra: Callable[[Any], list[str]] | None = None) -> None:
 def invalid(cls: type, errs: list[str], where: str = "") -> ConfigError:
     """One ConfigError line listing ``errs``; ``.problems`` keeps the list."""
     text = "; ".join(x.rstrip(".") for x in errs)
-    e = ConfigError(f"Invalid {_what(cls)}{f' ({where})' if where else ''}: {text}.")
+    e = ConfigError(f"Invalid {_what(cls)}{f' ({where})' if where else ''}: {text}{'' if text.endswith('?') else '.'}")
     e.problems = errs  # type: ignore[attr-defined]
     return e
 

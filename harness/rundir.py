@@ -143,10 +143,12 @@ def resume_policy(
 class RunDir:
     """A run folder under the contract above: held under a lock while open (a second live writer is
     refused with one line; a lock left by a killed process is free, ``flock``), with one manifest file
-    and :class:`~harness.io.ResumableLog` logs.
+    and :class:`~harness.io.ResumableLog` logs. Leaving it (finished or failed) removes the lock and pid
+    files (:class:`~harness.io.RemovedLock`), and the folder when this run created it and wrote nothing
+    there, so a refused or failed start leaves nothing behind.
 
     Args:
-        path: the folder (created on entry).
+        path: the folder (created on entry; removed on exit if still empty and created here).
         what: who writes it, for messages ("`harness eval`").
         fix: what to do instead when refused ("use a new --output-dir").
         manifest: the manifest's file name in the folder.
@@ -167,35 +169,45 @@ class RunDir:
         self.wait_s = wait_s
         self.pid_path = self.path / pid_file if pid_file else None
         self._lock: Any = None
+        self._created = False
         self.action = ""  # what :meth:`resume` decided (see resume_policy)
 
     def __enter__(self) -> RunDir:  # noqa: PYI034
-        from filelock import FileLock, Timeout
+        from harness.io import RemovedLock
 
+        self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.lock_path))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
+        lock = RemovedLock(self.lock_path)
+        if not lock.acquire(timeout=0):
             other = self._holder()
             if self.wait_s > 0:
                 log.warning("waiting for %s, still writing %s, to exit", other or "another process", self.path)
-            try:
-                lock.acquire(timeout=self.wait_s)
-            except Timeout:
+            if not lock.acquire(timeout=self.wait_s):
                 stop = f" or stop it (kill {other})" if other else ""
                 raise ConfigError(f"Another {self.what}{f' (pid {other})' if other else ''} is still writing "
                                   f"{self.path} (lock {self.lock_path}); wait for it to finish{stop}, then "
-                                  f"re-run; or {self.fix}.") from None
+                                  f"re-run; or {self.fix}.")
         self._lock = lock
         if self.pid_path is not None:
             self.pid_path.write_text(f"{os.getpid()}\n")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._lock is not None:
+        """Remove the pid and lock files (a run that ends, finished or failed, leaves none behind), and the
+        folder itself when this run created it and left it empty (a refused or failed start)."""
+        if self._lock is None:
+            return
+        try:
+            if self.pid_path is not None:
+                self.pid_path.unlink(missing_ok=True)
+        finally:
             self._lock.release()
             self._lock = None
+        if self._created:
+            try:
+                self.path.rmdir()  # only succeeds on an empty folder
+            except OSError:
+                pass
 
     def _holder(self) -> str | None:
         if self.pid_path is None or not self.pid_path.is_file():

@@ -357,7 +357,7 @@ def registered_test_index(data_dir=None, ns: Iterable[int] = REPORT_NS, *, extra
     """
     from pathlib import Path
 
-    from harness.data import get_task, load_task, task_names
+    from harness.data import DATA_LAYOUT, get_task, load_task, require_data_dir, task_names
     from harness.errors import DataError, HarnessError
     from harness.io import iter_jsonl
     from harness.sftrows import sft_fields
@@ -372,15 +372,23 @@ def registered_test_index(data_dir=None, ns: Iterable[int] = REPORT_NS, *, extra
         labels.extend((name, i) for i, _ in items)
         sources.append({"name": name, "split": split, "problems": len(items)})
 
+    folder = require_data_dir(data_dir)  # a named folder that is missing stops here, once (the one rule)
     for name in task_names():
         for split in [s for s in get_task(name).splits if s != "train"]:
             try:
                 probs = load_task(name, split, data_dir_=data_dir, allow_hub=False)
             except HarnessError as e:
-                log.warning("decontamination: %s/%s not indexed (%s)", name, split, e)
+                if folder is not None or get_task(name).path is not None:
+                    log.warning("decontamination: %s/%s not indexed (%s)", name, split, e)
                 missing.append({"name": name, "split": split, "why": str(e)})
                 continue
             add(name, split, [(p.id, p.question) for p in probs])
+    unnamed = [f"{m['name']}/{m['split']}" for m in missing if get_task(m["name"]).path is None]
+    if folder is None and unnamed:
+        log.warning("decontamination: no data folder (--data-dir / HARNESS_DATA_DIR), so %d registered test sets "
+                    "are not indexed (%s); it reads local files only. To index them, pass --data-dir <dir> or set "
+                    "HARNESS_DATA_DIR=<dir> with a folder laid out as %s", len(unnamed), ", ".join(unnamed),
+                    DATA_LAYOUT)
     for name, items in extra:
         add(name, "test", list(items))
     for path in against:

@@ -38,7 +38,15 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import HarnessError
 from harness.io import set_parent_death_signal
 from harness.rundir import RunDir
-from train.rundir import LOCK_WAIT_S, SUMMARY_FILE, check_base_model, prepare_run_dir, run_dir
+from train.rundir import (
+    LOCK_WAIT_S,
+    SUMMARY_FILE,
+    check_base_model,
+    check_data,
+    prepare_run_dir,
+    resume_hint,
+    run_dir,
+)
 
 if TYPE_CHECKING:
     from train.config import TrainConfig
@@ -53,6 +61,8 @@ PARENT_ENV = "HARNESS_TRAIN_PARENT_PID"
 ERROR_ENV = "HARNESS_TRAIN_ERROR_FILE"
 #: How long a process waits for another one's build of DeepSpeed's CPU op.
 BUILD_WAIT_S = 900.0
+#: After Ctrl-C, how long the ranks get to close their files and remove their locks before they are killed.
+STOP_WAIT_S = 30.0
 
 
 def extensions_dir() -> str:
@@ -120,11 +130,14 @@ def run(cfg: TrainConfig, nproc: int | None = None) -> dict[str, Any]:
         The run summary written by rank 0.
 
     Raises:
-        ConfigError: bad base model path, output/``--resume`` conflicts (checked before launching).
+        ConfigError: bad base model path or ``--data`` entries, output/``--resume`` conflicts (checked
+            before launching).
         HarnessError: the error a rank reported (one line), or its exit status when it crashed.
+        KeyboardInterrupt: Ctrl-C, once the ranks have stopped (:func:`stop_child`).
     """
     nproc = nproc or cfg.nproc
     check_base_model(cfg.model)
+    check_data(cfg.data)
     prepare_run_dir(cfg)
     from harness.options import write_json
 
@@ -140,7 +153,10 @@ def run(cfg: TrainConfig, nproc: int | None = None) -> dict[str, Any]:
         proc = subprocess.Popen(cmd, env=env)
         try:
             rc = proc.wait()
-        except BaseException:  # Ctrl-C or an error here: the training must not outlive us
+        except KeyboardInterrupt:  # Ctrl-C: let the ranks stop as they do on their own Ctrl-C, then go on up
+            stop_child(proc)
+            raise
+        except BaseException:  # an error here: the training must not outlive us
             proc.kill()
             proc.wait()
             raise
@@ -148,8 +164,21 @@ def run(cfg: TrainConfig, nproc: int | None = None) -> dict[str, Any]:
             if err_file.is_file() and err_file.read_text().strip():
                 raise HarnessError(err_file.read_text().strip())
             raise HarnessError(f"training {cfg.output} with {nproc} process(es) failed (exit {rc}); "
-                               "its output is above. Fix it and re-run the same command to resume.")
+                               f"its output is above. Fix it, then {resume_hint(cfg.output)}.")
     return json.loads((Path(cfg.output) / SUMMARY_FILE).read_text())
+
+
+def stop_child(proc: subprocess.Popen, *, wait_s: float = STOP_WAIT_S) -> None:
+    """Stop the training child after Ctrl-C: a terminal's Ctrl-C reached it too (else it is sent one now);
+    it gets ``wait_s`` seconds to leave as after its own Ctrl-C (files closed, lock and pid files removed,
+    no output: :func:`train.sft.main`), then it is killed. A second Ctrl-C kills it at once."""
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=wait_s)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        proc.kill()
+        proc.wait()
 
 
 def torchrun_args(nproc: int, script_args: Sequence[str], *, port: int | None = None) -> list[str]:
@@ -166,13 +195,19 @@ def _torchrun_main(argv: Sequence[str]) -> int:
     die_with_parent()
     os.environ[PARENT_ENV] = str(os.getpid())
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args
     from torch.distributed.run import run as torchrun
 
+    for name in list(logging.root.manager.loggerDict):  # each elastic module sets its own level ($LOGLEVEL)
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     nproc, cfg_file = int(argv[0]), argv[1]
     try:
         torchrun(parse_args(torchrun_args(nproc, ["--config-file", cfg_file])))
+    except (SignalException, KeyboardInterrupt):  # Ctrl-C: torchrun passed it to the ranks; run() says it once
+        return 130
     except ChildFailedError as e:
         err = os.environ.get(ERROR_ENV)
         if not (err and Path(err).is_file()):

@@ -14,7 +14,7 @@ Each ``--data`` file is a stage, trained in order; stage k+1 starts from stage k
 run directory (``--output``) ends up holding a normal HF checkpoint (model + tokenizer) plus
 ``train_config.json`` (config, data hashes and counts, versions, commit, date), ``losses.jsonl``
 (one row per optimizer step) and ``train_summary.json`` (time, tokens/s, peak memory); while a run
-trains, rank 0 holds ``train.lock`` (pid in ``train.pid``).
+trains, rank 0 holds ``train.lock`` (pid in ``train.pid``; both removed when it ends).
 Stage k's resumable Trainer checkpoints live in ``<output>/stage<k>/checkpoint-<step>``.
 """
 
@@ -46,7 +46,17 @@ from train.config import (
 )
 from train.data import DataStats, PackCollator, PadCollator, load_sft_dataset, pack_examples
 from train.launch import ERROR_ENV, die_with_parent, ensure_dist_env, hold_output, prepare_deepspeed_ops
-from train.rundir import CONFIG_FILE, LOSSES_FILE, SUMMARY_FILE, check_base_model, prepare_run_dir
+from train.rundir import (
+    CONFIG_FILE,
+    LOSSES_FILE,
+    SUMMARY_FILE,
+    check_base_model,
+    check_data,
+    checkpoint_write_error,
+    last_complete_checkpoint,
+    prepare_run_dir,
+    resume_hint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,19 +116,6 @@ def _drop_logged_after(log_: ResumableLog, stage: int, step: int) -> None:
         write_jsonl(log_.path, keep)
 
 
-def last_complete_checkpoint(stage_dir: Path) -> str | None:
-    """The highest-step ``checkpoint-N`` folder whose save finished (``trainer_state.json`` is written
-    last), so a run killed in the middle of a save resumes from the previous checkpoint."""
-    if not stage_dir.is_dir():
-        return None
-    done = [
-        (int(p.name.split("-")[1]), p)
-        for p in stage_dir.glob("checkpoint-*")
-        if p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file()
-    ]
-    return str(max(done)[1]) if done else None
-
-
 def _peak_memory_mb() -> dict[str, float]:
     import torch
 
@@ -168,6 +165,22 @@ def _load_model(path: str, bf16: bool, cfg: TrainConfig):
             n_train, n_all = model.get_nb_trainable_parameters()
             log.warning("--lora: training %d of %d parameters (rank %d, all linear layers)", n_train, n_all, cfg.lora_r)
     return model, base_model, attn_restore
+
+
+@contextlib.contextmanager
+def _saves_checked(stage_dir: Path, out: Path):
+    """A checkpoint or final save that fails for space becomes one :class:`~harness.errors.StorageError`
+    line (the folder, the reason, the checkpoint a ``--resume`` continues from) instead of a traceback
+    whose first cause is torch's "unexpected pos 4096 vs 3988"."""
+    try:
+        yield
+    except HarnessError:
+        raise
+    except Exception as e:
+        err = checkpoint_write_error(e, stage_dir, out)
+        if err is None:
+            raise
+        raise err from None
 
 
 def train_stage(
@@ -250,20 +263,21 @@ def train_stage(
         if losses is not None:
             _drop_logged_after(losses, stage, start_step)
             log.warning("stage %d: resuming from %s (step %d)", stage, resume_from, start_step)
-    result = trainer.train(resume_from_checkpoint=resume_from)
-    runtime = float(result.metrics.get("train_runtime", 0.0))
-    trainer.model.config.use_cache = True
-    if attn_restore:  # the saved checkpoint must not name the training-only attention implementation
-        base_model.set_attn_implementation(attn_restore)
-    # Every rank takes part in the save (ZeRO-3 gathers the 16-bit weights from all ranks).
-    if cfg.lora:
-        # fold the adapters into the base weights: the checkpoint is a plain HF model (no peft needed to load)
-        merged = trainer.model.merge_and_unload()
-        if _rank() == 0:
-            merged.save_pretrained(final_dir)
-            tokenizer.save_pretrained(final_dir)
-    else:
-        trainer.save_model(str(final_dir))
+    with _saves_checked(stage_dir, out):
+        result = trainer.train(resume_from_checkpoint=resume_from)
+        runtime = float(result.metrics.get("train_runtime", 0.0))
+        trainer.model.config.use_cache = True
+        if attn_restore:  # the saved checkpoint must not name the training-only attention implementation
+            base_model.set_attn_implementation(attn_restore)
+        # Every rank takes part in the save (ZeRO-3 gathers the 16-bit weights from all ranks).
+        if cfg.lora:
+            # fold the adapters into the base weights: the checkpoint is a plain HF model (no peft needed to load)
+            merged = trainer.model.merge_and_unload()
+            if _rank() == 0:
+                merged.save_pretrained(final_dir)
+                tokenizer.save_pretrained(final_dir)
+        else:
+            trainer.save_model(str(final_dir))
     epochs_run = float(trainer.state.epoch or 0) - start_epoch
     tokens = stats.tokens * epochs_run
     summary = {
@@ -317,6 +331,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     if "OMP_NUM_THREADS" not in os.environ and _world() > 1:
         os.environ["OMP_NUM_THREADS"] = "1"
     check_base_model(cfg.model)
+    check_data(cfg.data)
     if _rank() != 0:
         return _run(cfg, None, None)
     with hold_output(cfg.output):
@@ -383,6 +398,11 @@ def _run(cfg: TrainConfig, old: dict | None, losses: ResumableLog | None) -> dic
     return summary
 
 
+def interrupted(output: str | os.PathLike) -> str:
+    """The one line after Ctrl-C: what stopped and how the same command goes on."""
+    return f"training {output} was interrupted (Ctrl-C); {resume_hint(output)}."
+
+
 def stage_lines(summary: dict[str, Any]) -> list[str]:
     """One line per trained stage: steps, final loss, throughput, where it was saved."""
     return [f"stage {st['stage']}: {st['steps']} steps, final loss {st['final_loss'] or float('nan'):.4f}, "
@@ -406,6 +426,7 @@ def main(config_file, local_rank, preset, **flags) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from harness.options import given, read_json
 
+    cfg: TrainConfig | None = None
     try:
         if config_file:
             if given(flags):
@@ -421,6 +442,10 @@ def main(config_file, local_rank, preset, **flags) -> None:
             else:
                 print(f"Error: {e}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C: the files were closed and the locks removed on the way out
+        if _rank() == 0 and not os.environ.get(ERROR_ENV):  # else the launching process says it, once
+            print(f"Error: {interrupted(cfg.output) if cfg else 'interrupted (Ctrl-C).'}", file=sys.stderr)
+        sys.exit(130)
     if _rank() == 0 and not os.environ.get(ERROR_ENV):
         for line in stage_lines(summary):
             print(line)

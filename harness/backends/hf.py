@@ -26,6 +26,7 @@ from pathlib import Path
 from harness.backends import base
 from harness.backends.base import Generation, PromptInput, Request, SamplingParams, messages_to_text
 from harness.errors import BackendError
+from harness.io import hub_reachable
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +41,6 @@ WEIGHT_FILES = (
 def _looks_local(model: str) -> bool:
     """True when ``model`` is meant as a path rather than a hub id (``org/name``)."""
     return os.path.exists(model) or model.startswith((".", "/", "~")) or model.count("/") > 1
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """True unless ``HF_HUB_OFFLINE`` is set or the hub's host cannot be reached within ``timeout``."""
-    import socket
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return False
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def check_checkpoint_dir(path: Path) -> None:
@@ -177,7 +163,7 @@ class HFBackend:
             src = str(Path(src).expanduser())
             check_checkpoint_dir(Path(src))
         else:
-            offline = not _hub_reachable()  # offline: use the local HF cache only, no slow retries
+            offline = not hub_reachable()  # offline: use the local HF cache only, no slow retries
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
                 src, trust_remote_code=trust_remote_code, local_files_only=offline

@@ -33,5 +33,12 @@ def train(preset, **flags) -> None:
     from train.sft import stage_lines
 
     cfg = build_config(preset=preset, overrides=given(flags))
-    for line in stage_lines(run(cfg)):
+    try:
+        summary = run(cfg)
+    except KeyboardInterrupt:  # one line with the way back, instead of click's "Aborted!"
+        from harness.errors import Interrupted
+        from train.sft import interrupted
+
+        raise Interrupted(interrupted(cfg.output)) from None
+    for line in stage_lines(summary):
         click.echo(line)

@@ -9,8 +9,10 @@ synthesis stand-in (:class:`SeedSource`) and lm-eval export.
 Sources, in order: ``data_dir`` argument, ``$HARNESS_DATA_DIR`` (both in the layout of
 ``../shared/data``: ``gsm8k/{train,test}.jsonl``, ``math/{train,test,math500}.jsonl``,
 ``<task>/test.jsonl`` for aime24, aime25, amc23, minerva_math, olympiadbench, svamp), then the
-Hugging Face hub through ``datasets`` when online (each task records its hub id). A missing source
-raises one :class:`~harness.errors.DataError` naming every place it looked and how to fix it.
+Hugging Face hub through ``datasets`` when online (each task records its hub id). One rule for a missing
+folder (:func:`require_data_dir`): a data folder that was named but does not exist is an error at once,
+everywhere, never a fall-back to the hub. A missing source raises one :class:`~harness.errors.DataError`
+naming every place it looked, why the hub was not tried, and how to get the data.
 A relative data folder is resolved to an absolute path once, where it is read (and written back to
 ``$HARNESS_DATA_DIR``), so subprocesses started in another directory find the same data.
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from harness.answers.rules import AnswerRules
 from harness.data.registry import TaskRegistry
@@ -40,10 +41,19 @@ from harness.data.sets import (
     math_gold,
     olympiadbench_gold,
 )
-from harness.data.task import DEFAULT_PROMPT, SeedSource, Task, TaskSpec, data_dir, jsonl_task
-from harness.errors import DataError
+from harness.data.task import (
+    DATA_LAYOUT,
+    DEFAULT_PROMPT,
+    SeedSource,
+    Task,
+    TaskSpec,
+    data_dir,
+    jsonl_task,
+    require_data_dir,
+)
 
 __all__ = [
+    "DATA_LAYOUT",
     "DEFAULT_PROMPT",
     "EVAL_ONLY_TASKS",
     "GROUPS",
@@ -78,20 +88,6 @@ __all__ = [
 
 #: The registry of this process: the built-in tasks and groups, plus custom tasks registered at run time.
 REGISTRY = TaskRegistry(BUILTIN_TASKS, GROUPS)
-
-
-def require_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
-    """:func:`data_dir`, but a folder that was named and does not exist is an error.
-
-    Raises:
-        DataError: the named folder is missing (saying where it was looked for and how to fix it).
-    """
-    d = data_dir(explicit)
-    if d is not None and not d.is_dir():
-        src = "--data-dir / HARNESS_DATA_DIR" if explicit else "HARNESS_DATA_DIR"
-        raise DataError(f"Expected a benchmark data folder at {d} ({src}), found nothing there. "
-                        "Fix: point it at a folder laid out like ../shared/data (gsm8k/test.jsonl, ...).")
-    return d
 
 
 def task_names() -> list[str]:
@@ -194,7 +190,8 @@ def load_task(
         name: a registered task (``gsm8k``, ``math``, ``math500``, ``aime24``, ... or a custom one).
         split: ``test`` or ``train``.
         data_dir_: local data directory (else ``$HARNESS_DATA_DIR``); relative paths are resolved.
-        allow_hub: try the HF hub when no local file exists (default: unless ``HF_HUB_OFFLINE=1``).
+        allow_hub: False: never try the HF hub (default: try it when no local file exists, unless the
+            environment switches it off).
 
     Raises:
         DataError: no source has the data (naming every place looked), a row misses a field

@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.answers.rules import AnswerRules
 from harness.data.schema import Gold, Problem
 from harness.errors import DataError
-from harness.io import iter_jsonl
+from harness.io import hub_reachable, hub_switched_off, iter_jsonl
 
 #: The prompt every task uses unless it names another (a name in :data:`harness.prompts.PROMPTS`).
 DEFAULT_PROMPT = "qwen-boxed"
@@ -43,6 +43,33 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     if env and not explicit and env != str(path):
         os.environ["HARNESS_DATA_DIR"] = str(path)
     return path
+
+
+#: Where the benchmark files go in a data folder (the built-in tasks' ``local_path``; checked by tests/test_newcomer.py).
+DATA_LAYOUT = ("<dir>/gsm8k/{train,test}.jsonl, <dir>/math/{train,test,math500}.jsonl, and <dir>/<task>/test.jsonl "
+               "for the other tasks")
+
+
+def require_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The one rule for the data folder, applied wherever benchmark data is read (``harness tasks``,
+    ``harness eval``, synthesis seeds, decontamination, the loop): :func:`data_dir`, and a folder that
+    was named (``--data-dir`` or ``$HARNESS_DATA_DIR``) but does not exist is an error at once, never
+    a silent fall-back to the HF hub (which reads other copies, and offline retries for tens of seconds).
+    With no folder named, data comes from the HF hub when online.
+
+    Raises:
+        DataError: the named folder is missing; the message says how to get the data.
+    """
+    d = data_dir(explicit)
+    if d is None or d.is_dir():
+        return d
+    env = os.environ.get("HARNESS_DATA_DIR")
+    src = "HARNESS_DATA_DIR" if explicit is None or (env and data_dir(env) == d) else "--data-dir"
+    found = "a file" if d.exists() else "nothing there"
+    raise DataError(f"Expected a benchmark data folder at {d} ({src}), found {found}. To get the data: copy a "
+                    f"folder laid out as {DATA_LAYOUT} (the project's ../shared/data is one; `harness tasks` lists "
+                    f"each task's splits and HF hub id) and pass --data-dir <dir> or set HARNESS_DATA_DIR=<dir>; "
+                    f"or, online, unset {src} to read the HF hub.")
 
 
 @dataclass(frozen=True)
@@ -127,12 +154,15 @@ class Task:
              allow_hub: bool | None = None) -> list[Problem]:
         """Load this task's problems.
 
-        Sources, in order: the custom file (``path``); ``data_dir_`` or ``$HARNESS_DATA_DIR``; the HF hub
-        when online (``allow_hub``, default: unless ``HF_HUB_OFFLINE=1``).
+        Sources, in order: the custom file (``path``); ``data_dir_`` or ``$HARNESS_DATA_DIR``
+        (:func:`require_data_dir`: a named folder must exist); the HF hub (``allow_hub=False``: not tried;
+        else tried unless the environment switches it off, :func:`harness.io.hub_switched_off`, or its
+        host is unreachable, :func:`harness.io.hub_reachable`).
 
         Raises:
-            DataError: no source has the data (naming every place looked), a row misses a field
-                (with file:line), or a line is not JSON or not UTF-8.
+            DataError: a named data folder is missing; no source has the data (naming every place looked,
+                why the hub was not tried, and how to get the data); a row misses a field (with
+                file:line), or a line is not JSON or not UTF-8.
         """
         if split not in self.splits:
             raise DataError(f"Task {self.name!r} has no split {split!r}; available: {', '.join(self.splits)}.")
@@ -140,36 +170,39 @@ class Task:
         rows: list[dict] | None = None
         linenos: list[int] = []
         path: Path | None = None
-        ddir = data_dir(data_dir_)
         if self.path is not None:
             path = self.path
             rows = list(iter_jsonl(path, linenos=linenos))
-        elif ddir is not None:
-            path = self.local_path(ddir, split)
-            looked.append(f"{path} (not found)")
-            if path.is_file():
-                rows = list(iter_jsonl(path, linenos=linenos))
         else:
-            looked.append("no local folder (--data-dir / HARNESS_DATA_DIR unset)")
+            ddir = require_data_dir(data_dir_)
+            if ddir is not None:
+                path = self.local_path(ddir, split)
+                looked.append(f"{path} (not found)")
+                if path.is_file():
+                    rows = list(iter_jsonl(path, linenos=linenos))
+            else:
+                looked.append("no data folder (--data-dir / HARNESS_DATA_DIR unset)")
         if rows is None:
             path = None
             hub_name = f"HF hub {self.hub_id}" if self.hub_id else "HF hub"
-            if allow_hub is None:
-                allow_hub = os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True")
+            off = "this step reads local files only" if allow_hub is False else hub_switched_off()
             if self.hub is None:
                 looked.append("HF hub (no hub dataset for this task)")
-            elif allow_hub:
+            elif off:
+                looked.append(f"{hub_name} (not tried: {off})")
+            elif not hub_reachable():
+                looked.append(f"{hub_name} (not reachable: no network?)")
+            else:
                 try:
                     rows = self.hub(split)
                 except DataError as e:
                     looked.append(f"{hub_name} ({e})")
-            else:
-                looked.append(f"{hub_name} (offline: HF_HUB_OFFLINE=1)")
         if rows is None:
+            hub = f"; or be online to read it from the HF hub ({self.hub_id})" if self.hub is not None else ""
             raise DataError(
-                f"No data for task {self.name!r} split {split!r}. Looked in: {'; '.join(looked)}. "
-                f"Fix: pass --data-dir DIR or set HARNESS_DATA_DIR to a folder laid out like ../shared/data "
-                f"(gsm8k/test.jsonl, math/test.jsonl, {self.name}/...), or go online for the HF hub."
+                f"No data for task {self.name!r} split {split!r}. Looked in: {'; '.join(looked)}. To get it: put "
+                f"{self.local_path(Path('<dir>'), split)} in a data folder and "
+                f"pass --data-dir <dir> or set HARNESS_DATA_DIR=<dir>{hub}."
             )
         problems = []
         for i, r in enumerate(rows):

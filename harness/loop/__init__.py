@@ -200,7 +200,16 @@ def preflight(cfg: LoopConfig) -> list[str]:
         check_base_model(cfg.model)
     except ConfigError as e:
         errs.append(f"model: {e}".rstrip("."))
-    errs += [f"tasks: {p}" for p in task_problems(cfg.eval_config(cfg.model, "o"))]
+    from harness.data import require_data_dir
+    from harness.errors import DataError
+
+    ecfg = cfg.eval_config(cfg.model, "o")
+    try:  # the one rule for a data folder, before anything is written
+        require_data_dir(ecfg.data_dir)
+    except DataError as e:
+        errs.append(f"data_dir: {e}")
+        return errs
+    errs += [f"tasks: {p}" for p in task_problems(ecfg)]
     return errs
 
 
