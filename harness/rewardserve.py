@@ -30,12 +30,12 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
 
 from harness.errors import HarnessError
 from harness.reward import RewardConfig, Rewarder, rules_for
 from harness.serve import (
     MAX_BODY_BYTES,
+    PooledHandler,
     PooledHTTPServer,
     RequestError,
     authorized,
@@ -127,22 +127,14 @@ class RewardServer(PooledHTTPServer):
         return {"counts": dict(counts), "items": sum(counts.values())}
 
 
-class RewardHandler(BaseHTTPRequestHandler):
+class RewardHandler(PooledHandler):
     """Routes of the reward server; JSON replies, error bodies, body reading and the key check are
     ``harness serve``'s (:mod:`harness.serve` helpers)."""
 
-    server: RewardServer
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        self.timeout = self.server.idle_timeout  # type: ignore[misc]  # StreamRequestHandler.setup applies it
-        super().setup()
-
-    def log_message(self, fmt: str, *args) -> None:  # route access logs through logging
-        log.debug("%s " + fmt, self.address_string(), *args)
+    server: RewardServer  # type: ignore[assignment]
 
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
+        path = self._route()
         if not authorized(self, self.server.api_key, path):
             return
         if path == "/health":
@@ -153,7 +145,7 @@ class RewardHandler(BaseHTTPRequestHandler):
             send_error(self, 404, f"no route GET {path}; try /health or /stats", "not_found_error")
 
     def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
+        path = self._route()
         try:
             body = read_json(self, self.server.max_body_bytes)
         except RequestError as e:

@@ -53,7 +53,8 @@ from harness.serve_openai import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RequestError", "ServeConfig", "OpenAIServer", "PooledHTTPServer", "make_server", "send_json",
+__all__ = ["RequestError", "ServeConfig", "OpenAIServer", "PooledHTTPServer", "PooledHandler", "make_server",
+           "serve_until_interrupted", "send_json",
            "send_error", "read_body", "read_json", "authorized", "is_loopback", "check_bind"]
 
 
@@ -534,8 +535,11 @@ class OpenAIServer(PooledHTTPServer):
                      prompt_lps=job.prompt_lps)
 
 
-class Handler(BaseHTTPRequestHandler):
-    server: OpenAIServer
+class PooledHandler(BaseHTTPRequestHandler):
+    """The request handler of a :class:`PooledHTTPServer` (``harness serve`` and ``harness serve-reward``):
+    HTTP/1.1 keep-alive with the server's idle timeout, access logs through logging, the route of a path."""
+
+    server: PooledHTTPServer
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
@@ -547,6 +551,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> str:
         return self.path.split("?", 1)[0].rstrip("/")
+
+
+def serve_until_interrupted(server: HTTPServer) -> None:
+    """``serve_forever`` until Ctrl-C, then close the server (the commands' foreground loop)."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+class Handler(PooledHandler):
+    server: OpenAIServer  # type: ignore[assignment]
 
     def do_GET(self) -> None:
         path = self._route()

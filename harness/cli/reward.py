@@ -36,7 +36,7 @@ def serve_reward(host, port, api_key, **options) -> None:
 
     from harness.errors import HarnessError
     from harness.rewardserve import make_reward_server
-    from harness.serve import check_bind
+    from harness.serve import check_bind, serve_until_interrupted
 
     check_bind(host, api_key)
     config = from_mapping(RewardConfig, {"workers": 2, **given(options)}, where="flags")
@@ -48,9 +48,4 @@ def serve_reward(host, port, api_key, **options) -> None:
         ) from None
     click.echo(f"Serving rewards at {server.url} (task {config.task}, {config.workers} workers)")
     sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)

@@ -32,7 +32,7 @@ def serve(**flags) -> None:
     from harness.backends.hf import HFBackend
     from harness.errors import HarnessError
     from harness.options import from_mapping, given
-    from harness.serve import ServeConfig, check_bind, make_server
+    from harness.serve import ServeConfig, check_bind, make_server, serve_until_interrupted
 
     values = given(flags)
     if values.get("api_key") is None and os.environ.get("HARNESS_API_KEY"):
@@ -66,9 +66,6 @@ def serve(**flags) -> None:
     click.echo(f"Serving {cfg.name} at {server.url}")
     sys.stdout.flush()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        serve_until_interrupted(server)
     finally:
-        server.server_close()
         backend.close()
