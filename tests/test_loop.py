@@ -100,7 +100,7 @@ def test_stage_rules_are_checked_before_any_work(tmp_path):
         LoopConfig(model="m", tasks=("gsm8k",), run_dir="r", eval={"backend": "openai", "serve_cmd": "vllm serve x"})
     with pytest.raises(ConfigError, match="eval: --backend openai needs --base-url"):
         LoopConfig(model="m", tasks=("gsm8k",), run_dir="r", eval={"backend": "openai"})
-    with pytest.raises(ConfigError, match=r"eval.backend: expected one of hf, vllm, openai, found 'vlm' \(a string\); did you mean 'vllm'\?\.$"):
+    with pytest.raises(ConfigError, match=r"eval.backend: expected one of hf, vllm, openai, found 'vlm' \(a string\); did you mean 'vllm'\?$"):
         config_from_mapping({"model": "m", "tasks": "gsm8k", "run_dir": "r", "eval": {"backend": "vlm"}})
 
 
