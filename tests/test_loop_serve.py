@@ -155,7 +155,7 @@ def test_demo_through_a_served_engine_makes_the_hf_decisions(tmp_path, data_dir)
 
     os.environ.setdefault("HARNESS_DATA_DIR", str(data_dir))
     fields = demo_config(str(tmp_path / "hf"), size="ci", deepspeed="none", progress=False)
-    fields = {**fields, "rounds": 1, "progress": False}
+    fields = {**fields, "rounds": 1, "progress": False, "budget": 400}  # less training: the decisions are compared
     served_dir = tmp_path / "served"
     runs = {"hf": run_loop(config_from_mapping(fields)),
             "served": run_loop(config_from_mapping({**fields, "run_dir": str(served_dir), "eval": {
