@@ -119,16 +119,47 @@ def test_synth_sidecar_refuses_with_the_one_message(tmp_path):
     assert ONE_REFUSAL in str(e.value) and "k (4 -> 2)" in str(e.value) and f"delete {side}" in str(e.value)
 
 
+def _loop_state(cfg):
+    from harness.loop import _check_state, _state_dir
+
+    with _state_dir(cfg) as rd:
+        _check_state(cfg, rd)
+
+
 def test_loop_refuses_with_the_one_message(tmp_path):
-    from harness.loop import LoopConfig, _check_state
+    from harness.loop import LoopConfig
 
     run = tmp_path / "loop"
-    _check_state(LoopConfig(model="m", tasks=("gsm8k",), run_dir=str(run)))
+    _loop_state(LoopConfig(model="m", tasks=("gsm8k",), run_dir=str(run)))
     (run / "round_00").mkdir()
-    _check_state(LoopConfig(model="m", tasks=("gsm8k",), run_dir=str(run)))  # same config: resumes
+    _loop_state(LoopConfig(model="m", tasks=("gsm8k",), run_dir=str(run)))  # same config: resumes
     with pytest.raises(ConfigError) as e:
-        _check_state(LoopConfig(model="m", tasks=("gsm8k",), run_dir=str(run), rounds=5))
+        _loop_state(LoopConfig(model="m", tasks=("gsm8k",), run_dir=str(run), rounds=5))
     assert ONE_REFUSAL in str(e.value) and "rounds (" in str(e.value) and "new --run-dir" in str(e.value)
+    assert not (run / "loop.lock").exists() and not (run / "loop.pid").exists()  # released when it ends
+
+
+def test_a_second_loop_on_a_held_run_folder_is_refused_naming_the_first(tmp_path):
+    """The loop holds its run folder for the whole run: a second loop started on it (another process, here
+    a real subprocess holding the folder until told to exit) is refused with one line naming its pid."""
+    from harness.loop import LoopConfig
+
+    run = tmp_path / "loop"
+    cfg = LoopConfig(model="m", tasks=("gsm8k",), run_dir=str(run))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom harness.loop import LoopConfig, _state_dir\n"
+         f"cfg = LoopConfig(model='m', tasks=('gsm8k',), run_dir={str(run)!r})\n"
+         "with _state_dir(cfg):\n    print('held', flush=True)\n    sys.stdin.readline()\n"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"  # the event
+        with pytest.raises(ConfigError) as e:
+            _loop_state(cfg)
+        assert f"(pid {holder.pid})" in str(e.value) and "still writing" in str(e.value)
+    finally:
+        holder.communicate("\n", timeout=60)
+    _loop_state(cfg)  # free again once the first one exits
 
 
 def test_train_refuses_changed_options_and_data_with_the_one_message(tmp_path):

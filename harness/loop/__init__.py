@@ -262,13 +262,21 @@ def load_yaml_config(path: str | os.PathLike) -> dict[str, Any]:
 # --- state ------------------------------------------------------------------------------------
 
 
-def _check_state(cfg: LoopConfig) -> None:
+LOCK_FILE = "loop.lock"
+PID_FILE = "loop.pid"
+
+
+def _state_dir(cfg: LoopConfig) -> RunDir:
+    """The run folder under the run-directory contract: held (``loop.lock``, this pid in ``loop.pid``) for the
+    whole run, so a second loop on the same folder is refused with one line instead of racing this one."""
+    return RunDir(cfg.run_dir, what="`harness loop`", manifest=STATE, lock=LOCK_FILE, pid_file=PID_FILE,
+                  fix="re-run with the original settings to resume, or use a new --run-dir")
+
+
+def _check_state(cfg: LoopConfig, rd: RunDir) -> None:
     """Create loop.json, or refuse a changed config on resume (naming every changed field): the one
     run-directory policy (:func:`harness.rundir.resume_policy`); rounds already started are the work."""
-    rd = RunDir(cfg.run_dir, what="`harness loop`", manifest=STATE,
-                fix="re-run with the original settings to resume, or use a new --run-dir")
-    has_work = rd.path.is_dir() and any(rd.path.glob("round_*"))
-    rd.path.mkdir(parents=True, exist_ok=True)
+    has_work = any(rd.path.glob("round_*"))
     rd.resume({**hashed(cfg.hashed()), "created": now_iso()}, has_work=has_work)
 
 
@@ -446,15 +454,22 @@ def run_loop(cfg: LoopConfig, *, on_step: Callable[[str], None] | None = None) -
 
     Raises:
         ConfigError: invalid or changed configuration, unknown task, base model not found (all checked
-            before anything is written).
+            before anything is written); another loop is running on the same run folder.
     """
-    from harness.leaderboard import add_run
     from harness.options import invalid
 
     errs = preflight(cfg)
     if errs:
         raise invalid(LoopConfig, errs)
-    _check_state(cfg)
+    with _state_dir(cfg) as rd:  # one loop per run folder, for the whole run
+        _check_state(cfg, rd)
+        return _run_rounds(cfg, on_step)
+
+
+def _run_rounds(cfg: LoopConfig, on_step: Callable[[str], None] | None) -> dict:
+    """The rounds of :func:`run_loop`, under its hold on the run folder."""
+    from harness.leaderboard import add_run
+
     if not cfg.progress:
         hide_loading_bars()
     lb_dir = Path(cfg.run_dir) / "leaderboard"
