@@ -86,8 +86,8 @@ def merge(out_dir, runs, data_dir) -> None:
 @click.option("--max-gen-toks", type=int, default=1024, show_default=True, help="Generation budget in the YAMLs.")
 @data_dir_option
 def lm_eval_tasks(out_dir, max_gen_toks, data_dir) -> None:
-    """Write lm-eval task YAMLs (harness_gsm8k, harness_math500, harness_math) scored by harness.answers,
-    and print the include path.
+    """Write an lm-eval task YAML per registered task (harness_gsm8k, harness_math500, harness_svamp, ...),
+    scored by harness.answers with the task's own answer rules, and print the include path.
 
     \b
     Example:
