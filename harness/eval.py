@@ -216,14 +216,6 @@ class ResolvedTask:
     prompt: PromptTemplate
     rules: AnswerRules  # the task's own; with a rel_tol, samples also get correct_tol_* verdicts
 
-    @property
-    def answer_task(self) -> str:
-        return self.rules.family
-
-    @property
-    def rel_tol(self) -> float | None:
-        return self.rules.rel_tol
-
 
 def _is_path(t: str) -> bool:
     """A --tasks item is a file path unless it names a registered task."""
@@ -320,7 +312,7 @@ def hashed_config(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
         "model": cfg.model,
         "backend": cfg.backend,
         "tasks": {t.name: t.version for t in tasks},
-        "answer_tasks": {t.name: t.answer_task for t in tasks},
+        "answer_tasks": {t.name: t.rules.family for t in tasks},
         "split": cfg.split,
         "prompt": {t.name: t.prompt.ident() for t in tasks},
         "n_shot": cfg.num_fewshot,
@@ -332,7 +324,8 @@ def hashed_config(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
         "limit": cfg.limit,
         "shard": list(cfg.shard) if cfg.shard else None,
         "answer_engine": ENGINE_VERSION,
-    } | ({"rel_tol": {t.name: t.rel_tol for t in tasks}} if any(t.rel_tol is not None for t in tasks) else {})
+    } | ({"rel_tol": {t.name: t.rules.rel_tol for t in tasks}} if any(t.rules.rel_tol is not None for t in tasks)
+         else {})
 
 
 def build_manifest(cfg: EvalConfig, tasks: Sequence[ResolvedTask]) -> dict:
@@ -414,7 +407,7 @@ def make_record(task: ResolvedTask, problem: Problem, idx: int, prompt: Any, gen
     for a task with a numeric tolerance setting, also under that tolerance)."""
     g = {mode: grade(gen.text, problem.answer, task.rules.exact(), mode) for mode in MODES}
     tol = ({mode: bool(grade(gen.text, problem.answer, task.rules, mode).correct)
-            for mode in MODES} if task.rel_tol is not None else {})
+            for mode in MODES} if task.rules.rel_tol is not None else {})
     return Sample(
         task=task.name, id=str(problem.id), sample_idx=idx, subject=problem.subject, level=problem.level,
         gold=list(problem.answer) if isinstance(problem.answer, tuple) else problem.answer,
@@ -536,7 +529,7 @@ def evaluate(cfg: EvalConfig, *, backend: Backend | None = None, progress: bool 
             if judge is not None:
                 samples_log.flush()
                 judged = judge_run(out, judge, {(t.name, str(p.id)): p.question for t in tasks for p in t.problems},
-                                   {t.name: t.answer_task for t in tasks})
+                                   {t.name: t.rules.family for t in tasks})
                 write_manifest(out, {**manifest, "judge": judge.describe()})
         results = summarize(load_run(out))
         atomic_write_json(out / RESULTS, results)
