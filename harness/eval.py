@@ -41,6 +41,7 @@ from harness.answers import ENGINE_VERSION, AnswerRules, grade, unclosed_think
 from harness.backends import (
     DEFAULT_WINDOW,
     Backend,
+    BackendName,
     Generation,
     Request,
     SamplingParams,
@@ -90,7 +91,7 @@ class EvalConfig:
     tasks: tuple[str, ...] = field(default=("math500",), metadata={
         "help": f"task names ({task_help()}) or JSONL paths, comma-separated", "sep": ",", "repeat": True,
         "required": True})
-    backend: Literal["hf", "vllm", "openai"] = field(default="hf", metadata={"help": "generation backend"})
+    backend: BackendName = field(default="hf", metadata={"help": "generation backend"})
     base_url: tuple[str, ...] = field(default=(), metadata={
         "help": "openai: server URL(s), e.g. http://127.0.0.1:8000/v1; repeat the flag or comma-separate "
                 "several (one per server: requests go to the least-loaded one)", "sep": ",", "repeat": True})

@@ -21,8 +21,9 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
+from harness.backends import BackendName
 from harness.data import Problem
 from harness.errors import ConfigError
 from harness.io import (
@@ -52,7 +53,7 @@ class SynthConfig:
 
     WHAT: ClassVar[str] = "synth config"
 
-    teacher_backend: Literal["hf", "openai", "vllm"] | None = field(default=None, metadata={
+    teacher_backend: BackendName | None = field(default=None, metadata={
         "help": "augment train-split seeds with this teacher (default: verified generators, no teacher)"})
     teacher_model: str | None = field(default=None, metadata={"help": "teacher checkpoint path or served model name"})
     teacher_base_url: str | None = field(default=None, metadata={

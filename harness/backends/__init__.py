@@ -1,7 +1,7 @@
 """Model backends (hf, vllm, openai). Heavy libraries are imported lazily by each backend."""
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 from harness.backends.base import (
     Backend,
@@ -18,15 +18,18 @@ from harness.backends.base import (
 )
 
 __all__ = [
-    "DEFAULT_WINDOW", "Backend", "Generation", "PromptInput", "Request", "SamplingParams", "StreamingBackend",
+    "BACKENDS", "DEFAULT_WINDOW", "Backend", "BackendName", "Generation", "PromptInput", "Request", "SamplingParams", "StreamingBackend",
     "by_params", "default_window", "generate_windows", "get_backend", "make_backend", "messages_to_text", "parse_base_urls", "stream", "take_windows",
 ]
 
-BACKENDS = {
-    "hf": "harness.backends.hf:HFBackend",
-    "vllm": "harness.backends.vllm:VLLMBackend",
-    "openai": "harness.backends.openai:OpenAIBackend",
-}
+#: A backend's name, as configs declare it (their choices and did-you-mean come from this one Literal).
+BackendName = Literal["hf", "vllm", "openai"]
+
+BACKENDS = dict(zip(get_args(BackendName), (
+    "harness.backends.hf:HFBackend",
+    "harness.backends.vllm:VLLMBackend",
+    "harness.backends.openai:OpenAIBackend",
+)))
 
 #: The default in-flight window per backend (``--concurrency``): openai, HTTP requests in flight (vLLM and
 #: SGLang servers reach their throughput with 64-256 concurrent requests); vllm, prompts handed to the
