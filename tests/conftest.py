@@ -12,6 +12,7 @@ Tiers (markers, see pyproject.toml):
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,24 @@ def kill9_launcher():
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real tmpfs of ``size`` bytes at ``tmp_path/disk`` (needs root and mount); ``grow(size)`` remounts
+    it larger, as freeing space would. Skips where mounting is not allowed."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+
+    def mount(size: int) -> Path:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
+        if r.returncode:
+            pytest.skip(f"cannot mount a tmpfs here ({r.stderr.decode().strip()[:80]})")
+        return mnt
+
+    def grow(size: int) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(mnt)], check=True)
+
+    mount.grow = grow  # type: ignore[attr-defined]
+    yield mount
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

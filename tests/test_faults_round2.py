@@ -167,27 +167,6 @@ def test_text_utf8_cannot_hold_is_still_written_and_reads_back(tmp_path):
 # --- items 2 and 3: full disk, part-way writes -----------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real tmpfs of ``size`` bytes at ``tmp_path/disk`` (needs root and mount); ``grow(size)``
-    remounts it larger, as freeing space would. Skips where mounting is not allowed."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-
-    def mount(size: int) -> Path:
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
-        if r.returncode:
-            pytest.skip(f"cannot mount a tmpfs here ({r.stderr.decode().strip()[:80]})")
-        return mnt
-
-    def grow(size: int) -> None:
-        subprocess.run(["mount", "-o", f"remount,size={size}", str(mnt)], check=True)
-
-    mount.grow = grow  # type: ignore[attr-defined]
-    yield mount
-    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-
-
 def _check_group_retry(path: Path, fail_once: Callable[[], None], restore: Callable[[], None]) -> None:
     from harness.errors import StorageError
     from harness.io import ResumableLog

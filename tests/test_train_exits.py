@@ -122,27 +122,6 @@ def test_failed_and_finished_runs_leave_no_lock_files(tiny_checkpoint, tmp_path)
 # --- a full disk during a checkpoint save --------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real tmpfs of ``size`` bytes at ``tmp_path/disk`` (needs root and mount); ``grow(size)`` remounts
-    it larger, as freeing space would. Skips where mounting is not allowed."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-
-    def mount(size: int) -> Path:
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
-        if r.returncode:
-            pytest.skip(f"cannot mount a tmpfs here ({r.stderr.decode().strip()[:80]})")
-        return mnt
-
-    def grow(size: int) -> None:
-        subprocess.run(["mount", "-o", f"remount,size={size}", str(mnt)], check=True)
-
-    mount.grow = grow  # type: ignore[attr-defined]
-    yield mount
-    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-
-
 def check_disk_full_line(line: str, out: Path) -> None:
     assert "could not write the checkpoint " + str(out / "stage1") in line and "No space left on device" in line
     assert "free there" in line and "rerun the same command with --resume" in line
